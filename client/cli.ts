@@ -1,0 +1,92 @@
+/**
+ * `tessenger client`: parses its arguments and runs the chat client.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { argsError, parseHost, parsePort, UsageError } from "../shared/cli_args.ts";
+import { runClient } from "./app.ts";
+import { type ClientIO, LineIO, linesOf, TerminalIO } from "./io.ts";
+
+export const CLIENT_USAGE =
+  "Usage: tessenger client [SERVER_IP] [TCP_PORT] [UDP_PORT] [--host IP] [--port N] " +
+  "[--udp-port N] [--downloads DIR]";
+
+export const CLIENT_HELP = `${CLIENT_USAGE}
+
+Runs the TESSENGER chat client.
+
+Arguments (the original positional form; flags are the long form of the same):
+  SERVER_IP, --host IP        server address                   (default 127.0.0.1)
+  TCP_PORT, --port N          server TCP port                  (default 5000)
+  UDP_PORT, --udp-port N      UDP port for incoming files, 0 lets the OS pick (default 0)
+  --downloads DIR             where received files are saved   (default .)
+  -h, --help                  show this help
+
+When standard input is not a terminal, the client reads the username, the
+password and then commands as lines, so it can be scripted.`;
+
+/** The settings a command line asks for. */
+export interface ClientCommand {
+  host: string;
+  port: number;
+  udpPort: number;
+  downloadsDir: string;
+  help: boolean;
+}
+
+/**
+ * Parses `tessenger client` arguments.
+ *
+ * @throws {UsageError} with a one-line reason.
+ */
+export function parseClientArgs(argv: string[]): ClientCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "udp-port": { type: "string" },
+        downloads: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw argsError(e, CLIENT_USAGE);
+  }
+  const { values: v, positionals: p } = parsed;
+  try {
+    if (p.length > 3) throw new UsageError(`Too many arguments: ${p.slice(3).join(" ")}`);
+    return {
+      host: parseHost(v.host ?? p[0] ?? "127.0.0.1", "server IP"),
+      port: parsePort(v.port ?? p[1] ?? "5000", "TCP port"),
+      udpPort: parsePort(v["udp-port"] ?? p[2] ?? "0", "UDP port", true),
+      downloadsDir: v.downloads ?? ".",
+      help: v.help ?? false,
+    };
+  } catch (e) {
+    throw e instanceof UsageError ? new UsageError(e.message, CLIENT_USAGE) : e;
+  }
+}
+
+/** Runs `tessenger client ARGS`; returns the exit code. */
+export async function clientMain(argv: string[]): Promise<number> {
+  const cmd = parseClientArgs(argv);
+  if (cmd.help) {
+    console.log(CLIENT_HELP);
+    return 0;
+  }
+  const io: ClientIO = Deno.stdin.isTerminal()
+    ? new TerminalIO()
+    : new LineIO(linesOf(Deno.stdin.readable), (t) => console.log(t), (t) => console.error(t));
+  try {
+    return await runClient({ ...cmd, io });
+  } finally {
+    io.close();
+  }
+}

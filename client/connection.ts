@@ -1,0 +1,179 @@
+/**
+ * The client's side of the wire: one TCP connection to the server, requests
+ * matched to their responses by id, pushes handed to a callback.
+ *
+ * @module
+ */
+
+import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../shared/limits.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+  parseServerFrame,
+  type PushFrame,
+  type ResponseFrame,
+} from "../shared/protocol.ts";
+import { VERSION } from "../shared/version.ts";
+
+/** Thrown by {@link ServerConnection.request} when the connection ends first. */
+export class ConnectionClosedError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "ConnectionClosedError";
+  }
+}
+
+/** Where to connect. */
+export interface ConnectOptions {
+  host: string;
+  port: number;
+}
+
+/** An open, greeted connection to a TESSENGER server. */
+export class ServerConnection {
+  readonly #conn: Deno.Conn;
+  #nextId = 1;
+  readonly #pending = new Map<number, PromiseWithResolvers<ResponseFrame>>();
+  #closeReason: string | undefined;
+  readonly #closed = Promise.withResolvers<string>();
+  /** Called for every push; set before sending requests that may cause one. */
+  onPush: (push: PushFrame) => void = () => {};
+  /** Called for a frame-level error the server reports without a request id. */
+  onError: (message: string) => void = () => {};
+
+  private constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.#readLoop();
+  }
+
+  /**
+   * Connects and performs the version handshake.
+   *
+   * @throws {Deno.errors.ConnectionRefused} and other connect errors;
+   * {@link ConnectionClosedError} when the server refuses the handshake.
+   */
+  static async connect(options: ConnectOptions): Promise<ServerConnection> {
+    const conn = await Deno.connect({ hostname: options.host, port: options.port });
+    const c = new ServerConnection(conn);
+    const res = await c.request("hello", [String(PROTOCOL_VERSION), `tessenger/${VERSION}`]);
+    if (!res.ok) {
+      c.close();
+      throw new ConnectionClosedError(res.lines.join(" "));
+    }
+    return c;
+  }
+
+  /** Resolves with the reason once the connection has ended. */
+  get closed(): Promise<string> {
+    return this.#closed.promise;
+  }
+
+  /** True once the connection has ended. */
+  get isClosed(): boolean {
+    return this.#closeReason !== undefined;
+  }
+
+  /**
+   * Sends a request and waits for its response.
+   *
+   * @throws {ConnectionClosedError} if the connection ends first.
+   */
+  async request(cmd: string, args: string[] = []): Promise<ResponseFrame> {
+    if (this.#closeReason !== undefined) throw new ConnectionClosedError(this.#closeReason);
+    const id = this.#nextId++;
+    const waiter = Promise.withResolvers<ResponseFrame>();
+    this.#pending.set(id, waiter);
+    const bytes = encodeFrame({ t: "req", id, cmd, args });
+    try {
+      let off = 0;
+      while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+    } catch (e) {
+      this.#finish(`Cannot send to the server: ${e instanceof Error ? e.message : e}`);
+    }
+    return waiter.promise;
+  }
+
+  async #readLoop(): Promise<void> {
+    const decoder = new FrameDecoder(MAX_FRAME_BYTES);
+    const buf = new Uint8Array(16 * 1024);
+    let reason = "The server closed the connection.";
+    try {
+      while (true) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        for (const item of decoder.push(buf.subarray(0, n))) {
+          if (item instanceof FrameError) {
+            this.onError(item.message);
+            continue;
+          }
+          try {
+            this.#handle(parseServerFrame(item));
+          } catch (e) {
+            this.onError(e instanceof Error ? e.message : String(e));
+          }
+        }
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted)) {
+        reason = `Connection to the server lost: ${e instanceof Error ? e.message : e}`;
+      }
+    }
+    this.#finish(this.#closeReason ?? reason);
+  }
+
+  #handle(frame: ReturnType<typeof parseServerFrame>): void {
+    switch (frame.t) {
+      case "res": {
+        const waiter = this.#pending.get(frame.id);
+        this.#pending.delete(frame.id);
+        waiter?.resolve(frame);
+        break;
+      }
+      case "push":
+        this.onPush(frame);
+        break;
+      case "error": {
+        const waiter = frame.id === undefined ? undefined : this.#pending.get(frame.id);
+        if (waiter) {
+          this.#pending.delete(frame.id!);
+          waiter.resolve({
+            t: "res",
+            id: frame.id!,
+            ok: false,
+            code: frame.code,
+            lines: [frame.message],
+          });
+        } else {
+          this.onError(frame.message);
+        }
+        break;
+      }
+      case "bye":
+        this.#closeReason ??= frame.reason;
+        break;
+    }
+  }
+
+  #finish(reason: string): void {
+    this.#closeReason ??= reason;
+    for (const w of this.#pending.values()) w.reject(new ConnectionClosedError(this.#closeReason));
+    this.#pending.clear();
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+    this.#closed.resolve(this.#closeReason);
+  }
+
+  /** Closes the connection. */
+  close(): void {
+    this.#closeReason ??= "closed";
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * `tessenger server`: parses its arguments and runs the server until a signal.
+ *
+ * @module
+ */
+
+import { configure, getConsoleSink, getTextFormatter, type LogLevel } from "@logtape/logtape";
+import { parseArgs } from "node:util";
+import { argsError, parseHost, parseIntIn, parsePort, UsageError } from "../shared/cli_args.ts";
+import { formatTimestamp } from "../shared/time.ts";
+import { startServer } from "./server.ts";
+
+export const SERVER_USAGE =
+  "Usage: tessenger server [SERVER_IP] [TCP_PORT] [MAX_ATTEMPTS] [--host IP] [--port N] " +
+  "[--max-attempts N] [--credentials FILE] [--data-dir DIR] [--block-seconds N] [--log-level LEVEL]";
+
+export const SERVER_HELP = `${SERVER_USAGE}
+
+Runs the TESSENGER chat server.
+
+Arguments (the original positional form; flags are the long form of the same):
+  SERVER_IP, --host IP        address to listen on             (default 127.0.0.1)
+  TCP_PORT, --port N          TCP port, 0 lets the OS pick     (default 5000)
+  MAX_ATTEMPTS, --max-attempts N
+                              failed logins in a row that block a user, 1-5 (default 3)
+  --block-seconds N           how long a block lasts           (default 10)
+  --credentials FILE          accounts file, "username password" per line
+                                                               (default credentials.txt)
+  --data-dir DIR              database and text logs           (default .)
+  --log-level LEVEL           trace, debug, info, warning, error, fatal (default info)
+  -h, --help                  show this help`;
+
+const LEVELS: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
+
+/** The settings a command line asks for. */
+export interface ServerCommand {
+  host: string;
+  port: number;
+  maxAttempts: number;
+  blockSeconds: number;
+  credentialsPath: string;
+  dataDir: string;
+  logLevel: LogLevel;
+  help: boolean;
+}
+
+/**
+ * Parses `tessenger server` arguments.
+ *
+ * @throws {UsageError} with a one-line reason.
+ */
+export function parseServerArgs(argv: string[]): ServerCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        host: { type: "string" },
+        port: { type: "string" },
+        "max-attempts": { type: "string" },
+        "block-seconds": { type: "string" },
+        credentials: { type: "string" },
+        "data-dir": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw argsError(e, SERVER_USAGE);
+  }
+  const { values: v, positionals: p } = parsed;
+  if (p.length > 3) {
+    throw new UsageError(`Too many arguments: ${p.slice(3).join(" ")}`, SERVER_USAGE);
+  }
+  const attemptsText = v["max-attempts"] ?? p[2] ?? "3";
+  const attempts = /^\d+$/.test(attemptsText) ? Number(attemptsText) : NaN;
+  if (!(attempts >= 1 && attempts <= 5)) {
+    throw new UsageError(
+      `Invalid number of allowed failed consecutive attempt: ${attemptsText}. ` +
+        "The valid value of argument number is an integer between 1 and 5",
+      SERVER_USAGE,
+    );
+  }
+  const logLevel = (v["log-level"] ?? "info") as LogLevel;
+  if (!LEVELS.includes(logLevel)) {
+    throw new UsageError(
+      `Invalid log level: ${JSON.stringify(logLevel)}. Expected one of ${LEVELS.join(", ")}`,
+      SERVER_USAGE,
+    );
+  }
+  try {
+    return {
+      host: parseHost(v.host ?? p[0] ?? "127.0.0.1", "server IP"),
+      port: parsePort(v.port ?? p[1] ?? "5000", "TCP port", true),
+      maxAttempts: attempts,
+      blockSeconds: parseIntIn(v["block-seconds"] ?? "10", "block seconds", 1, 86400),
+      credentialsPath: v.credentials ?? "credentials.txt",
+      dataDir: v["data-dir"] ?? ".",
+      logLevel,
+      help: v.help ?? false,
+    };
+  } catch (e) {
+    throw e instanceof UsageError ? new UsageError(e.message, SERVER_USAGE) : e;
+  }
+}
+
+/** Sends server log lines to the terminal: `TS LEVEL message`. */
+export async function configureServerLogging(level: LogLevel): Promise<void> {
+  await configure({
+    reset: true,
+    sinks: {
+      console: getConsoleSink({
+        formatter: getTextFormatter({
+          timestamp: (ts) => formatTimestamp(ts),
+          value: "bare",
+          format: ({ timestamp, level, message }) => `${timestamp} ${level.padEnd(7)} ${message}`,
+          level: "FULL",
+        }),
+      }),
+    },
+    loggers: [
+      { category: ["tessenger"], lowestLevel: level, sinks: ["console"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
+    ],
+  });
+}
+
+/** Runs `tessenger server ARGS` until SIGINT or SIGTERM. */
+export async function serverMain(argv: string[]): Promise<number> {
+  const cmd = parseServerArgs(argv);
+  if (cmd.help) {
+    console.log(SERVER_HELP);
+    return 0;
+  }
+  await configureServerLogging(cmd.logLevel);
+  let server;
+  try {
+    server = await startServer(cmd);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    console.error(`tessenger server: cannot start: ${why}`);
+    return 1;
+  }
+  const stopped = Promise.withResolvers<void>();
+  const stop = () => stopped.resolve();
+  Deno.addSignalListener("SIGINT", stop);
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
+  await stopped.promise;
+  await server.close();
+  return 0;
+}

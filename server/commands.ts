@@ -1,0 +1,120 @@
+/**
+ * The command table: verb → handler, argument rules, and the phase the session
+ * must be in. Shared checks run here once, so handlers hold only their logic.
+ *
+ * @module
+ */
+
+import { findCommand, maxArgs, minArgs, usageOf } from "../shared/commands.ts";
+import type { CommandContext, SessionPhase } from "./context.ts";
+import * as h from "./handlers.ts";
+
+/** How the server runs one verb. */
+export interface CommandEntry {
+  handler: (ctx: CommandContext, args: string[]) => void | Promise<void>;
+  /** The phase the session must be in. */
+  phase: SessionPhase;
+  minArgs: number;
+  maxArgs: number;
+  /** Shown when the argument count is wrong. */
+  usage: string;
+  /** Whether the server log records "USER issued /verb command". */
+  logged: boolean;
+}
+
+function userCommand(
+  name: string,
+  handler: CommandEntry["handler"],
+  extraWireArgs = 0,
+): [string, CommandEntry] {
+  const spec = findCommand(name);
+  if (!spec) throw new Error(`Cannot register command: no spec for ${name}`);
+  return [name, {
+    handler,
+    phase: "ready",
+    minArgs: minArgs(spec),
+    maxArgs: maxArgs(spec) + extraWireArgs,
+    usage: `Usage: ${usageOf(spec)}`,
+    logged: true,
+  }];
+}
+
+/** Every verb the server understands. */
+export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
+  ["hello", {
+    handler: h.hello,
+    phase: "hello",
+    minArgs: 1,
+    maxArgs: 2,
+    usage: "Usage: hello VERSION [AGENT]",
+    logged: false,
+  }],
+  ["user", {
+    handler: h.user,
+    phase: "login",
+    minArgs: 1,
+    maxArgs: 1,
+    usage: "Usage: user USERNAME",
+    logged: false,
+  }],
+  ["pass", {
+    handler: h.pass,
+    phase: "login",
+    minArgs: 2,
+    maxArgs: 2,
+    usage: "Usage: pass PASSWORD UDPPORT",
+    logged: false,
+  }],
+  userCommand("msgto", h.msgto),
+  userCommand("activeuser", h.activeuser),
+  userCommand("creategroup", h.creategroup),
+  userCommand("joingroup", h.joingroup),
+  userCommand("groupmsg", h.groupmsg),
+  userCommand("p2pvideo", h.p2pvideo, 2),
+  userCommand("help", h.help),
+  userCommand("logout", h.logout),
+]);
+
+/** Why a verb cannot run in the session's phase: `[code, line]`. */
+function phaseError(session: SessionPhase, needed: SessionPhase): [string, string] {
+  if (session === "hello") return ["need_hello", "Start with: hello 1"];
+  if (session === "closing") return ["closing", "The session is closing."];
+  if (needed === "ready") return ["need_login", "Please log in first."];
+  if (needed === "hello") return ["hello_done", "Hello was already sent."];
+  return ["logged_in", "You are already logged in."];
+}
+
+/**
+ * Runs one request through the table. Unknown verbs, wrong phases and wrong
+ * argument counts are answered here; anything a handler throws becomes an
+ * `internal` error reply (and a log line), never a crash.
+ */
+export async function dispatch(ctx: CommandContext, cmd: string, args: string[]): Promise<void> {
+  const entry = COMMAND_TABLE.get(cmd);
+  if (!entry) {
+    ctx.reply.fail("unknown_command", "Error. Invalid command!");
+    return;
+  }
+  if (ctx.session.phase !== entry.phase) {
+    ctx.reply.fail(...phaseError(ctx.session.phase, entry.phase));
+    return;
+  }
+  if (args.length < entry.minArgs || args.length > entry.maxArgs) {
+    ctx.reply.fail("usage", entry.usage);
+    return;
+  }
+  if (entry.logged) {
+    ctx.services.log.info("{user} issued /{cmd} command", { user: ctx.session.user, cmd });
+  }
+  try {
+    await entry.handler(ctx, args);
+  } catch (e) {
+    ctx.services.log.error("/{cmd} from {user} failed: {error}", {
+      cmd,
+      user: ctx.session.user ?? "-",
+      error: e instanceof Error ? e.message : String(e),
+    });
+    ctx.reply.lines = [];
+    ctx.reply.fail("internal", "Cannot run the command: internal server error.");
+  }
+}

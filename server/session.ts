@@ -1,0 +1,213 @@
+/**
+ * One client connection: a read loop that handles its frames in order, and a
+ * bounded send queue drained by one writer. A client that stops reading is
+ * cut off when its queue is full; it never stalls anyone else.
+ *
+ * @module
+ */
+
+import {
+  MAX_BAD_FRAMES,
+  MAX_FRAME_BYTES,
+  MAX_SEND_QUEUE_BYTES,
+  MAX_SEND_QUEUE_FRAMES,
+} from "../shared/limits.ts";
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+  parseRequest,
+  type ServerFrame,
+} from "../shared/protocol.ts";
+import { dispatch } from "./commands.ts";
+import { Reply, type ServerServices, type SessionState } from "./context.ts";
+import type { Outbox } from "./presence.ts";
+
+/** Read buffer of an idle connection; small, since most connections are idle. */
+const SMALL_READ_BYTES = 512;
+/** Read buffer once a read fills the small one: a burst is arriving. */
+const LARGE_READ_BYTES = 16 * 1024;
+
+/** A connected client, from accept to close. */
+export class Session implements Outbox {
+  readonly state: SessionState;
+  readonly #conn: Deno.Conn;
+  readonly #services: ServerServices;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #closed = false;
+  /** Set once the queue has drained and the connection should close. */
+  #closeAfterFlush = false;
+  #badFrames = 0;
+  readonly #done: PromiseWithResolvers<void> = Promise.withResolvers();
+
+  constructor(conn: Deno.Conn, services: ServerServices) {
+    this.#conn = conn;
+    this.#services = services;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.state = { phase: "hello", ip: addr.hostname };
+  }
+
+  /** Resolves once the connection is closed and the session cleaned up. */
+  get done(): Promise<void> {
+    return this.#done.promise;
+  }
+
+  /** Queues bytes; cuts the client off when its queue is over the limit. */
+  send(bytes: Uint8Array): boolean {
+    if (this.#closed || this.#closeAfterFlush) return false;
+    if (
+      this.#queuedBytes + bytes.length > MAX_SEND_QUEUE_BYTES ||
+      this.#queue.length >= MAX_SEND_QUEUE_FRAMES
+    ) {
+      this.#services.log.warn("{user} cut off: not reading (send queue full)", {
+        user: this.state.user ?? this.state.ip,
+      });
+      this.#abort();
+      return false;
+    }
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (!this.#writing) this.#flush();
+    return true;
+  }
+
+  #sendFrame(frame: ServerFrame): void {
+    this.send(encodeFrame(frame));
+  }
+
+  /** Sends a bye frame, then closes once everything queued is written. */
+  close(reason: string): void {
+    if (this.#closed || this.#closeAfterFlush) return;
+    this.#sendFrame({ t: "bye", reason });
+    this.state.phase = "closing";
+    this.#closeAfterFlush = true;
+    if (!this.#writing) this.#abort();
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const parts = this.#queue;
+        this.#queue = [];
+        this.#queuedBytes = 0;
+        const bytes = parts.length === 1 ? parts[0] : concat(parts);
+        let off = 0;
+        while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+      }
+    } catch {
+      this.#abort();
+    } finally {
+      this.#writing = false;
+    }
+    if (this.#closeAfterFlush) this.#abort();
+  }
+
+  /** Closes the socket now; queued bytes are dropped. */
+  #abort(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+
+  /** Reads and handles frames until the connection ends, then cleans up. */
+  async run(): Promise<void> {
+    const decoder = new FrameDecoder(MAX_FRAME_BYTES);
+    let buf = new Uint8Array(SMALL_READ_BYTES);
+    try {
+      while (!this.#closed) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        for (const item of decoder.push(buf.subarray(0, n))) {
+          if (this.#closed || this.#closeAfterFlush) break;
+          await this.#handle(item);
+        }
+        // Grow for a burst, shrink back once the connection goes quiet.
+        if (n === buf.length && buf.length < LARGE_READ_BYTES) {
+          buf = new Uint8Array(LARGE_READ_BYTES);
+        } else if (n < SMALL_READ_BYTES && buf.length > SMALL_READ_BYTES) {
+          buf = new Uint8Array(SMALL_READ_BYTES);
+        }
+      }
+    } catch {
+      // reset by peer, or closed by us while reading
+    } finally {
+      this.#abort();
+      this.#cleanup();
+      this.#done.resolve();
+    }
+  }
+
+  async #handle(item: unknown): Promise<void> {
+    let request;
+    try {
+      if (item instanceof FrameError) throw item;
+      request = parseRequest(item);
+    } catch (e) {
+      const err = e instanceof FrameError ? e : new FrameError("bad_frame", String(e));
+      this.#badFrames++;
+      const id = (item as { id?: unknown })?.id;
+      this.#sendFrame({
+        t: "error",
+        code: err.code,
+        message: err.message,
+        ...(Number.isInteger(id) ? { id: id as number } : {}),
+      });
+      this.#services.log.warn("Bad frame from {who}: {message}", {
+        who: this.state.user ?? this.state.ip,
+        message: err.message,
+      });
+      if (this.#badFrames >= MAX_BAD_FRAMES) this.close("too many malformed frames");
+      return;
+    }
+    const reply = new Reply();
+    await dispatch(
+      { session: this.state, services: this.#services, reply, outbox: this },
+      request.cmd,
+      request.args,
+    );
+    if (this.#closed) return;
+    this.#sendFrame({
+      t: "res",
+      id: request.id,
+      ok: reply.ok,
+      code: reply.code,
+      lines: reply.lines,
+      ...(reply.data ? { data: reply.data } : {}),
+    });
+    for (const push of reply.after) this.#sendFrame(push);
+    if (reply.closeReason) this.close(reply.closeReason);
+  }
+
+  /** Presence and userlog forget the user: a dropped connection is a logout. */
+  #cleanup(): void {
+    this.state.phase = "closing";
+    const user = this.state.user;
+    if (user === undefined) return;
+    const { presence, userLog, log } = this.#services;
+    if (presence.leave(user, this)) {
+      userLog.remove(user);
+      log.info("{user} logout", { user });
+    }
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,339 @@
+/**
+ * The authoritative state: accounts, groups, invitations, memberships, message
+ * history and queued offline messages, in one SQLite database (`node:sqlite`,
+ * WAL mode) with a versioned schema.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+/** A stored private message. */
+export interface PrivateMessage {
+  /** Line number in `messagelog.txt`, from 1 across all users. */
+  seq: number;
+  at: number;
+  sender: string;
+  receiver: string;
+  text: string;
+  delivered: boolean;
+}
+
+/** A stored group message. */
+export interface GroupMessage {
+  group: string;
+  /** Line number in `GROUP_messagelog.txt`, from 1 per group. */
+  seq: number;
+  at: number;
+  sender: string;
+  text: string;
+}
+
+/** A user's place in a group. */
+export type MembershipState = "invited" | "joined";
+
+/** A group with its members. */
+export interface GroupInfo {
+  name: string;
+  creator: string;
+  createdAt: number;
+  members: Map<string, MembershipState>;
+}
+
+/**
+ * What the server needs from its storage. One in-process implementation today
+ * ({@link SqliteStore}); the interface keeps the command layer independent of it.
+ */
+export interface ChatStore {
+  getPasswordHash(user: string): string | undefined;
+  setPasswordHash(user: string, hash: string, at: number): void;
+  listUsers(): string[];
+  userExists(user: string): boolean;
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+
+  /** Stores a private message and returns it with its log number. */
+  addPrivateMessage(m: Omit<PrivateMessage, "seq">): PrivateMessage;
+  /** Messages stored for `user` while offline, oldest first. */
+  undelivered(user: string): PrivateMessage[];
+  markDelivered(seqs: number[]): void;
+  privateMessages(afterSeq?: number): Iterable<PrivateMessage>;
+
+  getGroup(name: string): GroupInfo | undefined;
+  /** Creates a group; false when the name is taken. */
+  createGroup(name: string, creator: string, invitees: string[], at: number): boolean;
+  setMembership(group: string, user: string, state: MembershipState): void;
+  listGroups(): string[];
+  addGroupMessage(m: Omit<GroupMessage, "seq">): GroupMessage;
+  groupMessages(group: string): Iterable<GroupMessage>;
+
+  close(): void;
+}
+
+/** Each entry moves the schema from version i to i + 1. Append only. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE users (
+     name TEXT PRIMARY KEY,
+     password_hash TEXT NOT NULL,
+     updated_at INTEGER NOT NULL
+   );
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE private_messages (
+     seq INTEGER PRIMARY KEY,
+     at INTEGER NOT NULL,
+     sender TEXT NOT NULL,
+     receiver TEXT NOT NULL,
+     text TEXT NOT NULL,
+     delivered INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE INDEX private_undelivered ON private_messages (receiver) WHERE delivered = 0;
+   CREATE TABLE groups (
+     name TEXT PRIMARY KEY,
+     creator TEXT NOT NULL,
+     created_at INTEGER NOT NULL,
+     last_seq INTEGER NOT NULL DEFAULT 0
+   );
+   CREATE TABLE memberships (
+     group_name TEXT NOT NULL REFERENCES groups (name),
+     user TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('invited', 'joined')),
+     PRIMARY KEY (group_name, user)
+   );
+   CREATE TABLE group_messages (
+     group_name TEXT NOT NULL REFERENCES groups (name),
+     seq INTEGER NOT NULL,
+     at INTEGER NOT NULL,
+     sender TEXT NOT NULL,
+     text TEXT NOT NULL,
+     PRIMARY KEY (group_name, seq)
+   );`,
+];
+
+/** The schema version this build writes. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** {@link ChatStore} on a SQLite file (or `:memory:`). */
+export class SqliteStore implements ChatStore {
+  readonly #db: DatabaseSync;
+  readonly #q: Record<string, StatementSync>;
+
+  /**
+   * Opens (creating if needed) and migrates the database at `path`.
+   *
+   * @throws {Error} when the file was written by a newer schema.
+   */
+  constructor(path: string) {
+    this.#db = new DatabaseSync(path);
+    // WAL with synchronous=NORMAL: a commit survives a killed process (it is in
+    // the WAL before the call returns); only a power loss can lose the newest.
+    this.#db.exec(
+      "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;" +
+        "PRAGMA busy_timeout = 5000;",
+    );
+    this.#migrate();
+    const db = this.#db;
+    this.#q = {
+      getHash: db.prepare("SELECT password_hash FROM users WHERE name = ?"),
+      setHash: db.prepare(
+        "INSERT INTO users (name, password_hash, updated_at) VALUES (?, ?, ?) " +
+          "ON CONFLICT (name) DO UPDATE SET password_hash = excluded.password_hash, " +
+          "updated_at = excluded.updated_at",
+      ),
+      listUsers: db.prepare("SELECT name FROM users ORDER BY name"),
+      getMeta: db.prepare("SELECT value FROM meta WHERE key = ?"),
+      setMeta: db.prepare(
+        "INSERT INTO meta (key, value) VALUES (?, ?) " +
+          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
+      addPrivate: db.prepare(
+        "INSERT INTO private_messages (at, sender, receiver, text, delivered) " +
+          "VALUES (?, ?, ?, ?, ?) RETURNING seq",
+      ),
+      undelivered: db.prepare(
+        "SELECT * FROM private_messages WHERE receiver = ? AND delivered = 0 ORDER BY seq",
+      ),
+      markDelivered: db.prepare("UPDATE private_messages SET delivered = 1 WHERE seq = ?"),
+      privateAfter: db.prepare("SELECT * FROM private_messages WHERE seq > ? ORDER BY seq"),
+      getGroup: db.prepare("SELECT * FROM groups WHERE name = ?"),
+      getMembers: db.prepare("SELECT user, state FROM memberships WHERE group_name = ?"),
+      addGroup: db.prepare(
+        "INSERT INTO groups (name, creator, created_at) VALUES (?, ?, ?) " +
+          "ON CONFLICT (name) DO NOTHING",
+      ),
+      setMember: db.prepare(
+        "INSERT INTO memberships (group_name, user, state) VALUES (?, ?, ?) " +
+          "ON CONFLICT (group_name, user) DO UPDATE SET state = excluded.state",
+      ),
+      listGroups: db.prepare("SELECT name FROM groups ORDER BY name"),
+      nextGroupSeq: db.prepare(
+        "UPDATE groups SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
+      ),
+      addGroupMessage: db.prepare(
+        "INSERT INTO group_messages (group_name, seq, at, sender, text) VALUES (?, ?, ?, ?, ?)",
+      ),
+      groupMessages: db.prepare(
+        "SELECT * FROM group_messages WHERE group_name = ? ORDER BY seq",
+      ),
+    };
+  }
+
+  #migrate(): void {
+    const version = Number(
+      (this.#db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+    );
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `Cannot open database: schema version ${version} is newer than ${SCHEMA_VERSION}`,
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      this.#transaction(() => {
+        this.#db.exec(MIGRATIONS[v]);
+        this.#db.exec(`PRAGMA user_version = ${v + 1}`);
+      });
+    }
+  }
+
+  #transaction<T>(fn: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = fn();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+
+  getPasswordHash(user: string): string | undefined {
+    const row = this.#q.getHash.get(user) as { password_hash: string } | undefined;
+    return row?.password_hash;
+  }
+
+  setPasswordHash(user: string, hash: string, at: number): void {
+    this.#q.setHash.run(user, hash, at);
+  }
+
+  listUsers(): string[] {
+    return (this.#q.listUsers.all() as { name: string }[]).map((r) => r.name);
+  }
+
+  userExists(user: string): boolean {
+    return this.getPasswordHash(user) !== undefined;
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.#q.getMeta.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#q.setMeta.run(key, value);
+  }
+
+  addPrivateMessage(m: Omit<PrivateMessage, "seq">): PrivateMessage {
+    const row = this.#q.addPrivate.get(m.at, m.sender, m.receiver, m.text, m.delivered ? 1 : 0) as {
+      seq: number;
+    };
+    return { ...m, seq: Number(row.seq) };
+  }
+
+  undelivered(user: string): PrivateMessage[] {
+    return (this.#q.undelivered.all(user) as unknown as PrivateRow[]).map(toPrivate);
+  }
+
+  markDelivered(seqs: number[]): void {
+    if (seqs.length === 0) return;
+    this.#transaction(() => {
+      for (const seq of seqs) this.#q.markDelivered.run(seq);
+    });
+  }
+
+  *privateMessages(afterSeq = 0): Iterable<PrivateMessage> {
+    for (const row of this.#q.privateAfter.iterate(afterSeq)) {
+      yield toPrivate(row as unknown as PrivateRow);
+    }
+  }
+
+  getGroup(name: string): GroupInfo | undefined {
+    const row = this.#q.getGroup.get(name) as
+      | { name: string; creator: string; created_at: number }
+      | undefined;
+    if (!row) return undefined;
+    const members = new Map<string, MembershipState>();
+    for (const m of this.#q.getMembers.all(name) as { user: string; state: MembershipState }[]) {
+      members.set(m.user, m.state);
+    }
+    return { name: row.name, creator: row.creator, createdAt: Number(row.created_at), members };
+  }
+
+  createGroup(name: string, creator: string, invitees: string[], at: number): boolean {
+    return this.#transaction(() => {
+      const { changes } = this.#q.addGroup.run(name, creator, at);
+      if (Number(changes) === 0) return false;
+      this.#q.setMember.run(name, creator, "joined");
+      for (const u of invitees) this.#q.setMember.run(name, u, "invited");
+      return true;
+    });
+  }
+
+  setMembership(group: string, user: string, state: MembershipState): void {
+    this.#q.setMember.run(group, user, state);
+  }
+
+  listGroups(): string[] {
+    return (this.#q.listGroups.all() as { name: string }[]).map((r) => r.name);
+  }
+
+  addGroupMessage(m: Omit<GroupMessage, "seq">): GroupMessage {
+    return this.#transaction(() => {
+      const { last_seq } = this.#q.nextGroupSeq.get(m.group) as { last_seq: number };
+      const seq = Number(last_seq);
+      this.#q.addGroupMessage.run(m.group, seq, m.at, m.sender, m.text);
+      return { ...m, seq };
+    });
+  }
+
+  *groupMessages(group: string): Iterable<GroupMessage> {
+    for (const row of this.#q.groupMessages.iterate(group)) {
+      const r = row as {
+        group_name: string;
+        seq: number;
+        at: number;
+        sender: string;
+        text: string;
+      };
+      yield {
+        group: r.group_name,
+        seq: Number(r.seq),
+        at: Number(r.at),
+        sender: r.sender,
+        text: r.text,
+      };
+    }
+  }
+
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+}
+
+interface PrivateRow {
+  seq: number;
+  at: number;
+  sender: string;
+  receiver: string;
+  text: string;
+  delivered: number;
+}
+
+function toPrivate(r: PrivateRow): PrivateMessage {
+  return {
+    seq: Number(r.seq),
+    at: Number(r.at),
+    sender: r.sender,
+    receiver: r.receiver,
+    text: r.text,
+    delivered: Number(r.delivered) === 1,
+  };
+}

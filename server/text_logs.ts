@@ -1,0 +1,171 @@
+/**
+ * The human-readable record the server keeps beside its database (SPEC §4):
+ * `userlog.txt`, `messagelog.txt` and one `GROUP_messagelog.txt` per group.
+ * Every write is synchronous, so a line is on disk (in the OS cache, which
+ * survives a killed process) before the reply that depends on it goes out.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { formatTimestamp } from "../shared/time.ts";
+import type { ChatStore } from "./store.ts";
+
+const encoder = new TextEncoder();
+
+function writeAllSync(file: Deno.FsFile, bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += file.writeSync(bytes.subarray(off));
+}
+
+function appendLine(path: string, line: string): void {
+  using file = Deno.openSync(path, { append: true, create: true });
+  writeAllSync(file, encoder.encode(line + "\n"));
+}
+
+function countLines(path: string): number {
+  try {
+    const text = Deno.readTextFileSync(path);
+    return text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return -1;
+    throw e;
+  }
+}
+
+/** `messagelog.txt`: `N; TS; RECEIVER; TEXT`. */
+export function privateLogLine(seq: number, at: number, receiver: string, text: string): string {
+  return `${seq}; ${formatTimestamp(at)}; ${receiver}; ${text}`;
+}
+
+/** `GROUP_messagelog.txt`: `N; TS; SENDER; TEXT`. */
+export function groupLogLine(seq: number, at: number, sender: string, text: string): string {
+  return `${seq}; ${formatTimestamp(at)}; ${sender}; ${text}`;
+}
+
+/** One online user as `userlog.txt` lists them. */
+export interface UserLogEntry {
+  user: string;
+  at: number;
+  ip: string;
+  udpPort: number;
+}
+
+/** Minimum time between two full rewrites of `userlog.txt`; later ones are coalesced. */
+const USERLOG_REWRITE_INTERVAL_MS = 50;
+
+/**
+ * `userlog.txt`: who is online now, numbered 1..n. A login appends a line; a
+ * logout rewrites the file so the numbers stay 1..n. Bursts of logouts are
+ * coalesced into one rewrite at most every {@link USERLOG_REWRITE_INTERVAL_MS}.
+ */
+export class UserLog {
+  readonly #path: string;
+  #entries: UserLogEntry[] = [];
+  #lastRewrite = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(dataDir: string) {
+    this.#path = join(dataDir, "userlog.txt");
+    Deno.writeTextFileSync(this.#path, "");
+  }
+
+  add(entry: UserLogEntry): void {
+    this.#entries.push(entry);
+    if (this.#timer === undefined) appendLine(this.#path, this.#line(this.#entries.length, entry));
+  }
+
+  remove(user: string): void {
+    const i = this.#entries.findIndex((e) => e.user === user);
+    if (i === -1) return;
+    this.#entries.splice(i, 1);
+    if (this.#timer !== undefined) return;
+    const wait = this.#lastRewrite + USERLOG_REWRITE_INTERVAL_MS - performance.now();
+    if (wait <= 0) {
+      this.#rewrite();
+    } else {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#rewrite();
+      }, wait);
+    }
+  }
+
+  /** Writes any pending change now (at shutdown). */
+  flush(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#rewrite();
+  }
+
+  #line(seq: number, e: UserLogEntry): string {
+    return `${seq}; ${formatTimestamp(e.at)}; ${e.user}; ${e.ip}; ${e.udpPort}`;
+  }
+
+  #rewrite(): void {
+    this.#lastRewrite = performance.now();
+    const text = this.#entries.map((e, i) => this.#line(i + 1, e) + "\n").join("");
+    Deno.writeTextFileSync(this.#path, text);
+  }
+}
+
+/**
+ * `messagelog.txt` and the group logs. Line numbers come from the store, so
+ * the files agree with it; {@link MessageLogs.reconcile} rewrites a file that
+ * does not (after a crash between the database write and the log write).
+ */
+export class MessageLogs {
+  readonly #dir: string;
+
+  constructor(dataDir: string) {
+    this.#dir = dataDir;
+  }
+
+  groupLogPath(group: string): string {
+    return join(this.#dir, `${group}_messagelog.txt`);
+  }
+
+  /** Creates an empty `GROUP_messagelog.txt` for a new group. */
+  createGroupLog(group: string): void {
+    Deno.writeTextFileSync(this.groupLogPath(group), "", { append: true });
+  }
+
+  appendPrivate(seq: number, at: number, receiver: string, text: string): void {
+    appendLine(join(this.#dir, "messagelog.txt"), privateLogLine(seq, at, receiver, text));
+  }
+
+  appendGroup(group: string, seq: number, at: number, sender: string, text: string): void {
+    appendLine(this.groupLogPath(group), groupLogLine(seq, at, sender, text));
+  }
+
+  /**
+   * Makes every log agree with the store: a file whose line count differs from
+   * the store's is rewritten from it.
+   *
+   * @returns the files rewritten.
+   */
+  reconcile(store: ChatStore): string[] {
+    const rewritten: string[] = [];
+    const privatePath = join(this.#dir, "messagelog.txt");
+    const privateRows = [...store.privateMessages()];
+    if (Math.max(countLines(privatePath), 0) !== privateRows.length) {
+      const text = privateRows.map((m) => privateLogLine(m.seq, m.at, m.receiver, m.text) + "\n");
+      Deno.writeTextFileSync(privatePath, text.join(""));
+      rewritten.push(privatePath);
+    }
+    for (const group of store.listGroups()) {
+      const path = this.groupLogPath(group);
+      const rows = [...store.groupMessages(group)];
+      if (countLines(path) !== rows.length || rows.length === 0) {
+        Deno.writeTextFileSync(
+          path,
+          rows.map((m) => groupLogLine(m.seq, m.at, m.sender, m.text) + "\n").join(""),
+        );
+        rewritten.push(path);
+      }
+    }
+    if (countLines(privatePath) === -1) Deno.writeTextFileSync(privatePath, "");
+    return rewritten;
+  }
+}

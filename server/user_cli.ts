@@ -1,0 +1,112 @@
+/**
+ * `tessenger user add NAME` and `tessenger user passwd NAME`: edit the
+ * accounts in the store, asking for the password without echo.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { argsError, UsageError } from "../shared/cli_args.ts";
+import { USERNAME_PATTERN } from "../shared/limits.ts";
+import { hashPassword } from "./passwords.ts";
+import { SqliteStore } from "./store.ts";
+import { linesOf } from "../client/io.ts";
+
+export const USER_USAGE = "Usage: tessenger user <add|passwd> NAME [--data-dir DIR] [--print-hash]";
+
+export const USER_HELP = `${USER_USAGE}
+
+Adds a user, or changes a user's password, in the server's database. The
+password is asked for twice without echo (or read as one line from a pipe).
+
+  add NAME          create the account (fails if it exists)
+  passwd NAME       change the password (fails if the account does not exist)
+  --data-dir DIR    the server's data directory   (default .)
+  --print-hash      also print "NAME HASH", a line for credentials.txt
+  -h, --help        show this help`;
+
+/** Reads a password from the terminal without echo, or a line from a pipe. */
+async function readPassword(prompt: string): Promise<string> {
+  if (!Deno.stdin.isTerminal()) {
+    for await (const line of linesOf(Deno.stdin.readable)) return line;
+    throw new UsageError("No password given on standard input");
+  }
+  const enc = new TextEncoder();
+  await Deno.stdout.write(enc.encode(prompt));
+  Deno.stdin.setRaw(true);
+  const chars: number[] = [];
+  const buf = new Uint8Array(64);
+  try {
+    read: while (true) {
+      const n = await Deno.stdin.read(buf);
+      if (n === null) break;
+      for (const b of buf.subarray(0, n)) {
+        if (b === 13 || b === 10) break read;
+        if (b === 3) throw new UsageError("Cancelled");
+        if (b === 127 || b === 8) chars.pop();
+        else chars.push(b);
+      }
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    await Deno.stdout.write(enc.encode("\n"));
+  }
+  return new TextDecoder().decode(new Uint8Array(chars));
+}
+
+/** Runs `tessenger user ARGS`; returns the exit code. */
+export async function userMain(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        "data-dir": { type: "string" },
+        "print-hash": { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw argsError(e, USER_USAGE);
+  }
+  const { values: v, positionals: p } = parsed;
+  if (v.help) {
+    console.log(USER_HELP);
+    return 0;
+  }
+  const [action, name] = p;
+  if ((action !== "add" && action !== "passwd") || name === undefined || p.length !== 2) {
+    throw new UsageError("Expected: user add NAME, or user passwd NAME", USER_USAGE);
+  }
+  if (!USERNAME_PATTERN.test(name)) {
+    throw new UsageError(
+      `Invalid username ${JSON.stringify(name)}: use 1-32 letters, digits, _ . -`,
+      USER_USAGE,
+    );
+  }
+  const dataDir = v["data-dir"] ?? ".";
+  await Deno.mkdir(dataDir, { recursive: true });
+  const store = new SqliteStore(join(dataDir, "tessenger.db"));
+  try {
+    const exists = store.userExists(name);
+    if (action === "add" && exists) throw new UsageError(`User ${name} already exists`);
+    if (action === "passwd" && !exists) throw new UsageError(`User ${name} does not exist`);
+    const password = await readPassword(`Password for ${name}: `);
+    if (password === "" || password.includes(" ")) {
+      throw new UsageError("The password must be non-empty and contain no spaces");
+    }
+    if (Deno.stdin.isTerminal() && await readPassword("Again: ") !== password) {
+      throw new UsageError("The passwords do not match");
+    }
+    const hash = await hashPassword(password);
+    store.setPasswordHash(name, hash, Date.now());
+    console.log(action === "add" ? `Added user ${name}.` : `Changed the password of ${name}.`);
+    if (v["print-hash"]) console.log(`${name} ${hash}`);
+    return 0;
+  } finally {
+    store.close();
+  }
+}

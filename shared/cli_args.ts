@@ -1,0 +1,68 @@
+/**
+ * Checks of command-line values shared by the subcommands. Each failure is a
+ * {@link UsageError}: `main.ts` prints its one line and the usage, exit 2.
+ *
+ * @module
+ */
+
+import { isIP } from "node:net";
+
+/** A bad command line. The message is one line, shown as is. */
+export class UsageError extends Error {
+  constructor(message: string, readonly usage?: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** Parses a TCP/UDP port, 0–65535 (0 only where `allowZero`). */
+export function parsePort(text: string, what: string, allowZero = false): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isInteger(n) || n > 65535 || (n === 0 && !allowZero)) {
+    throw new UsageError(
+      `Invalid ${what}: ${JSON.stringify(text)}. Expected an integer ${allowZero ? 0 : 1}-65535`,
+    );
+  }
+  return n;
+}
+
+/** Accepts an IPv4 or IPv6 address, or `localhost`. */
+export function parseHost(text: string, what = "IP address"): string {
+  if (text !== "localhost" && isIP(text) === 0) {
+    throw new UsageError(
+      `Invalid ${what}: ${JSON.stringify(text)}. Expected an IPv4 or IPv6 address`,
+    );
+  }
+  return text;
+}
+
+/** Parses a whole number within a range. */
+export function parseIntIn(text: string, what: string, min: number, max: number): number {
+  const n = /^-?\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(
+      `Invalid ${what}: ${JSON.stringify(text)}. Expected an integer ${min}-${max}`,
+    );
+  }
+  return n;
+}
+
+/** Parses a byte size such as `500M`, `2G`, `1048576`. */
+export function parseByteSize(text: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(text);
+  if (!m) {
+    throw new UsageError(`Invalid ${what}: ${JSON.stringify(text)}. Expected e.g. 500M or 2G`);
+  }
+  const scale = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[
+    m[2].toUpperCase() as "" | "K" | "M" | "G" | "T"
+  ];
+  return Math.floor(Number(m[1]) * scale);
+}
+
+/**
+ * Maps a `node:util` parseArgs error to a one-line {@link UsageError}.
+ */
+export function argsError(e: unknown, usage: string): UsageError {
+  const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+  return new UsageError(message, usage);
+}

@@ -1,0 +1,114 @@
+/**
+ * The commands a user types, as both sides know them: name, parameters, usage
+ * and a one-line summary. The client uses this table to split a typed line into
+ * arguments, for `/help` and for completion; the server uses it to check
+ * argument counts before a handler runs.
+ *
+ * @module
+ */
+
+/** How one command is typed. */
+export interface CommandSpec {
+  /** The verb without its slash, e.g. `msgto`. */
+  name: string;
+  /** Fixed parameters, in order. */
+  params: string[];
+  /** A final parameter that takes the rest of the line, spaces kept (e.g. `TEXT`). */
+  rest?: string;
+  /** A final parameter that takes one or more words (e.g. `USER...`). */
+  variadic?: string;
+  /** Parameters that may be left out, after `params`. */
+  optional?: string[];
+  /** One line saying what it does. */
+  summary: string;
+}
+
+/** Every command a logged-in user can type, in the order `/help` lists them. */
+export const COMMANDS: readonly CommandSpec[] = [
+  { name: "msgto", params: ["USER"], rest: "TEXT", summary: "send a private message" },
+  { name: "activeuser", params: [], summary: "list the other users online" },
+  {
+    name: "creategroup",
+    params: ["GROUP"],
+    variadic: "USER",
+    summary: "create a group and invite users to it",
+  },
+  { name: "joingroup", params: ["GROUP"], summary: "join a group you were invited to" },
+  { name: "groupmsg", params: ["GROUP"], rest: "TEXT", summary: "send a message to a group" },
+  {
+    name: "p2pvideo",
+    params: ["USER", "FILE"],
+    summary: "send a file straight to a user over UDP",
+  },
+  { name: "help", params: [], summary: "list the commands" },
+  { name: "logout", params: [], summary: "end the session" },
+];
+
+const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+
+/** Looks a command up by its verb (without the slash). */
+export function findCommand(name: string): CommandSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** `/msgto USER TEXT`, `/creategroup GROUP USER [USER ...]`. */
+export function usageOf(spec: CommandSpec): string {
+  const parts = [`/${spec.name}`, ...spec.params];
+  if (spec.rest) parts.push(spec.rest);
+  if (spec.variadic) parts.push(spec.variadic, `[${spec.variadic} ...]`);
+  for (const o of spec.optional ?? []) parts.push(`[${o}]`);
+  return parts.join(" ");
+}
+
+/** The least number of arguments the command takes. */
+export function minArgs(spec: CommandSpec): number {
+  return spec.params.length + (spec.rest || spec.variadic ? 1 : 0);
+}
+
+/** The most arguments the command takes (`Infinity` for variadic ones). */
+export function maxArgs(spec: CommandSpec): number {
+  if (spec.variadic) return Infinity;
+  return spec.params.length + (spec.rest ? 1 : 0) + (spec.optional?.length ?? 0);
+}
+
+/** A typed line split into its verb and arguments. */
+export interface ParsedLine {
+  /** The verb without its slash; empty when the line does not start with `/`. */
+  name: string;
+  args: string[];
+}
+
+/**
+ * Splits a typed line by the command's shape: words are separated by spaces,
+ * and a `rest` parameter keeps everything after the last fixed argument,
+ * spaces included.
+ *
+ * @example
+ * ```ts
+ * parseCommandLine("/msgto bob hello  there"); // { name: "msgto", args: ["bob", "hello  there"] }
+ * ```
+ */
+export function parseCommandLine(line: string): ParsedLine {
+  const trimmed = line.replace(/^\s+/, "");
+  if (!trimmed.startsWith("/")) return { name: "", args: [] };
+  const space = trimmed.search(/\s/);
+  const name = space === -1 ? trimmed.slice(1) : trimmed.slice(1, space);
+  let rest = space === -1 ? "" : trimmed.slice(space + 1);
+  const spec = findCommand(name);
+  const args: string[] = [];
+  const fixed = spec?.rest ? spec.params.length : Infinity;
+  while (args.length < fixed) {
+    rest = rest.replace(/^ +/, "");
+    if (rest === "") break;
+    const end = rest.indexOf(" ");
+    if (end === -1) {
+      args.push(rest);
+      rest = "";
+      break;
+    }
+    args.push(rest.slice(0, end));
+    rest = rest.slice(end + 1);
+  }
+  if (spec?.rest && rest.replace(/^ +/, "") !== "") args.push(rest.replace(/^ +/, ""));
+  return { name, args };
+}

@@ -1,0 +1,33 @@
+/**
+ * Named limits of the wire protocol and the server. One place, so that an
+ * operator or a reviewer finds every number here.
+ *
+ * @module
+ */
+
+/** Protocol version spoken by this build. */
+export const PROTOCOL_VERSION = 1;
+
+/** Largest frame (one JSON line, newline included) either side accepts, in bytes. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+
+/** Malformed frames tolerated from one connection before it is disconnected. */
+export const MAX_BAD_FRAMES = 5;
+
+/** Frames queued for a client that does not read, before it is disconnected. */
+export const MAX_SEND_QUEUE_FRAMES = 1024;
+
+/** Bytes queued for a client that does not read, before it is disconnected. */
+export const MAX_SEND_QUEUE_BYTES = 1024 * 1024;
+
+/** Longest message text a user may send, in characters. */
+export const MAX_MESSAGE_CHARS = 4000;
+
+/** Usernames: letters, digits, `_`, `-`, `.`; 1 to 32 characters. */
+export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/** Group names: letters and digits only (SPEC §3), 1 to 32 characters. */
+export const GROUP_NAME_PATTERN = /^[A-Za-z0-9]{1,32}$/;
+
+/** Longest password accepted at login, in characters. */
+export const MAX_PASSWORD_CHARS = 256;

@@ -1,0 +1,277 @@
+/**
+ * The wire protocol between a TESSENGER client and server: one JSON object per
+ * line (UTF-8, `\n`-terminated), at most {@link MAX_FRAME_BYTES} bytes per frame.
+ * Pure code: no sockets, no clock. `docs/protocol.md` is the full description.
+ *
+ * @module
+ */
+
+import { MAX_FRAME_BYTES } from "./limits.ts";
+
+/** A client request. `id` is chosen by the client and echoed in the response. */
+export interface RequestFrame {
+  t: "req";
+  id: number;
+  cmd: string;
+  args: string[];
+}
+
+/** The server's answer to one request. `lines` is what a terminal client prints. */
+export interface ResponseFrame {
+  t: "res";
+  id: number;
+  ok: boolean;
+  /** Machine-readable outcome, e.g. `"ok"`, `"bad_password"`, `"offline"`. */
+  code: string;
+  lines: string[];
+  data?: Record<string, unknown>;
+}
+
+/** A private message delivered to its receiver. */
+export interface MessagePush {
+  t: "push";
+  ev: "msg";
+  from: string;
+  /** When the message was sent, `DD Mon YYYY HH:MM:SS`. */
+  ts: string;
+  text: string;
+  /** True when it was stored while the receiver was offline. */
+  queued?: boolean;
+}
+
+/** A group message delivered to a joined member. */
+export interface GroupMessagePush {
+  t: "push";
+  ev: "groupmsg";
+  group: string;
+  from: string;
+  ts: string;
+  text: string;
+}
+
+/** An invitation to a group. */
+export interface InvitePush {
+  t: "push";
+  ev: "invite";
+  group: string;
+  from: string;
+  ts: string;
+  members: string[];
+}
+
+/** A file transfer announced to its receiver by the server. */
+export interface TransferPush {
+  t: "push";
+  ev: "transfer";
+  id: string;
+  secret: string;
+  from: string;
+  fromIp: string;
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+/** A line from the server that fits no other event (shutdown, limits). */
+export interface NoticePush {
+  t: "push";
+  ev: "notice";
+  text: string;
+}
+
+/** Every server-initiated event. */
+export type PushFrame =
+  | MessagePush
+  | GroupMessagePush
+  | InvitePush
+  | TransferPush
+  | NoticePush;
+
+/** A frame-level error: the line could not be understood as a request. */
+export interface ErrorFrame {
+  t: "error";
+  code: string;
+  message: string;
+  /** The request id, when it could be read. */
+  id?: number;
+}
+
+/** Sent by the server just before it closes the connection. */
+export interface ByeFrame {
+  t: "bye";
+  reason: string;
+}
+
+/** Everything a server sends. */
+export type ServerFrame = ResponseFrame | PushFrame | ErrorFrame | ByeFrame;
+
+/** Everything a client sends. */
+export type ClientFrame = RequestFrame;
+
+/** Why a line could not be decoded. */
+export class FrameError extends Error {
+  constructor(readonly code: "too_large" | "bad_utf8" | "bad_json" | "bad_frame", message: string) {
+    super(message);
+    this.name = "FrameError";
+  }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Encodes one frame as a JSON line. The result can be written as is, or shared
+ * by every recipient of the same push.
+ */
+export function encodeFrame(frame: ServerFrame | ClientFrame): Uint8Array {
+  return encoder.encode(JSON.stringify(frame) + "\n");
+}
+
+const MAX_ARGS = 64;
+const MAX_ID = 2 ** 31 - 1;
+
+/**
+ * Checks that a decoded JSON value is a well-formed request.
+ *
+ * @throws {FrameError} with code `bad_frame` naming what is wrong.
+ */
+export function parseRequest(value: unknown): RequestFrame {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrameError("bad_frame", "Cannot read frame: not a JSON object");
+  }
+  const v = value as Record<string, unknown>;
+  if (v.t !== "req") {
+    throw new FrameError("bad_frame", `Cannot read frame: unknown type ${JSON.stringify(v.t)}`);
+  }
+  if (!Number.isInteger(v.id) || (v.id as number) < 0 || (v.id as number) > MAX_ID) {
+    throw new FrameError("bad_frame", "Cannot read request: id must be an integer 0..2147483647");
+  }
+  if (typeof v.cmd !== "string" || v.cmd.length === 0 || v.cmd.length > 32) {
+    throw new FrameError(
+      "bad_frame",
+      "Cannot read request: cmd must be a string of 1..32 characters",
+    );
+  }
+  const args = v.args ?? [];
+  if (!Array.isArray(args) || args.length > MAX_ARGS || !args.every((a) => typeof a === "string")) {
+    throw new FrameError(
+      "bad_frame",
+      `Cannot read request: args must be at most ${MAX_ARGS} strings`,
+    );
+  }
+  return { t: "req", id: v.id as number, cmd: v.cmd, args };
+}
+
+/**
+ * Checks that a decoded JSON value is a frame a server may send. Lenient about
+ * extra fields, so that newer servers can add them.
+ *
+ * @throws {FrameError} with code `bad_frame`.
+ */
+export function parseServerFrame(value: unknown): ServerFrame {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new FrameError("bad_frame", "Cannot read frame: not a JSON object");
+  }
+  const v = value as Record<string, unknown>;
+  switch (v.t) {
+    case "res":
+      if (!Number.isInteger(v.id) || typeof v.ok !== "boolean" || !Array.isArray(v.lines)) break;
+      return v as unknown as ResponseFrame;
+    case "push":
+      if (typeof v.ev !== "string") break;
+      return v as unknown as PushFrame;
+    case "error":
+    case "bye":
+      return v as unknown as ServerFrame;
+  }
+  throw new FrameError("bad_frame", `Cannot read frame: malformed ${JSON.stringify(v.t)} frame`);
+}
+
+/**
+ * Splits a byte stream into lines of at most `maxBytes` (newline included) and
+ * decodes each as JSON. A line over the limit is reported once and skipped up to
+ * its newline, so one oversized frame never desynchronises the stream.
+ */
+export class FrameDecoder {
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #discarding = false;
+  readonly #maxBytes: number;
+  readonly #utf8 = new TextDecoder("utf-8", { fatal: true });
+
+  constructor(maxBytes: number = MAX_FRAME_BYTES) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Bytes held for an incomplete line. */
+  get bufferedBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /**
+   * Feeds bytes; returns each complete line decoded as JSON, or a
+   * {@link FrameError} in its place.
+   */
+  push(chunk: Uint8Array): (unknown | FrameError)[] {
+    const out: (unknown | FrameError)[] = [];
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      const size = this.#pendingBytes + (end - start) + 1;
+      if (this.#discarding) {
+        if (nl !== -1) this.#discarding = false;
+      } else if (size > this.#maxBytes) {
+        this.#clear();
+        out.push(
+          new FrameError("too_large", `Cannot read frame: longer than ${this.#maxBytes} bytes`),
+        );
+        this.#discarding = nl === -1;
+      } else if (nl === -1) {
+        this.#pending.push(chunk.slice(start));
+        this.#pendingBytes += chunk.length - start;
+      } else {
+        const line = this.#take(chunk.subarray(start, end));
+        // Blank lines are keep-alives: nothing to decode.
+        if (line.length > 0 && !(line.length === 1 && line[0] === 0x0d)) {
+          out.push(this.#decode(line));
+        }
+      }
+      if (nl === -1) break;
+      start = nl + 1;
+    }
+    return out;
+  }
+
+  #take(tail: Uint8Array): Uint8Array {
+    if (this.#pending.length === 0) return tail;
+    const line = new Uint8Array(this.#pendingBytes + tail.length);
+    let at = 0;
+    for (const part of this.#pending) {
+      line.set(part, at);
+      at += part.length;
+    }
+    line.set(tail, at);
+    this.#clear();
+    return line;
+  }
+
+  #clear(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+
+  #decode(line: Uint8Array): unknown | FrameError {
+    let text: string;
+    try {
+      text = this.#utf8.decode(line);
+    } catch {
+      return new FrameError("bad_utf8", "Cannot read frame: not valid UTF-8");
+    }
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    try {
+      return JSON.parse(text);
+    } catch {
+      return new FrameError("bad_json", "Cannot read frame: not valid JSON");
+    }
+  }
+}

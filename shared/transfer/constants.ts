@@ -1,0 +1,89 @@
+/**
+ * Every tunable number of the P2P transfer protocol, in one place.
+ * docs/transfer.md explains each one; change them together with that page.
+ *
+ * @module
+ */
+
+/** First byte of every datagram: magic high nibble 0xA, protocol version 1. */
+export const WIRE_VERSION = 0xa1;
+/** Bytes of the cleartext header: version, type, transfer id (8), packet number (8). */
+export const HEADER_SIZE = 18;
+/** Bytes of the authentication tag at the end of every datagram. */
+export const TAG_SIZE = 16;
+/** Bytes of the DATA frame header inside the protected body (chunk index). */
+export const DATA_FRAME_HEADER = 4;
+/** Bytes a DATA datagram spends on anything but file data. */
+export const DATA_OVERHEAD = HEADER_SIZE + DATA_FRAME_HEADER + TAG_SIZE;
+/** Length of a transfer id in bytes. */
+export const TRANSFER_ID_SIZE = 8;
+/** Length of the per-transfer secret in bytes. */
+export const SECRET_SIZE = 32;
+
+/** Default UDP payload (whole datagram) size: safe on real paths (QUIC's minimum MTU). */
+export const DEFAULT_PAYLOAD_SIZE = 1200;
+/** Smallest UDP payload size accepted as an option. */
+export const MIN_PAYLOAD_SIZE = 256;
+/** Largest UDP payload an IPv4 datagram can carry. */
+export const MAX_PAYLOAD_SIZE = 65507;
+/** Largest file name carried in HELLO, in UTF-8 bytes. */
+export const MAX_FILE_NAME_BYTES = 1024;
+/** Largest reason text carried in CANCEL, in UTF-8 bytes. */
+export const MAX_REASON_BYTES = 200;
+/** Largest number of chunks a transfer can have (chunk indexes are u32). */
+export const MAX_CHUNKS = 0xffff_ffff;
+
+/** Size of the anti-replay window and of the sender's packet-number ring. */
+export const PACKET_WINDOW = 1 << 16;
+/** Upper bound on the receive window in chunks (keeps in-flight far below PACKET_WINDOW). */
+export const MAX_WINDOW_CHUNKS = 16384;
+/** Default receive window (receiver's buffer for out-of-order and unwritten data). */
+export const DEFAULT_RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+/** Default bound on file data the sender keeps in memory (unacknowledged + read ahead). */
+export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** RTT assumed for pacing before the first sample (ms). */
+export const INITIAL_RTT_MS = 100;
+/** Retransmission timeout before the first RTT sample (ms). */
+export const INITIAL_RTO_MS = 500;
+/** Lower bound on the retransmission timeout (ms). */
+export const MIN_RTO_MS = 50;
+/** Upper bound on the (backed-off) retransmission timeout (ms). */
+export const MAX_RTO_MS = 8000;
+/** Clock granularity assumed by timers and RTT variance (ms). */
+export const TIMER_GRANULARITY_MS = 1;
+/** A packet is lost once a packet sent this many packet numbers later was received. */
+export const PACKET_THRESHOLD = 3;
+/** A packet is lost once this multiple of the RTT passed and a later packet was received. */
+export const TIME_THRESHOLD = 9 / 8;
+
+/** Congestion window at start, in packets (RFC 9002 uses 10). */
+export const INITIAL_WINDOW_PACKETS = 10;
+/** Congestion window never falls below this many packets. */
+export const MIN_WINDOW_PACKETS = 2;
+/** Multiplicative decrease on a loss event (NewReno 0.5, CUBIC 0.7). */
+export const LOSS_REDUCTION_FACTOR = 0.7;
+/** Pacing rate = gain × cwnd / srtt; above 1 so pacing never is the bottleneck. */
+export const PACING_GAIN = 1.25;
+/** Pacing gain during slow start, so the window can double each round trip. */
+export const SLOW_START_PACING_GAIN = 2;
+/** The pacer lets this many packets go back to back. */
+export const PACING_BURST_PACKETS = 4;
+
+/** Receiver acknowledges after this many in-order data packets (unless told otherwise). */
+export const DEFAULT_ACK_EVERY = 2;
+/** Receiver acknowledges at most this long after an unacknowledged packet (ms). */
+export const DEFAULT_MAX_ACK_DELAY_MS = 2;
+/** Largest number of SACK ranges in one ACK. */
+export const MAX_ACK_RANGES = 64;
+
+/** A transfer fails when nothing authentic was heard from the peer for this long (ms). */
+export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
+/** After DONE or CANCEL a machine lingers this many RTOs to answer retransmissions. */
+export const DRAIN_RTO_MULTIPLE = 3;
+/** ...but at least this long (ms). */
+export const MIN_DRAIN_MS = 1000;
+/** A closing machine repeats CANCEL at most this many times. */
+export const MAX_CANCEL_REPEATS = 5;
+/** At most one progress event per this interval (ms). */
+export const PROGRESS_INTERVAL_MS = 100;

@@ -1,0 +1,200 @@
+/**
+ * Packet protection: authenticates (and for the AEAD suites encrypts) the body of a
+ * datagram with the per-transfer secret. The cleartext header is always authenticated.
+ *
+ * Suites (all produce a 16-byte tag):
+ * - `chacha20-poly1305` (default): AEAD, nonce = direction ‖ 0 0 0 ‖ packet number.
+ * - `aes-256-gcm`: the same construction with AES-GCM; about 4× slower in Deno's
+ *   node:crypto on this hardware, kept for interoperability and comparison.
+ * - `hmac-sha256`: integrity only (body in clear), HMAC-SHA256 over
+ *   direction ‖ header ‖ body truncated to 16 bytes; fastest, no confidentiality.
+ *
+ * A nonce is never reused: each direction numbers its packets from 0 upwards and the
+ * direction is part of the nonce (or of the MAC input).
+ *
+ * @module
+ */
+
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  type Hash,
+  timingSafeEqual,
+} from "node:crypto";
+import { HEADER_SIZE, SECRET_SIZE, TAG_SIZE } from "./constants.ts";
+import { PacketError } from "./packet_error.ts";
+
+/** Name of a packet protection suite. */
+export type CipherSuite = "chacha20-poly1305" | "aes-256-gcm" | "hmac-sha256";
+
+/** The suite used when none is configured. */
+export const DEFAULT_CIPHER_SUITE: CipherSuite = "chacha20-poly1305";
+
+/** Which side sent a packet: it is bound into the nonce so the two sides never collide. */
+export type Direction = 0 | 1;
+/** Packets from the sender of the file to its receiver. */
+export const FROM_SENDER: Direction = 0;
+/** Packets from the receiver of the file to its sender. */
+export const FROM_RECEIVER: Direction = 1;
+
+const HMAC_BLOCK = 64;
+const TWO_32 = 2 ** 32;
+
+/** Seals and opens packet bodies for one transfer. */
+export interface PacketProtection {
+  /**
+   * Returns header ‖ protect(body ‖ extra) ‖ tag as one new array.
+   * `header` must be HEADER_SIZE bytes; it is authenticated, not encrypted.
+   */
+  seal(
+    direction: Direction,
+    pn: number,
+    header: Uint8Array,
+    body: Uint8Array,
+    extra?: Uint8Array,
+  ): Uint8Array;
+  /**
+   * Verifies and unprotects a whole datagram; returns a fresh copy of the body.
+   * @throws {PacketError} when the tag does not verify.
+   */
+  open(direction: Direction, pn: number, datagram: Uint8Array): Uint8Array;
+}
+
+/**
+ * Creates the protection for one transfer.
+ * @throws {RangeError} when the secret is not 32 bytes.
+ */
+export function createPacketProtection(secret: Uint8Array, suite: CipherSuite): PacketProtection {
+  if (secret.length !== SECRET_SIZE) {
+    throw new RangeError(
+      `Cannot protect packets: secret is ${secret.length} bytes, not ${SECRET_SIZE}`,
+    );
+  }
+  return suite === "hmac-sha256" ? new HmacProtection(secret) : new AeadProtection(secret, suite);
+}
+
+function writeNonce(nonce: Uint8Array, direction: Direction, pn: number): void {
+  nonce[0] = direction;
+  const view = new DataView(nonce.buffer, nonce.byteOffset, nonce.byteLength);
+  view.setUint32(4, Math.floor(pn / TWO_32));
+  view.setUint32(8, pn >>> 0);
+}
+
+class AeadProtection implements PacketProtection {
+  readonly #key: Uint8Array;
+  readonly #algorithm: "chacha20-poly1305" | "aes-256-gcm";
+  readonly #nonce = new Uint8Array(12);
+
+  constructor(key: Uint8Array, algorithm: "chacha20-poly1305" | "aes-256-gcm") {
+    this.#key = key.slice();
+    this.#algorithm = algorithm;
+  }
+
+  seal(
+    direction: Direction,
+    pn: number,
+    header: Uint8Array,
+    body: Uint8Array,
+    extra?: Uint8Array,
+  ): Uint8Array {
+    const length = body.length + (extra?.length ?? 0);
+    const out = new Uint8Array(HEADER_SIZE + length + TAG_SIZE);
+    out.set(header, 0);
+    writeNonce(this.#nonce, direction, pn);
+    // deno-lint-ignore no-explicit-any
+    const cipher = createCipheriv(this.#algorithm as any, this.#key, this.#nonce, {
+      authTagLength: TAG_SIZE,
+    });
+    cipher.setAAD(header);
+    let at = HEADER_SIZE;
+    const first = cipher.update(body);
+    out.set(first, at);
+    at += first.length;
+    if (extra !== undefined && extra.length > 0) {
+      const second = cipher.update(extra);
+      out.set(second, at);
+      at += second.length;
+    }
+    const last = cipher.final();
+    out.set(last, at);
+    out.set(cipher.getAuthTag(), HEADER_SIZE + length);
+    return out;
+  }
+
+  open(direction: Direction, pn: number, datagram: Uint8Array): Uint8Array {
+    const end = datagram.length - TAG_SIZE;
+    writeNonce(this.#nonce, direction, pn);
+    try {
+      // deno-lint-ignore no-explicit-any
+      const decipher = createDecipheriv(this.#algorithm as any, this.#key, this.#nonce, {
+        authTagLength: TAG_SIZE,
+      });
+      decipher.setAAD(datagram.subarray(0, HEADER_SIZE));
+      decipher.setAuthTag(datagram.subarray(end));
+      const plain = decipher.update(datagram.subarray(HEADER_SIZE, end));
+      const last = decipher.final();
+      if (last.length === 0) return new Uint8Array(plain.buffer, plain.byteOffset, plain.length);
+      const joined = new Uint8Array(plain.length + last.length);
+      joined.set(plain, 0);
+      joined.set(last, plain.length);
+      return joined;
+    } catch {
+      throw new PacketError("Cannot open packet: authentication failed");
+    }
+  }
+}
+
+class HmacProtection implements PacketProtection {
+  readonly #inner: Hash;
+  readonly #outer: Hash;
+  readonly #direction = new Uint8Array(1);
+
+  constructor(key: Uint8Array) {
+    const ipad = new Uint8Array(HMAC_BLOCK).fill(0x36);
+    const opad = new Uint8Array(HMAC_BLOCK).fill(0x5c);
+    for (let i = 0; i < key.length; i++) {
+      ipad[i] ^= key[i];
+      opad[i] ^= key[i];
+    }
+    // HMAC with precomputed pad states: node's createHmac costs ~10 µs per call here.
+    this.#inner = createHash("sha256").update(ipad);
+    this.#outer = createHash("sha256").update(opad);
+  }
+
+  #tag(direction: Direction, header: Uint8Array, body: Uint8Array, extra?: Uint8Array): Uint8Array {
+    this.#direction[0] = direction;
+    const inner = this.#inner.copy().update(this.#direction).update(header).update(body);
+    if (extra !== undefined && extra.length > 0) inner.update(extra);
+    return this.#outer.copy().update(inner.digest()).digest().subarray(0, TAG_SIZE);
+  }
+
+  seal(
+    direction: Direction,
+    _pn: number,
+    header: Uint8Array,
+    body: Uint8Array,
+    extra?: Uint8Array,
+  ): Uint8Array {
+    const length = body.length + (extra?.length ?? 0);
+    const out = new Uint8Array(HEADER_SIZE + length + TAG_SIZE);
+    out.set(header, 0);
+    out.set(body, HEADER_SIZE);
+    if (extra !== undefined) out.set(extra, HEADER_SIZE + body.length);
+    out.set(this.#tag(direction, header, body, extra), HEADER_SIZE + length);
+    return out;
+  }
+
+  open(direction: Direction, _pn: number, datagram: Uint8Array): Uint8Array {
+    const end = datagram.length - TAG_SIZE;
+    const expected = this.#tag(
+      direction,
+      datagram.subarray(0, HEADER_SIZE),
+      datagram.subarray(HEADER_SIZE, end),
+    );
+    if (!timingSafeEqual(expected, datagram.subarray(end))) {
+      throw new PacketError("Cannot open packet: authentication failed");
+    }
+    return datagram.slice(HEADER_SIZE, end);
+  }
+}

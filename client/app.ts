@@ -20,6 +20,8 @@ export interface ClientOptions {
   udpPort: number;
   /** Where received files are saved. */
   downloadsDir: string;
+  /** Connect with TLS, trusting these PEM certificates besides the system roots. */
+  tls?: { caCerts?: string[] };
   io: ClientIO;
 }
 
@@ -36,7 +38,11 @@ export async function runClient(options: ClientOptions): Promise<number> {
   const { io } = options;
   let conn: ServerConnection;
   try {
-    conn = await ServerConnection.connect({ host: options.host, port: options.port });
+    conn = await ServerConnection.connect({
+      host: options.host,
+      port: options.port,
+      tls: options.tls,
+    });
   } catch (e) {
     io.error(`Cannot connect to ${options.host}:${options.port}: ${errorText(e)}`);
     return EXIT.failed;

@@ -11,7 +11,7 @@ import { type ClientIO, LineIO, linesOf, TerminalIO } from "./io.ts";
 
 export const CLIENT_USAGE =
   "Usage: tessenger client [SERVER_IP] [TCP_PORT] [UDP_PORT] [--host IP] [--port N] " +
-  "[--udp-port N] [--downloads DIR]";
+  "[--udp-port N] [--downloads DIR] [--tls [--ca FILE]]";
 
 export const CLIENT_HELP = `${CLIENT_USAGE}
 
@@ -22,6 +22,8 @@ Arguments (the original positional form; flags are the long form of the same):
   TCP_PORT, --port N          server TCP port                  (default 5000)
   UDP_PORT, --udp-port N      UDP port for incoming files, 0 lets the OS pick (default 0)
   --downloads DIR             where received files are saved   (default .)
+  --tls                       connect with TLS and verify the server's certificate
+  --ca FILE                   also trust this PEM CA certificate (implies --tls)
   -h, --help                  show this help
 
 When standard input is not a terminal, the client reads the username, the
@@ -33,6 +35,10 @@ export interface ClientCommand {
   port: number;
   udpPort: number;
   downloadsDir: string;
+  /** Connect with TLS (`--tls`, or implied by `--ca`). */
+  tls: boolean;
+  /** A PEM file of extra trusted certificates. */
+  caFile?: string;
   help: boolean;
 }
 
@@ -53,6 +59,8 @@ export function parseClientArgs(argv: string[]): ClientCommand {
         port: { type: "string" },
         "udp-port": { type: "string" },
         downloads: { type: "string" },
+        tls: { type: "boolean" },
+        ca: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -67,6 +75,8 @@ export function parseClientArgs(argv: string[]): ClientCommand {
       port: parsePort(v.port ?? p[1] ?? "5000", "TCP port"),
       udpPort: parsePort(v["udp-port"] ?? p[2] ?? "0", "UDP port", true),
       downloadsDir: v.downloads ?? ".",
+      tls: (v.tls ?? false) || v.ca !== undefined,
+      caFile: v.ca,
       help: v.help ?? false,
     };
   } catch (e) {
@@ -81,11 +91,27 @@ export async function clientMain(argv: string[]): Promise<number> {
     console.log(CLIENT_HELP);
     return 0;
   }
+  let tls: { caCerts?: string[] } | undefined;
+  if (cmd.tls) {
+    tls = {};
+    if (cmd.caFile !== undefined) {
+      try {
+        tls.caCerts = [await Deno.readTextFile(cmd.caFile)];
+      } catch (e) {
+        console.error(
+          `tessenger client: cannot read CA file ${JSON.stringify(cmd.caFile)}: ${
+            e instanceof Error ? e.message : e
+          }`,
+        );
+        return 1;
+      }
+    }
+  }
   const io: ClientIO = Deno.stdin.isTerminal()
     ? new TerminalIO()
     : new LineIO(linesOf(Deno.stdin.readable), (t) => console.log(t), (t) => console.error(t));
   try {
-    return await runClient({ ...cmd, io });
+    return await runClient({ ...cmd, tls, io });
   } finally {
     io.close();
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../shared/limits.ts";
+import { KEEPALIVE_INTERVAL_MS, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../shared/limits.ts";
 import {
   encodeFrame,
   FrameDecoder,
@@ -28,6 +28,11 @@ export class ConnectionClosedError extends Error {
 export interface ConnectOptions {
   host: string;
   port: number;
+  /**
+   * Connect with TLS and verify the server's certificate against the system's
+   * roots plus `caCerts` (PEM). Default: plain TCP.
+   */
+  tls?: { caCerts?: string[] };
 }
 
 /** An open, greeted connection to a TESSENGER server. */
@@ -36,6 +41,7 @@ export class ServerConnection {
   #nextId = 1;
   readonly #pending = new Map<number, PromiseWithResolvers<ResponseFrame>>();
   #closeReason: string | undefined;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
   readonly #closed = Promise.withResolvers<string>();
   /** Called for every push; set before sending requests that may cause one. */
   onPush: (push: PushFrame) => void = () => {};
@@ -54,14 +60,52 @@ export class ServerConnection {
    * {@link ConnectionClosedError} when the server refuses the handshake.
    */
   static async connect(options: ConnectOptions): Promise<ServerConnection> {
-    const conn = await Deno.connect({ hostname: options.host, port: options.port });
+    const conn = options.tls
+      ? await Deno.connectTls({
+        hostname: options.host,
+        port: options.port,
+        caCerts: options.tls.caCerts,
+      })
+      : await Deno.connect({ hostname: options.host, port: options.port });
     const c = new ServerConnection(conn);
-    const res = await c.request("hello", [String(PROTOCOL_VERSION), `tessenger/${VERSION}`]);
+    let res: ResponseFrame;
+    try {
+      res = await c.request("hello", [String(PROTOCOL_VERSION), `tessenger/${VERSION}`]);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
     if (!res.ok) {
       c.close();
       throw new ConnectionClosedError(res.lines.join(" "));
     }
+    const asked = Number(res.data?.keepAliveMs);
+    c.#startKeepAlive(
+      Number.isFinite(asked) && asked >= 1000
+        ? Math.min(asked, KEEPALIVE_INTERVAL_MS)
+        : KEEPALIVE_INTERVAL_MS,
+    );
     return c;
+  }
+
+  /**
+   * Sends `ping` every `intervalMs` so the server's idle timeout never closes a
+   * session whose user is just reading. The timer does not keep the process alive.
+   */
+  #startKeepAlive(intervalMs: number): void {
+    if (this.#closeReason !== undefined) return;
+    const timer = setInterval(() => {
+      this.request("ping").catch(() => {
+        // the connection is gone; #finish has stopped the timer
+      });
+    }, intervalMs);
+    Deno.unrefTimer(timer);
+    this.#keepAlive = timer;
+  }
+
+  #stopKeepAlive(): void {
+    if (this.#keepAlive !== undefined) clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
   }
 
   /** Resolves with the reason once the connection has ended. */
@@ -156,6 +200,7 @@ export class ServerConnection {
   }
 
   #finish(reason: string): void {
+    this.#stopKeepAlive();
     this.#closeReason ??= reason;
     for (const w of this.#pending.values()) w.reject(new ConnectionClosedError(this.#closeReason));
     this.#pending.clear();
@@ -169,6 +214,7 @@ export class ServerConnection {
 
   /** Closes the connection. */
   close(): void {
+    this.#stopKeepAlive();
     this.#closeReason ??= "closed";
     try {
       this.#conn.close();

@@ -8,11 +8,22 @@ import { configure, getConsoleSink, getTextFormatter, type LogLevel } from "@log
 import { parseArgs } from "node:util";
 import { argsError, parseHost, parseIntIn, parsePort, UsageError } from "../shared/cli_args.ts";
 import { formatTimestamp } from "../shared/time.ts";
+import {
+  DEFAULT_COMMANDS_PER_SECOND,
+  DEFAULT_CONNECTIONS_PER_IP_PER_MINUTE,
+  DEFAULT_IDLE_TIMEOUT_SECONDS,
+  DEFAULT_LOGIN_TIMEOUT_SECONDS,
+  DEFAULT_MAX_CONNECTIONS,
+  type LimitSettings,
+} from "./limits.ts";
 import { startServer } from "./server.ts";
+import { readTlsFiles } from "./tls.ts";
 
 export const SERVER_USAGE =
   "Usage: tessenger server [SERVER_IP] [TCP_PORT] [MAX_ATTEMPTS] [--host IP] [--port N] " +
-  "[--max-attempts N] [--credentials FILE] [--data-dir DIR] [--block-seconds N] [--log-level LEVEL]";
+  "[--max-attempts N] [--credentials FILE] [--data-dir DIR] [--block-seconds N] [--log-level LEVEL] " +
+  "[--tls-cert FILE --tls-key FILE] [--max-connections N] [--conn-rate N] [--login-timeout S] " +
+  "[--idle-timeout S] [--command-rate N]";
 
 export const SERVER_HELP = `${SERVER_USAGE}
 
@@ -28,6 +39,15 @@ Arguments (the original positional form; flags are the long form of the same):
                                                                (default credentials.txt)
   --data-dir DIR              database and text logs           (default .)
   --log-level LEVEL           trace, debug, info, warning, error, fatal (default info)
+  --tls-cert FILE             serve TLS with this PEM certificate chain (with --tls-key)
+  --tls-key FILE              the PEM private key of --tls-cert   (default: plain TCP)
+
+Limits (SPEC §6; hitting one gets a clear error or a clean disconnect):
+  --max-connections N         open connections at once         (default ${DEFAULT_MAX_CONNECTIONS})
+  --conn-rate N               new connections per IP per minute, 0 = no limit (default ${DEFAULT_CONNECTIONS_PER_IP_PER_MINUTE})
+  --login-timeout S           seconds to log in after connecting (default ${DEFAULT_LOGIN_TIMEOUT_SECONDS})
+  --idle-timeout S            seconds a session may stay silent; clients ping (default ${DEFAULT_IDLE_TIMEOUT_SECONDS})
+  --command-rate N            requests per second per session, 0 = no limit (default ${DEFAULT_COMMANDS_PER_SECOND})
   -h, --help                  show this help`;
 
 const LEVELS: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
@@ -41,6 +61,10 @@ export interface ServerCommand {
   credentialsPath: string;
   dataDir: string;
   logLevel: LogLevel;
+  /** PEM files; both or neither. */
+  tlsCert?: string;
+  tlsKey?: string;
+  limits: LimitSettings;
   help: boolean;
 }
 
@@ -64,6 +88,13 @@ export function parseServerArgs(argv: string[]): ServerCommand {
         credentials: { type: "string" },
         "data-dir": { type: "string" },
         "log-level": { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "max-connections": { type: "string" },
+        "conn-rate": { type: "string" },
+        "login-timeout": { type: "string" },
+        "idle-timeout": { type: "string" },
+        "command-rate": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -90,8 +121,46 @@ export function parseServerArgs(argv: string[]): ServerCommand {
       SERVER_USAGE,
     );
   }
+  if ((v["tls-cert"] === undefined) !== (v["tls-key"] === undefined)) {
+    throw new UsageError(
+      "--tls-cert and --tls-key go together: give both or neither",
+      SERVER_USAGE,
+    );
+  }
   try {
+    const seconds = (flag: string, fallback: number, min: number) =>
+      parseIntIn(
+        v[flag as "idle-timeout"] ?? String(fallback),
+        flag.replace("-", " "),
+        min,
+        86400,
+      ) *
+      1000;
     return {
+      tlsCert: v["tls-cert"],
+      tlsKey: v["tls-key"],
+      limits: {
+        maxConnections: parseIntIn(
+          v["max-connections"] ?? String(DEFAULT_MAX_CONNECTIONS),
+          "max connections",
+          1,
+          1_000_000,
+        ),
+        connectionsPerIpPerMinute: parseIntIn(
+          v["conn-rate"] ?? String(DEFAULT_CONNECTIONS_PER_IP_PER_MINUTE),
+          "connection rate",
+          0,
+          1_000_000,
+        ),
+        loginTimeoutMs: seconds("login-timeout", DEFAULT_LOGIN_TIMEOUT_SECONDS, 1),
+        idleTimeoutMs: seconds("idle-timeout", DEFAULT_IDLE_TIMEOUT_SECONDS, 5),
+        commandsPerSecond: parseIntIn(
+          v["command-rate"] ?? String(DEFAULT_COMMANDS_PER_SECOND),
+          "command rate",
+          0,
+          1_000_000,
+        ),
+      },
       host: parseHost(v.host ?? p[0] ?? "127.0.0.1", "server IP"),
       port: parsePort(v.port ?? p[1] ?? "5000", "TCP port", true),
       maxAttempts: attempts,
@@ -137,7 +206,10 @@ export async function serverMain(argv: string[]): Promise<number> {
   await configureServerLogging(cmd.logLevel);
   let server;
   try {
-    server = await startServer(cmd);
+    const tls = cmd.tlsCert !== undefined && cmd.tlsKey !== undefined
+      ? await readTlsFiles(cmd.tlsCert, cmd.tlsKey)
+      : undefined;
+    server = await startServer({ ...cmd, tls });
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     console.error(`tessenger server: cannot start: ${why}`);

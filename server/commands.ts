@@ -12,8 +12,8 @@ import * as h from "./handlers.ts";
 /** How the server runs one verb. */
 export interface CommandEntry {
   handler: (ctx: CommandContext, args: string[]) => void | Promise<void>;
-  /** The phase the session must be in. */
-  phase: SessionPhase;
+  /** The phase the session must be in; `any` for verbs valid in every phase. */
+  phase: SessionPhase | "any";
   minArgs: number;
   maxArgs: number;
   /** Shown when the argument count is wrong. */
@@ -65,6 +65,14 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
     usage: "Usage: pass PASSWORD UDPPORT",
     logged: false,
   }],
+  ["ping", {
+    handler: h.ping,
+    phase: "any",
+    minArgs: 0,
+    maxArgs: 1,
+    usage: "Usage: ping [TOKEN]",
+    logged: false,
+  }],
   userCommand("msgto", h.msgto),
   userCommand("activeuser", h.activeuser),
   userCommand("creategroup", h.creategroup),
@@ -76,7 +84,7 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
 ]);
 
 /** Why a verb cannot run in the session's phase: `[code, line]`. */
-function phaseError(session: SessionPhase, needed: SessionPhase): [string, string] {
+function phaseError(session: SessionPhase, needed: CommandEntry["phase"]): [string, string] {
   if (session === "hello") return ["need_hello", "Start with: hello 1"];
   if (session === "closing") return ["closing", "The session is closing."];
   if (needed === "ready") return ["need_login", "Please log in first."];
@@ -95,7 +103,7 @@ export async function dispatch(ctx: CommandContext, cmd: string, args: string[])
     ctx.reply.fail("unknown_command", "Error. Invalid command!");
     return;
   }
-  if (ctx.session.phase !== entry.phase) {
+  if (entry.phase !== "any" && ctx.session.phase !== entry.phase) {
     ctx.reply.fail(...phaseError(ctx.session.phase, entry.phase));
     return;
   }

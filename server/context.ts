@@ -18,6 +18,8 @@ export interface ServerSettings {
   maxAttempts: number;
   blockSeconds: number;
   serverName: string;
+  /** How often clients should send `ping`, announced in the `hello` response. */
+  keepAliveMs?: number;
 }
 
 /** Everything shared by all sessions of one server. */

@@ -59,7 +59,16 @@ export function hello(ctx: CommandContext, args: string[]): void {
     return;
   }
   ctx.session.phase = "login";
-  ctx.reply.data = { version: PROTOCOL_VERSION, server: ctx.services.settings.serverName };
+  ctx.reply.data = {
+    version: PROTOCOL_VERSION,
+    server: ctx.services.settings.serverName,
+    keepAliveMs: ctx.services.settings.keepAliveMs,
+  };
+}
+
+// ping [TOKEN]: keep-alive, valid in any phase; echoes the token.
+export function ping(ctx: CommandContext, [token]: string[]): void {
+  if (token !== undefined) ctx.reply.data = { token };
 }
 
 // user USERNAME

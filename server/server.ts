@@ -11,11 +11,23 @@ import { encodeFrame, type PushFrame } from "../shared/protocol.ts";
 import { type Clock, systemClock } from "../shared/time.ts";
 import type { ServerServices } from "./context.ts";
 import { importCredentials, parseCredentials } from "./credentials.ts";
+import {
+  CLOSE_GRACE_MS,
+  ConnectionGate,
+  DEFAULT_LIMITS,
+  keepAliveIntervalMs,
+  type LimitSettings,
+  type Refusal,
+  SessionGuard,
+  SWEEP_INTERVAL_MS,
+} from "./limits.ts";
+import { KEEPALIVE_INTERVAL_MS } from "../shared/limits.ts";
 import { LoginThrottle } from "./login_throttle.ts";
 import { LocalPresence } from "./presence.ts";
 import { Session } from "./session.ts";
 import { SqliteStore } from "./store.ts";
 import { MessageLogs, UserLog } from "./text_logs.ts";
+import { listenChat, type TlsServerOptions } from "./tls.ts";
 import { VERSION } from "../shared/version.ts";
 
 /** Settings of {@link startServer}. */
@@ -36,6 +48,12 @@ export interface ServerOptions {
   clock?: Clock;
   /** Logger; defaults to the `tessenger.server` category. */
   log?: Logger;
+  /** Connection and session limits; each missing field takes its default (`limits.ts`). */
+  limits?: Partial<LimitSettings>;
+  /** Serve TLS with this certificate and key instead of plain TCP. */
+  tls?: TlsServerOptions;
+  /** How often deadlines are checked. Default {@link SWEEP_INTERVAL_MS}; tests shorten it. */
+  sweepIntervalMs?: number;
 }
 
 /** A running server. */
@@ -57,6 +75,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const log = options.log ?? getLogger(["tessenger", "server"]);
   const maxAttempts = options.maxAttempts ?? 3;
   const blockSeconds = options.blockSeconds ?? 10;
+  const limits: LimitSettings = { ...DEFAULT_LIMITS, ...options.limits };
 
   await Deno.mkdir(dataDir, { recursive: true });
   const store = new SqliteStore(join(dataDir, "tessenger.db"));
@@ -80,7 +99,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throttle: new LoginThrottle({ maxAttempts, blockMs: blockSeconds * 1000, clock }),
     clock,
     log,
-    settings: { maxAttempts, blockSeconds, serverName: `tessenger/${VERSION}` },
+    settings: {
+      maxAttempts,
+      blockSeconds,
+      serverName: `tessenger/${VERSION}`,
+      keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
+    },
     push(users: Iterable<string>, frame: PushFrame) {
       let bytes: Uint8Array | undefined;
       for (const user of users) {
@@ -91,40 +115,105 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
   };
 
-  let listener: Deno.TcpListener;
+  let listener: Deno.Listener;
   try {
-    listener = Deno.listen({ hostname: options.host ?? "127.0.0.1", port: options.port ?? 5000 });
+    listener = listenChat(options.host ?? "127.0.0.1", options.port ?? 5000, options.tls);
   } catch (e) {
     store.close();
     throw e;
   }
   const addr = listener.addr as Deno.NetAddr;
   const sessions = new Set<Session>();
-  log.info("TESSENGER {version} listening on {host}:{port}, data in {dir}", {
+  log.info("TESSENGER {version} listening on {host}:{port}{tls}, data in {dir}", {
     version: VERSION,
     host: addr.hostname,
     port: addr.port,
+    tls: options.tls ? " (TLS)" : "",
     dir: dataDir,
   });
 
+  const gate = new ConnectionGate(limits, clock);
+  // Refused connections get a bye frame and are closed; one that does not take
+  // it (a TLS client that never finishes its handshake) is closed by the sweep.
+  const turningAway = new Map<Deno.Conn, number>();
+  const turnAway = (conn: Deno.Conn, refusal: Refusal) => {
+    turningAway.set(conn, clock());
+    const reason = refusal === "server_full"
+      ? "server full: too many connections, try again later"
+      : "too many new connections from your address, try again later";
+    const done = () => {
+      if (!turningAway.delete(conn)) return;
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    };
+    conn.write(encodeFrame({ t: "bye", reason })).then(done, done);
+  };
+
+  let stopping = false;
   const acceptLoop = (async () => {
-    try {
-      for await (const conn of listener) {
+    while (!stopping) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (stopping || e instanceof Deno.errors.BadResource) break;
+        // Out of file descriptors and the like: keep serving the sessions we
+        // have, and try again shortly rather than stop accepting for good.
+        log.error("Cannot accept a connection: {error}", { error: String(e) });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      const ip = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const refusal = gate.admit(ip, sessions.size);
+      if (refusal) {
+        turnAway(conn, refusal);
+        continue;
+      }
+      if ("setNoDelay" in conn) {
         try {
-          conn.setNoDelay(true);
+          (conn as Deno.TcpConn).setNoDelay(true);
         } catch {
           // not every platform supports it
         }
-        const session = new Session(conn, services);
-        sessions.add(session);
-        session.run().finally(() => sessions.delete(session));
       }
-    } catch (e) {
-      if (!(e instanceof Deno.errors.BadResource)) {
-        log.error("Accept loop stopped: {error}", { error: String(e) });
-      }
+      const session = new Session(conn, services, new SessionGuard(limits, clock));
+      sessions.add(session);
+      session.run().finally(() => sessions.delete(session));
     }
   })();
+
+  // One timer for every deadline of every session.
+  const sweep = () => {
+    for (const s of sessions) s.sweep();
+    const now = clock();
+    for (const [conn, since] of turningAway) {
+      if (now - since < CLOSE_GRACE_MS) continue;
+      turningAway.delete(conn);
+      try {
+        conn.close();
+      } catch {
+        // already closed
+      }
+    }
+    const refused = gate.sweep();
+    if (refused.server_full + refused.ip_rate > 0) {
+      log.warn(
+        "Refused {n} new connections: {full} with the server full ({max}), " +
+          "{rate} over the per-IP rate ({perMinute}/min)",
+        {
+          n: refused.server_full + refused.ip_rate,
+          full: refused.server_full,
+          max: limits.maxConnections,
+          rate: refused.ip_rate,
+          perMinute: limits.connectionsPerIpPerMinute,
+        },
+      );
+    }
+  };
+  const sweepTimer = setInterval(sweep, options.sweepIntervalMs ?? SWEEP_INTERVAL_MS);
 
   let closing: Promise<void> | undefined;
   return {
@@ -132,12 +221,22 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     port: addr.port,
     close() {
       closing ??= (async () => {
+        stopping = true;
+        clearInterval(sweepTimer);
         try {
           listener.close();
         } catch {
           // already closed
         }
         await acceptLoop;
+        for (const conn of turningAway.keys()) {
+          try {
+            conn.close();
+          } catch {
+            // already closed
+          }
+        }
+        turningAway.clear();
         const done = [...sessions].map((s) => s.done);
         for (const s of sessions) s.close("server shutting down");
         await Promise.all(done);

@@ -21,6 +21,7 @@ import {
 } from "../shared/protocol.ts";
 import { dispatch } from "./commands.ts";
 import { Reply, type ServerServices, type SessionState } from "./context.ts";
+import { DEFAULT_LIMITS, type FrameVerdict, SessionGuard } from "./limits.ts";
 import type { Outbox } from "./presence.ts";
 
 /** Read buffer of an idle connection; small, since most connections are idle. */
@@ -31,6 +32,8 @@ const LARGE_READ_BYTES = 16 * 1024;
 /** A connected client, from accept to close. */
 export class Session implements Outbox {
   readonly state: SessionState;
+  /** Deadlines and the request rate of this session (see `limits.ts`). */
+  readonly guard: SessionGuard;
   readonly #conn: Deno.Conn;
   readonly #services: ServerServices;
   #queue: Uint8Array[] = [];
@@ -42,9 +45,10 @@ export class Session implements Outbox {
   #badFrames = 0;
   readonly #done: PromiseWithResolvers<void> = Promise.withResolvers();
 
-  constructor(conn: Deno.Conn, services: ServerServices) {
+  constructor(conn: Deno.Conn, services: ServerServices, guard?: SessionGuard) {
     this.#conn = conn;
     this.#services = services;
+    this.guard = guard ?? new SessionGuard(DEFAULT_LIMITS, services.clock);
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.state = { phase: "hello", ip: addr.hostname };
   }
@@ -81,9 +85,32 @@ export class Session implements Outbox {
   close(reason: string): void {
     if (this.#closed || this.#closeAfterFlush) return;
     this.#sendFrame({ t: "bye", reason });
-    this.state.phase = "closing";
     this.#closeAfterFlush = true;
+    // Leave presence now, not when the socket is gone: a message sent to this
+    // user from here on is queued for their next login instead of being pushed
+    // into a closing connection and lost.
+    this.#cleanup();
     if (!this.#writing) this.#abort();
+  }
+
+  /**
+   * Called by the server's periodic sweep: closes the session when its login
+   * or idle deadline has passed, and cuts it off when a close has not finished
+   * within the grace period (a peer that stopped reading).
+   */
+  sweep(): void {
+    if (this.#closed) return;
+    if (this.#closeAfterFlush) {
+      if (this.guard.closeOverdue()) this.#abort();
+      return;
+    }
+    const why = this.guard.expiredReason(this.state.phase);
+    if (why === undefined) return;
+    this.#services.log.info("Closing {who}: {why}", {
+      who: this.state.user ?? this.state.ip,
+      why,
+    });
+    this.close(why);
   }
 
   async #flush(): Promise<void> {
@@ -116,6 +143,7 @@ export class Session implements Outbox {
     } catch {
       // already closed by the peer
     }
+    this.#cleanup();
   }
 
   /** Reads and handles frames until the connection ends, then cleans up. */
@@ -147,6 +175,8 @@ export class Session implements Outbox {
   }
 
   async #handle(item: unknown): Promise<void> {
+    const verdict = this.guard.admitFrame();
+    if (verdict !== "ok") return this.#refuse(item, verdict);
     let request;
     try {
       if (item instanceof FrameError) throw item;
@@ -185,6 +215,26 @@ export class Session implements Outbox {
     });
     for (const push of reply.after) this.#sendFrame(push);
     if (reply.closeReason) this.close(reply.closeReason);
+  }
+
+  /** Answers a request over the rate limit; disconnects on sustained abuse. */
+  #refuse(item: unknown, verdict: Exclude<FrameVerdict, "ok">): void {
+    const who = this.state.user ?? this.state.ip;
+    if (verdict === "abuse") {
+      this.#services.log.warn("Disconnecting {who}: too many requests", { who });
+      this.close("too many requests");
+      return;
+    }
+    if (this.guard.rateLimitedRequests === 1) {
+      this.#services.log.warn("{who} is over the request rate; refusing requests", { who });
+    }
+    const id = (item as { id?: unknown })?.id;
+    this.#sendFrame({
+      t: "error",
+      code: "rate_limited",
+      message: "Too many requests: slow down and try again in a moment.",
+      ...(Number.isInteger(id) ? { id: id as number } : {}),
+    });
   }
 
   /** Presence and userlog forget the user: a dropped connection is a logout. */

@@ -31,3 +31,9 @@ export const GROUP_NAME_PATTERN = /^[A-Za-z0-9]{1,32}$/;
 
 /** Longest password accepted at login, in characters. */
 export const MAX_PASSWORD_CHARS = 256;
+
+/**
+ * Longest interval between two keep-alive `ping`s a client sends; it pings more
+ * often when the server's `hello` response asks for it (`data.keepAliveMs`).
+ */
+export const KEEPALIVE_INTERVAL_MS = 30_000;

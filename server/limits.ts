@@ -1,0 +1,254 @@
+/**
+ * Limits the server enforces on connections and sessions (SPEC §6), with their
+ * defaults as named constants. Nothing here owns a timer or a socket: the
+ * server runs one periodic sweep over all sessions ({@link SWEEP_INTERVAL_MS})
+ * and asks each {@link SessionGuard} whether its session has to go, so 10,000
+ * idle connections cost one timer, not 10,000. Time comes from the server's
+ * injected clock, so tests move it instead of sleeping.
+ *
+ * @module
+ */
+
+import type { Clock } from "../shared/time.ts";
+import type { SessionPhase } from "./context.ts";
+
+/** Open connections the server holds at once; one more is refused. `--max-connections`. */
+export const DEFAULT_MAX_CONNECTIONS = 16_384;
+
+/**
+ * New connections one IP address may open per minute (a token bucket holding a
+ * minute's worth, so short bursts pass). `--conn-rate`; 0 turns the limit off.
+ */
+export const DEFAULT_CONNECTIONS_PER_IP_PER_MINUTE = 120;
+
+/** Seconds a connection has from accept to a successful login. `--login-timeout`. */
+export const DEFAULT_LOGIN_TIMEOUT_SECONDS = 120;
+
+/**
+ * Seconds a logged-in session may send nothing before it is closed.
+ * `--idle-timeout`. Clients keep a session alive with `ping`, at the interval the
+ * server announces in its `hello` response (a third of this, at most
+ * `KEEPALIVE_INTERVAL_MS`).
+ */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 180;
+
+/** Requests per second one session may send, on average. `--command-rate`; 0 turns it off. */
+export const DEFAULT_COMMANDS_PER_SECOND = 20;
+
+/** Requests one session may send at once before the rate applies. */
+export const COMMAND_BURST = 60;
+
+/**
+ * Requests refused for the rate since the session's bucket was last full; one
+ * more and the session is disconnected (sustained abuse, not a burst).
+ */
+export const MAX_RATE_LIMITED_REQUESTS = 100;
+
+/** How often the server sweeps its sessions for expired deadlines. */
+export const SWEEP_INTERVAL_MS = 1000;
+
+/**
+ * How long a session asked to close may take to flush its last frames (a peer
+ * that stopped reading, a TLS handshake that never finished) before the socket
+ * is closed without them.
+ */
+export const CLOSE_GRACE_MS = 5000;
+
+/** The limits one server runs with; every field has a default above. */
+export interface LimitSettings {
+  maxConnections: number;
+  /** 0 = unlimited. */
+  connectionsPerIpPerMinute: number;
+  loginTimeoutMs: number;
+  idleTimeoutMs: number;
+  /** 0 = unlimited. */
+  commandsPerSecond: number;
+}
+
+/** The limits with every default applied. */
+export const DEFAULT_LIMITS: Readonly<LimitSettings> = {
+  maxConnections: DEFAULT_MAX_CONNECTIONS,
+  connectionsPerIpPerMinute: DEFAULT_CONNECTIONS_PER_IP_PER_MINUTE,
+  loginTimeoutMs: DEFAULT_LOGIN_TIMEOUT_SECONDS * 1000,
+  idleTimeoutMs: DEFAULT_IDLE_TIMEOUT_SECONDS * 1000,
+  commandsPerSecond: DEFAULT_COMMANDS_PER_SECOND,
+};
+
+/**
+ * A token bucket: holds up to `capacity` tokens and gains `perSecond` a second.
+ *
+ * @example
+ * ```ts
+ * const b = new TokenBucket(2, 1, 0);
+ * b.take(0); b.take(0); // true, true
+ * b.take(0);            // false: empty until 1 s later
+ * ```
+ */
+export class TokenBucket {
+  #tokens: number;
+  #last: number;
+
+  constructor(readonly capacity: number, readonly perSecond: number, now: number) {
+    this.#tokens = capacity;
+    this.#last = now;
+  }
+
+  #refill(now: number): void {
+    if (now > this.#last) {
+      this.#tokens = Math.min(
+        this.capacity,
+        this.#tokens + (now - this.#last) * this.perSecond / 1000,
+      );
+    }
+    this.#last = now;
+  }
+
+  /** Takes one token if there is one. */
+  take(now: number): boolean {
+    this.#refill(now);
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+
+  /** True when the bucket has refilled completely. */
+  isFull(now: number): boolean {
+    this.#refill(now);
+    return this.#tokens >= this.capacity;
+  }
+}
+
+/** Why a new connection is turned away. */
+export type Refusal = "server_full" | "ip_rate";
+
+/**
+ * Decides whether to accept a new connection: the open-connection cap and the
+ * per-IP rate. Refusals are counted and reported once per sweep, so a flood
+ * costs one log line a second, not one per connection.
+ */
+export class ConnectionGate {
+  readonly #limits: LimitSettings;
+  readonly #clock: Clock;
+  readonly #perIp = new Map<string, TokenBucket>();
+  #refused = { server_full: 0, ip_rate: 0 };
+
+  constructor(limits: LimitSettings, clock: Clock) {
+    this.#limits = limits;
+    this.#clock = clock;
+  }
+
+  /** Whether a connection from `ip` may open while `open` are open; undefined = yes. */
+  admit(ip: string, open: number): Refusal | undefined {
+    let refusal: Refusal | undefined;
+    if (open >= this.#limits.maxConnections) {
+      refusal = "server_full";
+    } else if (this.#limits.connectionsPerIpPerMinute > 0) {
+      const now = this.#clock();
+      let bucket = this.#perIp.get(ip);
+      if (!bucket) {
+        const perMinute = this.#limits.connectionsPerIpPerMinute;
+        bucket = new TokenBucket(perMinute, perMinute / 60, now);
+        this.#perIp.set(ip, bucket);
+      }
+      if (!bucket.take(now)) refusal = "ip_rate";
+    }
+    if (refusal) this.#refused[refusal]++;
+    return refusal;
+  }
+
+  /** Addresses with a partly used bucket (the rest have been forgotten). */
+  get trackedAddresses(): number {
+    return this.#perIp.size;
+  }
+
+  /**
+   * Forgets addresses whose bucket is full again and returns the refusals
+   * counted since the last call.
+   */
+  sweep(): { server_full: number; ip_rate: number } {
+    const now = this.#clock();
+    for (const [ip, bucket] of this.#perIp) {
+      if (bucket.isFull(now)) this.#perIp.delete(ip);
+    }
+    const refused = this.#refused;
+    this.#refused = { server_full: 0, ip_rate: 0 };
+    return refused;
+  }
+}
+
+/** What the guard says about one incoming request. */
+export type FrameVerdict = "ok" | "rate_limited" | "abuse";
+
+/**
+ * The per-session side of the limits: when the session opened, when it last
+ * sent something, and its request bucket. The session asks {@link admitFrame}
+ * for every frame; the server's sweep asks {@link expiredReason}.
+ */
+export class SessionGuard {
+  readonly #limits: LimitSettings;
+  readonly #clock: Clock;
+  readonly #openedAt: number;
+  #lastFrameAt: number;
+  readonly #bucket: TokenBucket | undefined;
+  #limited = 0;
+  #closeRequestedAt: number | undefined;
+
+  constructor(limits: LimitSettings, clock: Clock) {
+    this.#limits = limits;
+    this.#clock = clock;
+    this.#openedAt = this.#lastFrameAt = clock();
+    this.#bucket = limits.commandsPerSecond > 0
+      ? new TokenBucket(
+        Math.max(COMMAND_BURST, limits.commandsPerSecond),
+        limits.commandsPerSecond,
+        this.#openedAt,
+      )
+      : undefined;
+  }
+
+  /** Records a frame from the client and decides whether it may run. */
+  admitFrame(): FrameVerdict {
+    const now = this.#clock();
+    this.#lastFrameAt = now;
+    if (!this.#bucket) return "ok";
+    if (this.#limited > 0 && this.#bucket.isFull(now)) this.#limited = 0;
+    if (this.#bucket.take(now)) return "ok";
+    this.#limited++;
+    return this.#limited > MAX_RATE_LIMITED_REQUESTS ? "abuse" : "rate_limited";
+  }
+
+  /** Requests refused for the rate since the bucket was last full. */
+  get rateLimitedRequests(): number {
+    return this.#limited;
+  }
+
+  /**
+   * Why the session should be closed now, or undefined while it may stay: it has
+   * not logged in within the login timeout, or has sent nothing for the idle
+   * timeout.
+   */
+  expiredReason(phase: SessionPhase): string | undefined {
+    const now = this.#clock();
+    if (phase === "hello" || phase === "login") {
+      if (now - this.#openedAt >= this.#limits.loginTimeoutMs) return "login timed out";
+    } else if (phase === "ready") {
+      if (now - this.#lastFrameAt >= this.#limits.idleTimeoutMs) return "idle timeout";
+    }
+    return undefined;
+  }
+
+  /**
+   * For a session that was asked to close: true once it has had
+   * {@link CLOSE_GRACE_MS} to flush and should be cut off.
+   */
+  closeOverdue(): boolean {
+    const now = this.#clock();
+    this.#closeRequestedAt ??= now;
+    return now - this.#closeRequestedAt >= CLOSE_GRACE_MS;
+  }
+}
+
+/** The keep-alive interval a client should use against a server with this idle timeout. */
+export function keepAliveIntervalMs(idleTimeoutMs: number, maxIntervalMs: number): number {
+  return Math.max(1000, Math.min(maxIntervalMs, Math.floor(idleTimeoutMs / 3)));
+}

@@ -23,14 +23,30 @@ function appendLine(path: string, line: string): void {
   writeAllSync(file, encoder.encode(line + "\n"));
 }
 
-function countLines(path: string): number {
+/** The file's text, or undefined when it does not exist. */
+function readIfExists(path: string): string | undefined {
   try {
-    const text = Deno.readTextFileSync(path);
-    return text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0);
+    return Deno.readTextFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return -1;
+    if (e instanceof Deno.errors.NotFound) return undefined;
     throw e;
   }
+}
+
+/**
+ * Rewrites `path` with `text` unless it already holds exactly that. Comparing
+ * the whole text (not a line count) also repairs a last line cut short by a
+ * crash, which would otherwise count as a line and glue onto the next append.
+ * The new text goes to a temporary file that is then renamed over the old one,
+ * so a crash during the repair leaves the old or the new file, never half.
+ */
+function rewriteIfDifferent(path: string, text: string): "same" | "created" | "rewritten" {
+  const old = readIfExists(path);
+  if (old === text) return "same";
+  const tmp = `${path}.tmp`;
+  Deno.writeTextFileSync(tmp, text);
+  Deno.renameSync(tmp, path);
+  return old === undefined ? "created" : "rewritten";
 }
 
 /** `messagelog.txt`: `N; TS; RECEIVER; TEXT`. */
@@ -140,32 +156,25 @@ export class MessageLogs {
   }
 
   /**
-   * Makes every log agree with the store: a file whose line count differs from
-   * the store's is rewritten from it.
+   * Makes every log agree with the store, which is authoritative: a file that
+   * differs from what the store's rows would write (a line missing after a
+   * crash between the database write and the log write, a line cut short, a
+   * missing file) is rewritten from the store.
    *
-   * @returns the files rewritten.
+   * @returns the files rewritten (a missing file that is created is not listed).
    */
   reconcile(store: ChatStore): string[] {
     const rewritten: string[] = [];
     const privatePath = join(this.#dir, "messagelog.txt");
-    const privateRows = [...store.privateMessages()];
-    if (Math.max(countLines(privatePath), 0) !== privateRows.length) {
-      const text = privateRows.map((m) => privateLogLine(m.seq, m.at, m.receiver, m.text) + "\n");
-      Deno.writeTextFileSync(privatePath, text.join(""));
-      rewritten.push(privatePath);
-    }
+    const privateText = [...store.privateMessages()]
+      .map((m) => privateLogLine(m.seq, m.at, m.receiver, m.text) + "\n").join("");
+    if (rewriteIfDifferent(privatePath, privateText) === "rewritten") rewritten.push(privatePath);
     for (const group of store.listGroups()) {
       const path = this.groupLogPath(group);
-      const rows = [...store.groupMessages(group)];
-      if (countLines(path) !== rows.length || rows.length === 0) {
-        Deno.writeTextFileSync(
-          path,
-          rows.map((m) => groupLogLine(m.seq, m.at, m.sender, m.text) + "\n").join(""),
-        );
-        rewritten.push(path);
-      }
+      const text = [...store.groupMessages(group)]
+        .map((m) => groupLogLine(m.seq, m.at, m.sender, m.text) + "\n").join("");
+      if (rewriteIfDifferent(path, text) === "rewritten") rewritten.push(path);
     }
-    if (countLines(privatePath) === -1) Deno.writeTextFileSync(privatePath, "");
     return rewritten;
   }
 }

@@ -14,6 +14,7 @@ import {
   PROTOCOL_VERSION,
   USERNAME_PATTERN,
 } from "../shared/limits.ts";
+import { encodeFrame } from "../shared/protocol.ts";
 import { formatTimestamp } from "../shared/time.ts";
 import type { CommandContext } from "./context.ts";
 import { verifyPassword } from "./passwords.ts";
@@ -173,13 +174,18 @@ export function msgto(ctx: CommandContext, [to, text]: string[]): void {
   }
   if (!checkText(ctx, text)) return;
   const at = clock();
-  const online = presence.get(to) !== undefined;
+  let online = presence.get(to) !== undefined;
   const m = store.addPrivateMessage({ at, sender: from, receiver: to, text, delivered: online });
   messageLogs.appendPrivate(m.seq, at, to, text);
   const ts = formatTimestamp(at);
   ctx.services.log.info("{from} messaged {to}: {text}", { from, to, text });
+  // A receiver whose session was just cut off (its send queue overflowed) gets
+  // the message at the next login instead of never.
+  if (online && !presence.deliver(to, encodeFrame({ t: "push", ev: "msg", from, ts, text }))) {
+    store.markUndelivered(m.seq);
+    online = false;
+  }
   if (online) {
-    ctx.services.push([to], { t: "push", ev: "msg", from, ts, text });
     ctx.reply.line(`message sent at ${ts}.`);
   } else {
     ctx.reply.code = "queued";

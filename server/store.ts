@@ -57,6 +57,8 @@ export interface ChatStore {
   /** Messages stored for `user` while offline, oldest first. */
   undelivered(user: string): PrivateMessage[];
   markDelivered(seqs: number[]): void;
+  /** Queues a message again whose push could not be handed to the receiver's session. */
+  markUndelivered(seq: number): void;
   privateMessages(afterSeq?: number): Iterable<PrivateMessage>;
 
   getGroup(name: string): GroupInfo | undefined;
@@ -153,6 +155,7 @@ export class SqliteStore implements ChatStore {
         "SELECT * FROM private_messages WHERE receiver = ? AND delivered = 0 ORDER BY seq",
       ),
       markDelivered: db.prepare("UPDATE private_messages SET delivered = 1 WHERE seq = ?"),
+      markUndelivered: db.prepare("UPDATE private_messages SET delivered = 0 WHERE seq = ?"),
       privateAfter: db.prepare("SELECT * FROM private_messages WHERE seq > ? ORDER BY seq"),
       getGroup: db.prepare("SELECT * FROM groups WHERE name = ?"),
       getMembers: db.prepare("SELECT user, state FROM memberships WHERE group_name = ?"),
@@ -247,6 +250,10 @@ export class SqliteStore implements ChatStore {
     this.#transaction(() => {
       for (const seq of seqs) this.#q.markDelivered.run(seq);
     });
+  }
+
+  markUndelivered(seq: number): void {
+    this.#q.markUndelivered.run(seq);
   }
 
   *privateMessages(afterSeq = 0): Iterable<PrivateMessage> {

@@ -1,0 +1,206 @@
+/**
+ * Each limit of `server/limits.ts`, over real sockets against a real server.
+ * Time is a {@link ManualClock}; the sweep runs every 20 ms of real time.
+ */
+
+import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { ManualClock, startTestServer, WireClient } from "./_harness.ts";
+import { COMMAND_BURST, MAX_RATE_LIMITED_REQUESTS } from "../../server/limits.ts";
+import { MAX_FRAME_BYTES, MAX_MESSAGE_CHARS } from "../../shared/limits.ts";
+
+const USERS = ["alice", "bob", "carol"];
+
+Deno.test("startServer() refuses a connection over maxConnections with a bye", async () => {
+  const t = await startTestServer(USERS, { limits: { maxConnections: 2 } });
+  const a = await WireClient.login(t.port, "alice");
+  const b = await WireClient.connect(t.port);
+  await b.expectOk("hello", ["1"]);
+  const c = await WireClient.connect(t.port);
+  assertMatch((await c.waitClosed()) ?? "", /server full/);
+  // The two admitted connections are unaffected.
+  await b.expectOk("ping");
+  assertEquals((await a.expectOk("activeuser")).lines, ["no other active user"]);
+  await b.close();
+  await a.close();
+  await t.close();
+});
+
+Deno.test("startServer() limits new connections per IP per minute", async () => {
+  const time = new ManualClock();
+  const t = await startTestServer(USERS, {
+    clock: time.clock,
+    limits: { connectionsPerIpPerMinute: 3 },
+  });
+  const admitted = [];
+  for (let i = 0; i < 3; i++) admitted.push(await WireClient.connect(t.port));
+  for (const c of admitted) await c.expectOk("hello", ["1"]);
+  const refused = await WireClient.connect(t.port);
+  assertMatch((await refused.waitClosed()) ?? "", /too many new connections/);
+  // A minute later the address has its allowance back.
+  time.advance(60_000);
+  const later = await WireClient.connect(t.port);
+  await later.expectOk("hello", ["1"]);
+  for (const c of [...admitted, later]) await c.close();
+  await t.close();
+});
+
+Deno.test("a connection that does not log in within the login timeout is closed", async () => {
+  const time = new ManualClock();
+  const t = await startTestServer(USERS, {
+    clock: time.clock,
+    sweepIntervalMs: 20,
+    limits: { loginTimeoutMs: 10_000, idleTimeoutMs: 3_600_000 },
+  });
+  const ready = await WireClient.login(t.port, "alice");
+  const silent = await WireClient.connect(t.port);
+  const greeted = await WireClient.connect(t.port);
+  await greeted.expectOk("hello", ["1"]);
+  // Pings do not extend the login deadline.
+  time.advance(9_000);
+  await greeted.expectOk("ping");
+  time.advance(1_000);
+  assertEquals(await silent.waitClosed(), "login timed out");
+  assertEquals(await greeted.waitClosed(), "login timed out");
+  // A logged-in session is not subject to the login deadline.
+  await ready.expectOk("ping");
+  await ready.close();
+  await t.close();
+});
+
+Deno.test("an idle session is closed and a pinging one is kept", async () => {
+  const time = new ManualClock();
+  const t = await startTestServer(USERS, {
+    clock: time.clock,
+    sweepIntervalMs: 20,
+    limits: { idleTimeoutMs: 30_000 },
+  });
+  const pinger = await WireClient.login(t.port, "alice");
+  const idle = await WireClient.login(t.port, "bob");
+  time.advance(20_000);
+  await pinger.expectOk("ping");
+  time.advance(15_000);
+  assertEquals(await idle.waitClosed(), "idle timeout");
+  assertEquals((await pinger.expectOk("activeuser")).lines, ["no other active user"]);
+  assert(!pinger.ended);
+  await pinger.close();
+  await t.close();
+});
+
+Deno.test("hello announces a keep-alive interval below the idle timeout", async () => {
+  const t = await startTestServer(USERS, { limits: { idleTimeoutMs: 12_000 } });
+  const c = await WireClient.connect(t.port);
+  const res = await c.expectOk("hello", ["1"]);
+  assertEquals(res.data?.keepAliveMs, 4_000);
+  await c.close();
+  await t.close();
+});
+
+Deno.test("ping answers ok in every phase", async () => {
+  const t = await startTestServer(USERS);
+  const c = await WireClient.connect(t.port);
+  assertEquals((await c.request("ping")).ok, true);
+  await c.expectOk("hello", ["1"]);
+  assertEquals((await c.request("ping", ["tok"])).data, { token: "tok" });
+  await c.expectOk("user", ["alice"]);
+  await c.expectOk("pass", ["pw-alice", "0"]);
+  assertEquals((await c.request("ping")).code, "ok");
+  await c.close();
+  await t.close();
+});
+
+Deno.test("a session over the request rate gets rate_limited, then is disconnected", async () => {
+  const time = new ManualClock();
+  const t = await startTestServer(USERS, {
+    clock: time.clock,
+    limits: { commandsPerSecond: 5 },
+  });
+  const flooder = await WireClient.login(t.port, "alice");
+  const bystander = await WireClient.login(t.port, "bob");
+  // The login used 3 requests of the burst.
+  const burst = COMMAND_BURST - 3;
+  const lines = [];
+  for (let i = 0; i < burst + 1; i++) {
+    lines.push(JSON.stringify({ t: "req", id: 1000 + i, cmd: "ping", args: [] }) + "\n");
+  }
+  await flooder.writeRaw(lines.join(""));
+  const limited = await flooder.request("ping");
+  assertEquals(limited.code, "rate_limited");
+  // Time passes: the bucket refills and the session is served again.
+  time.advance(1_000);
+  assertEquals((await flooder.request("ping")).code, "ok");
+  // Sustained abuse: well over the limit, the session is cut off.
+  time.advance(60_000);
+  const flood = [];
+  for (let i = 0; i < COMMAND_BURST + MAX_RATE_LIMITED_REQUESTS + 10; i++) {
+    flood.push(JSON.stringify({ t: "req", id: 5000 + i, cmd: "ping", args: [] }) + "\n");
+  }
+  await flooder.writeRaw(flood.join(""));
+  assertEquals(await flooder.waitClosed(), "too many requests");
+  const errors = flooder.frames.filter((f) => "t" in f && f.t === "error");
+  assertEquals(errors.length, MAX_RATE_LIMITED_REQUESTS + 2);
+  // Nobody else noticed.
+  assertEquals((await bystander.expectOk("activeuser")).lines, ["no other active user"]);
+  await bystander.close();
+  await t.close();
+});
+
+Deno.test("oversized lines, long messages and bad names get clear errors", async () => {
+  const t = await startTestServer(USERS);
+  const a = await WireClient.login(t.port, "alice");
+  const b = await WireClient.login(t.port, "bob");
+  await a.writeRaw("x".repeat(MAX_FRAME_BYTES + 10) + "\n");
+  const tooLarge = await a.waitFor((f) => "t" in f && f.t === "error");
+  assertEquals("code" in tooLarge ? tooLarge.code : "", "too_large");
+  assertEquals(
+    (await a.request("msgto", ["bob", "y".repeat(MAX_MESSAGE_CHARS + 1)])).code,
+    "too_long",
+  );
+  assertEquals((await a.request("msgto", ["bob", "line\nbreak"])).code, "bad_text");
+  assertEquals((await a.request("creategroup", ["bad-name", "bob"])).code, "bad_name");
+  assertEquals((await a.request("msgto", ["../etc", "hi"])).code, "unknown_user");
+  // The session still works after all of that.
+  assertEquals((await a.expectOk("msgto", ["bob", "still here"])).code, "ok");
+  await b.waitFor((f) => "ev" in f && f.ev === "msg");
+  await a.close();
+  await b.close();
+  await t.close();
+});
+
+Deno.test("a client that stops reading is cut off; its messages are queued, others unaffected", async () => {
+  const t = await startTestServer(USERS, { limits: { commandsPerSecond: 0 } });
+  // carol logs in and then never reads again.
+  const carolConn = await Deno.connect({ hostname: "127.0.0.1", port: t.port });
+  const enc = new TextEncoder();
+  await carolConn.write(enc.encode(
+    '{"t":"req","id":1,"cmd":"hello","args":["1"]}\n' +
+      '{"t":"req","id":2,"cmd":"user","args":["carol"]}\n' +
+      '{"t":"req","id":3,"cmd":"pass","args":["pw-carol","0"]}\n',
+  ));
+  const a = await WireClient.login(t.port, "alice");
+  const b = await WireClient.login(t.port, "bob");
+  // Wait until carol is online.
+  for (let i = 0; i < 100; i++) {
+    const res = await a.expectOk("activeuser");
+    if (res.lines.some((l) => l.startsWith("carol"))) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const text = "z".repeat(MAX_MESSAGE_CHARS - 10);
+  let queuedAt = -1;
+  for (let i = 0; i < 5000 && queuedAt === -1; i++) {
+    const res = await a.expectOk("msgto", ["carol", `${i} ${text}`]);
+    if (res.code === "queued") queuedAt = i;
+  }
+  assert(queuedAt > 0, "carol was never cut off");
+  // bob is unaffected.
+  await a.expectOk("msgto", ["bob", "hello bob"]);
+  await b.waitFor((f) => "ev" in f && f.ev === "msg" && f.text === "hello bob");
+  carolConn.close();
+  // Every message carol did not get is queued for her next login.
+  const carol = await WireClient.login(t.port, "carol");
+  const queued = await carol.waitFor((f) => "ev" in f && f.ev === "msg" && f.queued === true);
+  assert(queued !== undefined);
+  await carol.close();
+  await a.close();
+  await b.close();
+  await t.close();
+});

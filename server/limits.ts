@@ -252,3 +252,50 @@ export class SessionGuard {
 export function keepAliveIntervalMs(idleTimeoutMs: number, maxIntervalMs: number): number {
   return Math.max(1000, Math.min(maxIntervalMs, Math.floor(idleTimeoutMs / 3)));
 }
+
+/**
+ * scrypt computations (password checks at login, hashing at import) that run
+ * at once. Each takes about 16 MiB and a CPU for ~50 ms; without a cap, a
+ * burst of logins (or an attacker sending `pass` on many connections) costs
+ * 16 MiB per connection and stalls everything else.
+ */
+export const MAX_CONCURRENT_PASSWORD_HASHES = 4;
+
+/**
+ * Runs at most `limit` async tasks at once; the rest wait in arrival order.
+ *
+ * @example
+ * ```ts
+ * const slots = new Semaphore(2);
+ * await slots.run(() => fetchSomething());
+ * ```
+ */
+export class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+
+  /** Tasks waiting for a slot. */
+  get waiting(): number {
+    return this.#waiting.length;
+  }
+
+  /** Runs `task` once a slot is free, and frees the slot when it settles. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) {
+      this.#free--;
+    } else {
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    }
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}

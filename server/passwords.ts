@@ -7,6 +7,7 @@
  */
 
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { MAX_CONCURRENT_PASSWORD_HASHES, Semaphore } from "./limits.ts";
 
 /** scrypt cost used for new hashes: N = 2^14, r = 8, p = 1 (about 16 MiB, ~50–90 ms). */
 export const SCRYPT_COST = { N: 16384, r: 8, p: 1 } as const;
@@ -20,7 +21,18 @@ export function isPasswordHash(field: string): boolean {
   return field.startsWith(PREFIX) && parseHash(field) !== undefined;
 }
 
+/** Caps the memory and CPU that concurrent logins can take (see limits.ts). */
+const hashSlots = new Semaphore(MAX_CONCURRENT_PASSWORD_HASHES);
+
 function derive(
+  password: string,
+  salt: Uint8Array,
+  cost: { N: number; r: number; p: number },
+): Promise<Uint8Array> {
+  return hashSlots.run(() => deriveNow(password, salt, cost));
+}
+
+function deriveNow(
   password: string,
   salt: Uint8Array,
   cost: { N: number; r: number; p: number },

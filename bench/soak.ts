@@ -1,0 +1,570 @@
+/**
+ * Soak test: a real server (a child process, so its RSS can be read from
+ * /proc) and N chat clients for T minutes with churn: logins, clean logouts,
+ * killed connections, private messages to online and offline users, group
+ * creation, joins and group traffic. At the end every user logs in once more to
+ * collect what was queued for them, the server is stopped, and the run is
+ * checked: every acknowledged message is in the text logs exactly once, every
+ * message the server queued or pushed to a session that ended cleanly arrived
+ * exactly once, log numbering has no gaps.
+ *
+ * ```sh
+ * deno task bench:soak --clients 1000 --minutes 10
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { hashPassword } from "../server/passwords.ts";
+import { FrameDecoder, FrameError } from "../shared/protocol.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: {
+    clients: { type: "string", default: "1000" },
+    minutes: { type: "string", default: "10" },
+    /** Mean seconds between two actions of one client. */
+    think: { type: "string", default: "2" },
+    seed: { type: "string", default: "1" },
+    out: { type: "string" },
+  },
+}).values;
+const CLIENTS = Number(args.clients);
+const DURATION_MS = Number(args.minutes) * 60_000;
+const THINK_MS = Number(args.think) * 1000;
+const PASSWORD = "soak-password";
+const encoder = new TextEncoder();
+
+// Seeded PRNG (mulberry32): the same seed gives the same choices.
+let seed = Number(args.seed) >>> 0;
+function random(): number {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------- bookkeeping
+
+type EndKind = "logout" | "kill" | "server";
+interface SessionRecord {
+  end?: EndKind;
+}
+interface SentPrivate {
+  from: string;
+  to: string;
+  queued: boolean;
+  /** The receiver's session when the message was acknowledged as pushed. */
+  receiverSession?: SessionRecord;
+}
+
+const stats = {
+  logins: 0,
+  loginFailures: 0,
+  logouts: 0,
+  kills: 0,
+  serverCloses: new Map<string, number>(),
+  privateSent: 0,
+  privateQueued: 0,
+  groupSent: 0,
+  groupsCreated: 0,
+  joins: 0,
+  otherRequests: 0,
+  errors: new Map<string, number>(),
+  connectErrors: 0,
+  latencies: [] as number[],
+};
+const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
+
+const sentPrivate = new Map<string, SentPrivate>();
+const receivedPrivate = new Map<string, number>();
+const sentGroup = new Map<string, string>(); // id -> group
+const groups = new Map<string, Set<string>>(); // group -> joined members (client view)
+let nextMessage = 0;
+let nextGroup = 0;
+
+// ------------------------------------------------------------------- client
+
+interface Frame {
+  t: string;
+  id?: number;
+  ok?: boolean;
+  code?: string;
+  lines?: string[];
+  ev?: string;
+  text?: string;
+  group?: string;
+  reason?: string;
+  data?: Record<string, unknown>;
+}
+
+/** One connection of a soak user. */
+class Wire {
+  readonly #conn: Deno.Conn;
+  #nextId = 1;
+  readonly #pending = new Map<number, (f: Frame | undefined) => void>();
+  readonly done: Promise<void>;
+  bye: string | undefined;
+  onPush: (f: Frame) => void = () => {};
+
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+    this.done = this.#read();
+  }
+
+  async #read(): Promise<void> {
+    const decoder = new FrameDecoder();
+    const buf = new Uint8Array(16 * 1024);
+    try {
+      while (true) {
+        const n = await this.#conn.read(buf);
+        if (n === null) break;
+        for (const item of decoder.push(buf.subarray(0, n))) {
+          if (item instanceof FrameError) {
+            count(stats.errors, `client_decode_${item.code}`);
+            continue;
+          }
+          const f = item as Frame;
+          if (f.t === "res" || (f.t === "error" && f.id !== undefined)) {
+            const w = this.#pending.get(f.id!);
+            this.#pending.delete(f.id!);
+            w?.(f);
+          } else if (f.t === "push") this.onPush(f);
+          else if (f.t === "bye") this.bye = f.reason;
+          else if (f.t === "error") count(stats.errors, `frame_${f.code}`);
+        }
+      }
+    } catch {
+      // reset or closed by us
+    }
+    for (const w of this.#pending.values()) w(undefined);
+    this.#pending.clear();
+  }
+
+  /** Sends a request; resolves with its response, or undefined if the connection ended. */
+  async request(cmd: string, args: string[] = []): Promise<Frame | undefined> {
+    const id = this.#nextId++;
+    const p = new Promise<Frame | undefined>((r) => this.#pending.set(id, r));
+    try {
+      await this.#conn.write(encoder.encode(JSON.stringify({ t: "req", id, cmd, args }) + "\n"));
+    } catch {
+      this.#pending.get(id)?.(undefined);
+      this.#pending.delete(id);
+    }
+    return p;
+  }
+
+  kill(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+const users = Array.from({ length: CLIENTS }, (_, i) => `soak${String(i).padStart(5, "0")}`);
+const online = new Set<string>();
+const current = new Map<string, SessionRecord>();
+const lastSession = new Map<string, SessionRecord>();
+let stopping = false;
+
+function onPush(user: string, f: Frame): void {
+  if (f.ev === "msg" && typeof f.text === "string") {
+    const id = f.text.split(" ")[0];
+    receivedPrivate.set(id, (receivedPrivate.get(id) ?? 0) + 1);
+  } else if (f.ev === "invite" && f.group) {
+    pendingInvites.get(user)?.push(f.group);
+  }
+}
+const pendingInvites = new Map<string, string[]>(users.map((u) => [u, []]));
+
+async function login(port: number, user: string): Promise<Wire | undefined> {
+  let conn: Deno.Conn;
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  } catch {
+    stats.connectErrors++;
+    return undefined;
+  }
+  const w = new Wire(conn);
+  w.onPush = (f) => onPush(user, f);
+  const hello = await w.request("hello", ["1"]);
+  const u = hello?.ok ? await w.request("user", [user]) : undefined;
+  const p = u?.ok ? await w.request("pass", [PASSWORD, "0"]) : undefined;
+  if (!p?.ok) {
+    stats.loginFailures++;
+    count(stats.errors, `login_${p?.code ?? u?.code ?? hello?.code ?? "closed"}`);
+    w.kill();
+    await w.done;
+    return undefined;
+  }
+  stats.logins++;
+  return w;
+}
+
+function ended(user: string, w: Wire, rec: SessionRecord, kind: EndKind): void {
+  rec.end = kind;
+  online.delete(user);
+  current.delete(user);
+  lastSession.set(user, rec);
+  if (kind === "server") count(stats.serverCloses, w.bye ?? "connection lost");
+}
+
+async function act(user: string, w: Wire, rec: SessionRecord): Promise<"stay" | EndKind> {
+  const r = random();
+  if (r < 0.5) {
+    const to = pick(users);
+    if (to === user) return "stay";
+    const id = `p${nextMessage++}`;
+    const entry: SentPrivate = { from: user, to, queued: false };
+    const t0 = performance.now();
+    const res = await w.request("msgto", [to, `${id} from ${user} to ${to}`]);
+    if (!res) return "server";
+    stats.latencies.push(performance.now() - t0);
+    if (!res.ok) {
+      count(stats.errors, `msgto_${res.code}`);
+      return "stay";
+    }
+    entry.queued = res.code === "queued";
+    if (!entry.queued) entry.receiverSession = current.get(to) ?? lastSession.get(to);
+    sentPrivate.set(id, entry);
+    stats.privateSent++;
+    if (entry.queued) stats.privateQueued++;
+  } else if (r < 0.7) {
+    const mine = [...groups].filter(([, m]) => m.has(user)).map(([g]) => g);
+    if (mine.length === 0) return "stay";
+    const group = pick(mine);
+    const id = `g${nextMessage++}`;
+    const res = await w.request("groupmsg", [group, `${id} from ${user}`]);
+    if (!res) return "server";
+    if (!res.ok) count(stats.errors, `groupmsg_${res.code}`);
+    else {
+      sentGroup.set(id, group);
+      stats.groupSent++;
+    }
+  } else if (r < 0.75) {
+    const others = [...online].filter((u) => u !== user);
+    if (others.length < 2) return "stay";
+    const invited = [pick(others), pick(others)];
+    const group = `soakgroup${nextGroup++}`;
+    const res = await w.request("creategroup", [group, ...invited]);
+    if (!res) return "server";
+    if (res.ok) {
+      groups.set(group, new Set([user]));
+      stats.groupsCreated++;
+    } else if (res.code !== "offline") count(stats.errors, `creategroup_${res.code}`);
+  } else if (r < 0.8) {
+    const invites = pendingInvites.get(user)!;
+    const group = invites.shift();
+    if (group === undefined) return "stay";
+    const res = await w.request("joingroup", [group]);
+    if (!res) return "server";
+    if (res.ok) {
+      groups.get(group)?.add(user);
+      stats.joins++;
+    } else count(stats.errors, `joingroup_${res.code}`);
+  } else if (r < 0.9) {
+    const res = await w.request(r < 0.85 ? "activeuser" : "ping");
+    if (!res) return "server";
+    stats.otherRequests++;
+    if (!res.ok) count(stats.errors, `other_${res.code}`);
+  } else if (r < 0.93) {
+    const res = await w.request("logout");
+    if (!res) return "server";
+    await w.done;
+    return "logout";
+  } else if (r < 0.95) {
+    w.kill();
+    await w.done;
+    return "kill";
+  }
+  return rec.end ? "server" : "stay";
+}
+
+async function runUser(port: number, user: string, startDelay: number): Promise<void> {
+  await sleep(startDelay);
+  while (!stopping) {
+    const w = await login(port, user);
+    if (!w) {
+      await sleep(1000 + random() * 2000);
+      continue;
+    }
+    const rec: SessionRecord = {};
+    online.add(user);
+    current.set(user, rec);
+    let outcome: "stay" | EndKind = "stay";
+    while (!stopping && outcome === "stay") {
+      await sleep(THINK_MS * (0.5 + random()));
+      if (stopping) break;
+      outcome = await act(user, w, rec);
+    }
+    if (outcome === "stay") {
+      // The run is over: log out cleanly so every push is in.
+      const res = await w.request("logout");
+      await w.done;
+      outcome = res?.ok ? "logout" : "server";
+    }
+    if (outcome === "logout") stats.logouts++;
+    if (outcome === "kill") stats.kills++;
+    ended(user, w, rec, outcome);
+    if (!stopping) await sleep(1000 + random() * 4000);
+  }
+}
+
+// ------------------------------------------------------------------- server
+
+interface ServerProcess {
+  child: Deno.ChildProcess;
+  port: number;
+  warnings: number;
+  errors: number;
+  stderr: string[];
+  output: Promise<void>;
+}
+
+async function startServerProcess(dir: string): Promise<ServerProcess> {
+  const mainTs = new URL("../main.ts", import.meta.url).pathname;
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env=NO_COLOR,TERM",
+      mainTs,
+      "server",
+      "--port",
+      "0",
+      "--data-dir",
+      `${dir}/data`,
+      "--credentials",
+      `${dir}/credentials.txt`,
+      "--conn-rate",
+      "0",
+      "--log-level",
+      "info",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const port = Promise.withResolvers<number>();
+  const proc: ServerProcess = {
+    child,
+    port: 0,
+    warnings: 0,
+    errors: 0,
+    stderr: [],
+    output: Promise.resolve(),
+  };
+  const lines = async (stream: ReadableStream<Uint8Array>, each: (line: string) => void) => {
+    let rest = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const l of parts) each(l);
+    }
+    if (rest) each(rest);
+  };
+  proc.output = Promise.all([
+    lines(child.stdout, (l) => {
+      const m = /listening on [^ ]+:(\d+)/.exec(l);
+      if (m) port.resolve(Number(m[1]));
+      if (/ WARNING /.test(l)) proc.warnings++;
+      if (/ (ERROR|FATAL) /.test(l)) {
+        proc.errors++;
+        if (proc.stderr.length < 20) proc.stderr.push(l);
+      }
+    }),
+    lines(child.stderr, (l) => {
+      if (proc.stderr.length < 20) proc.stderr.push(l);
+    }),
+  ]).then(() => port.reject(new Error("server exited before listening")));
+  proc.port = await port.promise;
+  return proc;
+}
+
+/**
+ * The server's resident set size in KiB (VmRSS). Read with `ps`, since Deno
+ * grants reads of another process's `/proc/PID/status` only with --allow-all.
+ */
+async function rssKiB(pid: number): Promise<number> {
+  const out = await new Deno.Command("ps", { args: ["-o", "rss=", "-p", String(pid)] }).output();
+  return Number(new TextDecoder().decode(out.stdout).trim());
+}
+
+// ------------------------------------------------------------------- checks
+
+/** `N; TS; X; TEXT` lines: checks numbering 1..n and returns the ids in TEXT. */
+function readLog(path: string): { ids: Map<string, number>; gaps: number; lines: number } {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch {
+    // missing file: no lines
+  }
+  const ids = new Map<string, number>();
+  let gaps = 0;
+  const lines = text.split("\n").filter((l) => l !== "");
+  lines.forEach((l, i) => {
+    const parts = l.split("; ");
+    if (Number(parts[0]) !== i + 1) gaps++;
+    const id = parts.slice(3).join("; ").split(" ")[0];
+    ids.set(id, (ids.get(id) ?? 0) + 1);
+  });
+  return { ids, gaps, lines: lines.length };
+}
+
+function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+// ---------------------------------------------------------------------- run
+
+async function main(): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tessenger-soak-" });
+  const hash = await hashPassword(PASSWORD);
+  await Deno.writeTextFile(
+    `${dir}/credentials.txt`,
+    users.map((u) => `${u} ${hash}\n`).join(""),
+  );
+  const server = await startServerProcess(dir);
+  const pid = server.child.pid;
+  console.log(
+    `server pid ${pid} on port ${server.port}; ${CLIENTS} clients for ${args.minutes} min`,
+  );
+  const rssStart = await rssKiB(pid);
+
+  const started = performance.now();
+  // Spread the first logins over 20 s (or a fifth of a short run).
+  const ramp = Math.min(20_000, DURATION_MS / 5);
+  const runs = users.map((u, i) => runUser(server.port, u, (i / CLIENTS) * ramp));
+  const samples: { t: number; rss: number; online: number }[] = [];
+  const sampler = setInterval(async () => {
+    const t = Math.round((performance.now() - started) / 1000);
+    const s = { t, rss: await rssKiB(pid), online: online.size };
+    samples.push(s);
+    console.log(
+      `t=${t}s rss=${
+        (s.rss / 1024).toFixed(1)
+      }MiB online=${s.online} private=${stats.privateSent} ` +
+        `group=${stats.groupSent} logins=${stats.logins} kills=${stats.kills}`,
+    );
+  }, 10_000);
+  await sleep(DURATION_MS);
+  stopping = true;
+  await Promise.all(runs);
+  clearInterval(sampler);
+  const rssEndOfTraffic = await rssKiB(pid);
+  const rssAfterRamp = samples.find((s) => s.t * 1000 >= ramp + 10_000)?.rss ?? samples[0]?.rss ??
+    rssStart;
+
+  // Drain: everyone logs in once more and collects what was queued.
+  stopping = false;
+  let drained = 0;
+  for (let i = 0; i < users.length; i += 50) {
+    await Promise.all(
+      users.slice(i, i + 50).map(async (u) => {
+        const w = await login(server.port, u);
+        if (!w) return;
+        await w.request("logout");
+        await w.done;
+        drained++;
+      }),
+    );
+  }
+
+  server.child.kill("SIGTERM");
+  const status = await server.child.status;
+  await server.output;
+
+  // Checks.
+  let lost = 0, duplicated = 0, inFlightToKilled = 0;
+  for (const [id, m] of sentPrivate) {
+    const n = receivedPrivate.get(id) ?? 0;
+    if (n > 1) duplicated++;
+    if (n === 0) {
+      if (!m.queued && m.receiverSession?.end === "kill") inFlightToKilled++;
+      else lost++;
+    }
+  }
+  const privLog = readLog(`${dir}/data/messagelog.txt`);
+  let notLogged = 0, loggedTwice = 0;
+  for (const id of sentPrivate.keys()) {
+    const n = privLog.ids.get(id) ?? 0;
+    if (n === 0) notLogged++;
+    if (n > 1) loggedTwice++;
+  }
+  let groupGaps = 0;
+  const groupLogs = new Map<string, Map<string, number>>();
+  for (const g of groups.keys()) {
+    const log = readLog(`${dir}/data/${g}_messagelog.txt`);
+    groupGaps += log.gaps;
+    groupLogs.set(g, log.ids);
+  }
+  for (const [id, g] of sentGroup) {
+    const n = groupLogs.get(g)?.get(id) ?? 0;
+    if (n === 0) notLogged++;
+    if (n > 1) loggedTwice++;
+  }
+  const rssPeak = Math.max(rssStart, ...samples.map((s) => s.rss));
+  const result = {
+    clients: CLIENTS,
+    minutes: Number(args.minutes),
+    thinkSeconds: Number(args.think),
+    seed: Number(args.seed),
+    logins: stats.logins,
+    loginFailures: stats.loginFailures,
+    logouts: stats.logouts,
+    kills: stats.kills,
+    serverClosed: Object.fromEntries(stats.serverCloses),
+    privateAcked: stats.privateSent,
+    privateQueued: stats.privateQueued,
+    groupAcked: stats.groupSent,
+    groupsCreated: stats.groupsCreated,
+    joins: stats.joins,
+    otherRequests: stats.otherRequests,
+    errors: Object.fromEntries(stats.errors),
+    connectErrors: stats.connectErrors,
+    msgtoLatencyMs: {
+      p50: Number(percentile(stats.latencies, 0.5).toFixed(2)),
+      p99: Number(percentile(stats.latencies, 0.99).toFixed(2)),
+      max: Number(percentile(stats.latencies, 1).toFixed(2)),
+    },
+    privateLost: lost,
+    privateDuplicated: duplicated,
+    privateInFlightToKilledClient: inFlightToKilled,
+    ackedButNotInLog: notLogged,
+    ackedLoggedTwice: loggedTwice,
+    logNumberingGaps: privLog.gaps + groupGaps,
+    drainedUsers: drained,
+    serverWarnings: server.warnings,
+    serverErrors: server.errors,
+    serverErrorLines: server.stderr,
+    serverExit: status.code,
+    rssMiB: {
+      start: Number((rssStart / 1024).toFixed(1)),
+      afterRamp: Number((rssAfterRamp / 1024).toFixed(1)),
+      peak: Number((rssPeak / 1024).toFixed(1)),
+      endOfTraffic: Number((rssEndOfTraffic / 1024).toFixed(1)),
+      growthAfterRamp: Number(((rssEndOfTraffic - rssAfterRamp) / 1024).toFixed(1)),
+    },
+    rssSamples: samples.map((s) => [s.t, Number((s.rss / 1024).toFixed(1)), s.online]),
+  };
+  const json = JSON.stringify(result, null, 2);
+  console.log(json);
+  if (args.out) await Deno.writeTextFile(args.out, json + "\n");
+  await Deno.remove(dir, { recursive: true });
+  const ok = lost === 0 && duplicated === 0 && notLogged === 0 && loggedTwice === 0 &&
+    result.logNumberingGaps === 0 && server.errors === 0 && status.code === 0;
+  console.log(ok ? "SOAK PASSED" : "SOAK FAILED");
+  Deno.exit(ok ? 0 : 1);
+}
+
+if (import.meta.main) await main();

@@ -17,6 +17,7 @@
 
 import { parseArgs } from "node:util";
 import { hashPassword } from "../server/passwords.ts";
+import { MAX_SERVER_FRAME_BYTES } from "../shared/limits.ts";
 import { FrameDecoder, FrameError } from "../shared/protocol.ts";
 
 const args = parseArgs({
@@ -34,6 +35,7 @@ const CLIENTS = Number(args.clients);
 const DURATION_MS = Number(args.minutes) * 60_000;
 const THINK_MS = Number(args.think) * 1000;
 const PASSWORD = "soak-password";
+const REQUEST_TIMEOUT_MS = 30_000;
 const encoder = new TextEncoder();
 
 // Seeded PRNG (mulberry32): the same seed gives the same choices.
@@ -117,7 +119,7 @@ class Wire {
   }
 
   async #read(): Promise<void> {
-    const decoder = new FrameDecoder();
+    const decoder = new FrameDecoder(MAX_SERVER_FRAME_BYTES);
     const buf = new Uint8Array(16 * 1024);
     try {
       while (true) {
@@ -145,10 +147,24 @@ class Wire {
     this.#pending.clear();
   }
 
-  /** Sends a request; resolves with its response, or undefined if the connection ended. */
+  /**
+   * Sends a request; resolves with its response, or undefined if the connection
+   * ended. A response that takes over {@link REQUEST_TIMEOUT_MS} counts as an
+   * error and the connection is dropped, so a stall shows up in the report
+   * instead of hanging the run.
+   */
   async request(cmd: string, args: string[] = []): Promise<Frame | undefined> {
     const id = this.#nextId++;
-    const p = new Promise<Frame | undefined>((r) => this.#pending.set(id, r));
+    const p = new Promise<Frame | undefined>((r) => {
+      const timer = setTimeout(() => {
+        count(stats.errors, `timeout_${cmd}`);
+        this.kill();
+      }, REQUEST_TIMEOUT_MS);
+      this.#pending.set(id, (f) => {
+        clearTimeout(timer);
+        r(f);
+      });
+    });
     try {
       await this.#conn.write(encoder.encode(JSON.stringify({ t: "req", id, cmd, args }) + "\n"));
     } catch {

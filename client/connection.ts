@@ -5,7 +5,11 @@
  * @module
  */
 
-import { KEEPALIVE_INTERVAL_MS, MAX_FRAME_BYTES, PROTOCOL_VERSION } from "../shared/limits.ts";
+import {
+  KEEPALIVE_INTERVAL_MS,
+  MAX_SERVER_FRAME_BYTES,
+  PROTOCOL_VERSION,
+} from "../shared/limits.ts";
 import {
   encodeFrame,
   FrameDecoder,
@@ -139,7 +143,7 @@ export class ServerConnection {
   }
 
   async #readLoop(): Promise<void> {
-    const decoder = new FrameDecoder(MAX_FRAME_BYTES);
+    const decoder = new FrameDecoder(MAX_SERVER_FRAME_BYTES);
     const buf = new Uint8Array(16 * 1024);
     let reason = "The server closed the connection.";
     try {

@@ -11,6 +11,7 @@ import {
   MAX_FRAME_BYTES,
   MAX_SEND_QUEUE_BYTES,
   MAX_SEND_QUEUE_FRAMES,
+  MAX_SERVER_FRAME_BYTES,
 } from "../shared/limits.ts";
 import {
   encodeFrame,
@@ -61,8 +62,10 @@ export class Session implements Outbox {
   /** Queues bytes; cuts the client off when its queue is over the limit. */
   send(bytes: Uint8Array): boolean {
     if (this.#closed || this.#closeAfterFlush) return false;
+    // One frame larger than the byte limit may go out on its own (a long
+    // /activeuser list); a client that lets frames pile up is cut off.
     if (
-      this.#queuedBytes + bytes.length > MAX_SEND_QUEUE_BYTES ||
+      (this.#queuedBytes > 0 && this.#queuedBytes + bytes.length > MAX_SEND_QUEUE_BYTES) ||
       this.#queue.length >= MAX_SEND_QUEUE_FRAMES
     ) {
       this.#services.log.warn("{user} cut off: not reading (send queue full)", {
@@ -205,7 +208,7 @@ export class Session implements Outbox {
       request.args,
     );
     if (this.#closed) return;
-    this.#sendFrame({
+    let response = encodeFrame({
       t: "res",
       id: request.id,
       ok: reply.ok,
@@ -213,6 +216,21 @@ export class Session implements Outbox {
       lines: reply.lines,
       ...(reply.data ? { data: reply.data } : {}),
     });
+    if (response.length > MAX_SERVER_FRAME_BYTES) {
+      // Never send what the client will refuse to decode: it would wait forever.
+      this.#services.log.error("Response to {cmd} too large: {n} bytes", {
+        cmd: request.cmd,
+        n: response.length,
+      });
+      response = encodeFrame({
+        t: "res",
+        id: request.id,
+        ok: false,
+        code: "too_large",
+        lines: ["Cannot send the response: it is too large."],
+      });
+    }
+    this.send(response);
     for (const push of reply.after) this.#sendFrame(push);
     if (reply.closeReason) this.close(reply.closeReason);
   }

@@ -11,6 +11,13 @@ export const PROTOCOL_VERSION = 1;
 /** Largest frame (one JSON line, newline included) either side accepts, in bytes. */
 export const MAX_FRAME_BYTES = 64 * 1024;
 
+/**
+ * Largest frame a client accepts from the server. Larger than
+ * {@link MAX_FRAME_BYTES} because some responses grow with the number of users
+ * (`/activeuser` with thousands online); the server never sends a bigger one.
+ */
+export const MAX_SERVER_FRAME_BYTES = 4 * 1024 * 1024;
+
 /** Malformed frames tolerated from one connection before it is disconnected. */
 export const MAX_BAD_FRAMES = 5;
 

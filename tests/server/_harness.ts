@@ -7,6 +7,7 @@
  */
 
 import { FrameDecoder, FrameError, type ServerFrame } from "../../shared/protocol.ts";
+import { MAX_SERVER_FRAME_BYTES } from "../../shared/limits.ts";
 import { hashPassword } from "../../server/passwords.ts";
 import { type RunningServer, type ServerOptions, startServer } from "../../server/server.ts";
 
@@ -106,7 +107,7 @@ export class WireClient {
   }
 
   async #readLoop(): Promise<void> {
-    const decoder = new FrameDecoder();
+    const decoder = new FrameDecoder(MAX_SERVER_FRAME_BYTES);
     const buf = new Uint8Array(64 * 1024);
     try {
       while (true) {

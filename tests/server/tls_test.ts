@@ -1,0 +1,188 @@
+/**
+ * TLS: the server serves TLS with `tls: { cert, key }` (`--tls-cert`,
+ * `--tls-key`); clients verify it against a CA file. The certificate is
+ * self-signed and made by `openssl` in the test; without openssl the tests are
+ * skipped.
+ */
+
+import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { ManualClock, sleep, startTestServer, WireClient } from "./_harness.ts";
+import { CLOSE_GRACE_MS } from "../../server/limits.ts";
+import { ServerConnection } from "../../client/connection.ts";
+import { parseServerArgs } from "../../server/cli.ts";
+import { parseClientArgs } from "../../client/cli.ts";
+import { readTlsFiles } from "../../server/tls.ts";
+
+async function hasOpenssl(): Promise<boolean> {
+  try {
+    const out = await new Deno.Command("openssl", {
+      args: ["version"],
+      stdout: "null",
+      stderr: "null",
+    })
+      .output();
+    return out.success;
+  } catch {
+    return false;
+  }
+}
+const ignore = !(await hasOpenssl());
+
+/** A self-signed certificate for 127.0.0.1 and localhost, valid for a day. */
+async function makeCertificate(dir: string): Promise<{ certPath: string; keyPath: string }> {
+  const certPath = `${dir}/cert.pem`;
+  const keyPath = `${dir}/key.pem`;
+  const out = await new Deno.Command("openssl", {
+    args: [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      keyPath,
+      "-out",
+      certPath,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+  return { certPath, keyPath };
+}
+
+Deno.test({
+  name: "a TLS server chats with clients that verify its certificate",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tessenger-tls-" });
+    const { certPath, keyPath } = await makeCertificate(dir);
+    const tls = await readTlsFiles(certPath, keyPath);
+    const t = await startTestServer(["alice", "bob"], { tls });
+    const alice = await WireClient.connect(t.port, tls.cert);
+    await alice.expectOk("hello", ["1"]);
+    await alice.expectOk("user", ["alice"]);
+    await alice.expectOk("pass", ["pw-alice", "0"]);
+    // The real client code path: ServerConnection with the CA.
+    const bob = await ServerConnection.connect({
+      host: "127.0.0.1",
+      port: t.port,
+      tls: { caCerts: [tls.cert] },
+    });
+    const got = Promise.withResolvers<string>();
+    bob.onPush = (p) => p.ev === "msg" && got.resolve(p.text);
+    await bob.request("user", ["bob"]);
+    assertEquals((await bob.request("pass", ["pw-bob", "0"])).ok, true);
+    await alice.expectOk("msgto", ["bob", "over TLS"]);
+    assertEquals(await got.promise, "over TLS");
+    bob.close();
+    await bob.closed;
+    await alice.close();
+    await t.close();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "a TLS client refuses a server whose certificate it does not trust",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tessenger-tls-" });
+    const tls = await readTlsFiles(
+      ...Object.values(await makeCertificate(dir)) as [string, string],
+    );
+    const t = await startTestServer(["alice"], { tls });
+    let error: unknown;
+    try {
+      const c = await ServerConnection.connect({ host: "127.0.0.1", port: t.port, tls: {} });
+      c.close();
+    } catch (e) {
+      error = e;
+    }
+    assert(error instanceof Error, "connected to an untrusted server");
+    assertMatch(String(error), /certificate|UnknownIssuer|invalid peer/i);
+    // A plain-TCP client gets nowhere, and the server keeps serving TLS clients.
+    const plain = await WireClient.connect(t.port);
+    await plain.writeRaw('{"t":"req","id":1,"cmd":"hello","args":["1"]}\n');
+    await plain.waitClosed(3000);
+    assertEquals(plain.frames.length, 0);
+    const ok = await WireClient.connect(t.port, tls.cert);
+    await ok.expectOk("hello", ["1"]);
+    await ok.close();
+    await t.close();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test("TLS flags: --tls-cert needs --tls-key; --ca implies --tls", () => {
+  let threw = false;
+  try {
+    parseServerArgs(["--tls-cert", "c.pem"]);
+  } catch (e) {
+    threw = true;
+    assertMatch(String(e), /--tls-cert and --tls-key go together/);
+  }
+  assert(threw);
+  const s = parseServerArgs(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
+  assertEquals([s.tlsCert, s.tlsKey], ["c.pem", "k.pem"]);
+  assertEquals(parseClientArgs(["--ca", "ca.pem"]).tls, true);
+  assertEquals(parseClientArgs(["--tls"]).caFile, undefined);
+  assertEquals(parseClientArgs([]).tls, false);
+});
+
+Deno.test("readTlsFiles() reports a missing or non-PEM file clearly", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessenger-tls-" });
+  await Deno.writeTextFile(`${dir}/junk.pem`, "not a certificate");
+  for (
+    const [cert, key, pattern] of [
+      [`${dir}/missing.pem`, `${dir}/junk.pem`, /Cannot read TLS certificate .*missing\.pem/],
+      [`${dir}/junk.pem`, `${dir}/junk.pem`, /not a PEM file/],
+    ] as const
+  ) {
+    let error = "";
+    try {
+      await readTlsFiles(cert, key);
+    } catch (e) {
+      error = String(e);
+    }
+    assertMatch(error, pattern);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test({
+  name: "a TLS connection that never handshakes is closed after the login timeout and grace",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tessenger-tls-" });
+    const tls = await readTlsFiles(
+      ...Object.values(await makeCertificate(dir)) as [string, string],
+    );
+    const time = new ManualClock();
+    const t = await startTestServer(["alice"], {
+      tls,
+      clock: time.clock,
+      sweepIntervalMs: 20,
+      limits: { loginTimeoutMs: 5_000 },
+    });
+    const silent = await WireClient.connect(t.port); // plain TCP: no ClientHello ever
+    time.advance(5_000);
+    await sleep(100);
+    assert(!silent.ended, "closed before the grace period");
+    time.advance(CLOSE_GRACE_MS);
+    await silent.waitClosed(3000);
+    assert(silent.ended);
+    await t.close();
+    await Deno.remove(dir, { recursive: true });
+  },
+});

@@ -17,6 +17,7 @@ import {
 import { encodeFrame } from "../shared/protocol.ts";
 import { formatTimestamp } from "../shared/time.ts";
 import type { CommandContext } from "./context.ts";
+import { BusyError } from "./limits.ts";
 import { verifyPassword } from "./passwords.ts";
 
 /** SPEC §2 wording, as the client prints it. */
@@ -106,8 +107,17 @@ export async function pass(ctx: CommandContext, [password, port]: string[]): Pro
     return;
   }
   const stored = store.getPasswordHash(name);
-  const valid = password.length <= MAX_PASSWORD_CHARS &&
-    await verifyPassword(password, stored ?? DUMMY_HASH) && stored !== undefined;
+  let valid: boolean;
+  try {
+    valid = password.length <= MAX_PASSWORD_CHARS &&
+      await verifyPassword(password, stored ?? DUMMY_HASH, { forLogin: true }) &&
+      stored !== undefined;
+  } catch (e) {
+    if (!(e instanceof BusyError)) throw e;
+    log.warn("Login of {user} refused: too many logins waiting", { user: name });
+    ctx.reply.fail("busy", "The server is busy with other logins. Please try again in a moment.");
+    return;
+  }
   // The session may have closed while the hash was being checked.
   if (ctx.session.phase !== "login") return;
   if (!valid) {

@@ -262,6 +262,33 @@ export function keepAliveIntervalMs(idleTimeoutMs: number, maxIntervalMs: number
 export const MAX_CONCURRENT_PASSWORD_HASHES = 4;
 
 /**
+ * Logins that may wait for a password check; one more is answered "busy" at
+ * once. Without a bound, a login storm (every client reconnecting after a
+ * restart) queues work faster than it drains, clients time out and retry, and
+ * the queue fills with checks nobody waits for any more.
+ */
+export const MAX_QUEUED_PASSWORD_CHECKS = 256;
+
+/** A login that waited this long for a password check is answered "busy" instead. */
+export const MAX_PASSWORD_QUEUE_WAIT_MS = 10_000;
+
+/** Thrown by {@link Semaphore.run} when a bounded queue is full or the wait too long. */
+export class BusyError extends Error {
+  constructor(message = "Cannot start the task: too many waiting") {
+    super(message);
+    this.name = "BusyError";
+  }
+}
+
+/** Bounds for one {@link Semaphore.run} call. */
+export interface QueueBounds {
+  /** Refuse at once when this many tasks are already waiting. */
+  maxQueue?: number;
+  /** Refuse, without running, a task that waited longer than this. */
+  maxWaitMs?: number;
+}
+
+/**
  * Runs at most `limit` async tasks at once; the rest wait in arrival order.
  *
  * @example
@@ -283,19 +310,35 @@ export class Semaphore {
     return this.#waiting.length;
   }
 
-  /** Runs `task` once a slot is free, and frees the slot when it settles. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` once a slot is free, and frees the slot when it settles.
+   *
+   * @throws {BusyError} when `bounds` are exceeded; the task does not run.
+   */
+  async run<T>(task: () => Promise<T>, bounds: QueueBounds = {}): Promise<T> {
     if (this.#free > 0) {
       this.#free--;
     } else {
+      if (bounds.maxQueue !== undefined && this.#waiting.length >= bounds.maxQueue) {
+        throw new BusyError();
+      }
+      const since = performance.now();
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      if (bounds.maxWaitMs !== undefined && performance.now() - since > bounds.maxWaitMs) {
+        this.#release();
+        throw new BusyError("Cannot start the task: waited too long");
+      }
     }
     try {
       return await task();
     } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
+      this.#release();
     }
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
   }
 }

@@ -7,7 +7,13 @@
  */
 
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
-import { MAX_CONCURRENT_PASSWORD_HASHES, Semaphore } from "./limits.ts";
+import {
+  MAX_CONCURRENT_PASSWORD_HASHES,
+  MAX_PASSWORD_QUEUE_WAIT_MS,
+  MAX_QUEUED_PASSWORD_CHECKS,
+  type QueueBounds,
+  Semaphore,
+} from "./limits.ts";
 
 /** scrypt cost used for new hashes: N = 2^14, r = 8, p = 1 (about 16 MiB, ~50–90 ms). */
 export const SCRYPT_COST = { N: 16384, r: 8, p: 1 } as const;
@@ -28,9 +34,16 @@ function derive(
   password: string,
   salt: Uint8Array,
   cost: { N: number; r: number; p: number },
+  bounds?: QueueBounds,
 ): Promise<Uint8Array> {
-  return hashSlots.run(() => deriveNow(password, salt, cost));
+  return hashSlots.run(() => deriveNow(password, salt, cost), bounds);
 }
+
+/** Queue bounds of a login's password check (see `limits.ts`). */
+const LOGIN_BOUNDS: QueueBounds = {
+  maxQueue: MAX_QUEUED_PASSWORD_CHECKS,
+  maxWaitMs: MAX_PASSWORD_QUEUE_WAIT_MS,
+};
 
 function deriveNow(
   password: string,
@@ -91,10 +104,24 @@ function parseHash(stored: string): ParsedHash | undefined {
   }
 }
 
-/** Checks a password against a stored hash in constant time. False for a malformed hash. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+/**
+ * Checks a password against a stored hash in constant time. False for a
+ * malformed hash. With `forLogin`, the check waits in a bounded queue.
+ *
+ * @throws {BusyError} (`forLogin` only) when too many logins are waiting.
+ */
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  options: { forLogin?: boolean } = {},
+): Promise<boolean> {
   const parsed = parseHash(stored);
   if (!parsed) return false;
-  const key = await derive(password, parsed.salt, parsed.cost);
+  const key = await derive(
+    password,
+    parsed.salt,
+    parsed.cost,
+    options.forLogin ? LOGIN_BOUNDS : undefined,
+  );
   return key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
 }

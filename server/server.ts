@@ -237,9 +237,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           }
         }
         turningAway.clear();
-        const done = [...sessions].map((s) => s.done);
+        const done = Promise.all([...sessions].map((s) => s.done));
         for (const s of sessions) s.close("server shutting down");
-        await Promise.all(done);
+        // A client that does not read its bye must not hold the shutdown up.
+        let graceTimer: ReturnType<typeof setTimeout> | undefined;
+        const grace = new Promise<void>((r) => graceTimer = setTimeout(r, CLOSE_GRACE_MS));
+        await Promise.race([done, grace]);
+        clearTimeout(graceTimer);
+        for (const s of sessions) s.abort();
+        await done;
         userLog.flush();
         store.close();
         log.info("Server stopped");

@@ -135,6 +135,11 @@ export class Session implements Outbox {
     if (this.#closeAfterFlush) this.#abort();
   }
 
+  /** Closes the socket now, dropping anything queued (a shutdown that cannot wait). */
+  abort(): void {
+    this.#abort();
+  }
+
   /** Closes the socket now; queued bytes are dropped. */
   #abort(): void {
     if (this.#closed) return;

@@ -105,7 +105,6 @@ export class TerminalIO implements ClientIO {
     const write = rl._writeToOutput.bind(rl);
     rl._writeToOutput = (s: string) => {
       if (!this.#muted) write(s);
-      else if (s.includes("\n")) write("\n");
     };
     this.#rl.on("line", (line) => this.#deliver(line));
     this.#rl.on("close", () => {
@@ -123,6 +122,8 @@ export class TerminalIO implements ClientIO {
     if (this.#muted) {
       this.#muted = false;
       process.stdout.write("\n");
+      // A password must never come back with the up arrow.
+      (this.#rl as unknown as { history?: string[] }).history?.shift();
     }
     waiter?.(line);
   }

@@ -7,6 +7,7 @@
 
 import { join } from "node:path";
 import { type RunningServer, type ServerOptions, startServer } from "../../server/server.ts";
+import { RawClient } from "./raw_client.ts";
 
 /** Accounts every test server knows. */
 export const TEST_USERS: Record<string, string> = {
@@ -82,4 +83,25 @@ export async function startTestServer(
     },
   };
   return t;
+}
+
+/**
+ * Runs `fn` against a fresh server with the named users logged in (UDP ports
+ * 7000, 7001, ... in order), then closes everything.
+ */
+export async function withUsers(
+  names: string[],
+  fn: (t: TestServer, clients: RawClient[]) => Promise<void>,
+): Promise<void> {
+  const t = await startTestServer();
+  const clients: RawClient[] = [];
+  try {
+    for (const [i, n] of names.entries()) {
+      clients.push(await RawClient.login(t.port, n, TEST_USERS[n], 7000 + i));
+    }
+    await fn(t, clients);
+  } finally {
+    for (const c of clients) await c.close();
+    await t.close();
+  }
 }

@@ -1,26 +1,9 @@
 import { deepEqual as assertEquals, match as assertMatch, ok as assert } from "node:assert/strict";
 import { formatTimestamp } from "../../shared/time.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { startTestServer, TEST_USERS, type TestServer } from "../helpers/test_server.ts";
+import { TEST_USERS, withUsers } from "../helpers/test_server.ts";
 
 const TS = /^\d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2}$/;
-
-async function withUsers(
-  names: string[],
-  fn: (t: TestServer, clients: RawClient[]) => Promise<void>,
-): Promise<void> {
-  const t = await startTestServer();
-  const clients: RawClient[] = [];
-  try {
-    for (const [i, n] of names.entries()) {
-      clients.push(await RawClient.login(t.port, n, TEST_USERS[n], 7000 + i));
-    }
-    await fn(t, clients);
-  } finally {
-    for (const c of clients) await c.close();
-    await t.close();
-  }
-}
 
 Deno.test("/msgto delivers to the receiver and acknowledges with the time", async () => {
   await withUsers(["Yoda", "Hans"], async (t, [yoda, hans]) => {

@@ -1,7 +1,7 @@
 import { deepEqual as assertEquals } from "node:assert/strict";
 import { formatTimestamp } from "../../shared/time.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { startTestServer, TEST_USERS } from "../helpers/test_server.ts";
+import { startTestServer, TEST_USERS, withUsers } from "../helpers/test_server.ts";
 
 Deno.test("formatTimestamp() writes DD Mon YYYY HH:MM:SS in local time", () => {
   assertEquals(formatTimestamp(new Date(2023, 5, 1, 15, 0, 1).getTime()), "01 Jun 2023 15:00:01");
@@ -72,11 +72,8 @@ Deno.test("userlog.txt is emptied when the server starts", async () => {
 });
 
 Deno.test("messagelog.txt numbers every private message from 1 across users", async () => {
-  const t = await startTestServer();
-  try {
+  await withUsers(["Yoda", "Hans"], async (t, [yoda, hans]) => {
     const ts = formatTimestamp(t.clock.now);
-    const yoda = await RawClient.login(t.port, "Yoda", TEST_USERS.Yoda);
-    const hans = await RawClient.login(t.port, "Hans", TEST_USERS.Hans);
     await yoda.expectOk("msgto", ["Hans", "first one"]);
     await hans.expectOk("msgto", ["Yoda", "second  one"]);
     await yoda.expectOk("msgto", ["Luke", "queued for Luke"]);
@@ -84,19 +81,12 @@ Deno.test("messagelog.txt numbers every private message from 1 across users", as
       t.read("messagelog.txt"),
       `1; ${ts}; Hans; first one\n2; ${ts}; Yoda; second  one\n3; ${ts}; Luke; queued for Luke\n`,
     );
-    await yoda.close();
-    await hans.close();
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("each group has its own log, created with the group and numbered from 1", async () => {
-  const t = await startTestServer();
-  try {
+  await withUsers(["Yoda", "Hans"], async (t, [yoda, hans]) => {
     const ts = formatTimestamp(t.clock.now);
-    const yoda = await RawClient.login(t.port, "Yoda", TEST_USERS.Yoda);
-    const hans = await RawClient.login(t.port, "Hans", TEST_USERS.Hans);
     await yoda.expectOk("creategroup", ["a", "Hans"]);
     await yoda.expectOk("creategroup", ["b", "Hans"]);
     assertEquals(t.read("a_messagelog.txt"), "");
@@ -106,11 +96,7 @@ Deno.test("each group has its own log, created with the group and numbered from 
     await yoda.expectOk("groupmsg", ["b", "only in b"]);
     assertEquals(t.read("a_messagelog.txt"), `1; ${ts}; Yoda; one\n2; ${ts}; Hans; two\n`);
     assertEquals(t.read("b_messagelog.txt"), `1; ${ts}; Yoda; only in b\n`);
-    await yoda.close();
-    await hans.close();
-  } finally {
-    await t.close();
-  }
+  });
 });
 
 Deno.test("groups, memberships, history and queued messages survive a restart", async () => {

@@ -6,11 +6,14 @@
  * @module
  */
 
+import { basename } from "node:path";
 import { COMMANDS, findCommand, parseCommandLine } from "../shared/commands.ts";
-import type { PushFrame, ResponseFrame } from "../shared/protocol.ts";
+import type { PushFrame, ResponseFrame, TransferPush } from "../shared/protocol.ts";
+import { formatProgress } from "../shared/transfer/progress.ts";
 import { ConnectionClosedError, ServerConnection } from "./connection.ts";
 import { formatCommandList, formatPush } from "./format.ts";
 import type { ClientIO } from "./io.ts";
+import { describeFile, TransferEndpoint, type TransferHandle } from "./transfer_driver.ts";
 
 /** Settings of {@link runClient}. */
 export interface ClientOptions {
@@ -20,7 +23,20 @@ export interface ClientOptions {
   udpPort: number;
   /** Where received files are saved. */
   downloadsDir: string;
+  /** Refuse incoming files larger than this (bytes). Default: no limit. */
+  maxFileSize?: number;
+  /** UDP payload size of outgoing transfers. Default: 1200, or 16 KiB to a loopback peer. */
+  payloadSize?: number;
   io: ClientIO;
+}
+
+/** Transfers at least this large show progress on a terminal. */
+const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
+/** How often the progress display is refreshed (ms). */
+const PROGRESS_INTERVAL_MS = 500;
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }
 
 /** Exit codes of the client. */
@@ -41,10 +57,31 @@ export async function runClient(options: ClientOptions): Promise<number> {
     io.error(`Cannot connect to ${options.host}:${options.port}: ${errorText(e)}`);
     return EXIT.failed;
   }
-  const client = new ChatClient(conn, options);
+  let endpoint: TransferEndpoint;
+  try {
+    endpoint = await TransferEndpoint.open({
+      // On a loopback server the peers are local too; elsewhere listen on every interface.
+      hostname: isLoopback(options.host)
+        ? "127.0.0.1"
+        : options.host.includes(":")
+        ? "::"
+        : "0.0.0.0",
+      port: options.udpPort,
+      downloadsDir: options.downloadsDir,
+      maxFileSize: options.maxFileSize,
+      payloadSize: options.payloadSize,
+    });
+  } catch (e) {
+    conn.close();
+    io.error(`Cannot open UDP port ${options.udpPort} for file transfers: ${errorText(e)}`);
+    return EXIT.failed;
+  }
+  const client = new ChatClient(conn, endpoint, options);
   try {
     return await client.run();
   } finally {
+    await client.stopTransfers();
+    await endpoint.close();
     conn.close();
   }
 }
@@ -57,13 +94,15 @@ function errorText(e: unknown): string {
 class ChatClient {
   readonly #conn: ServerConnection;
   readonly #io: ClientIO;
+  readonly #endpoint: TransferEndpoint;
+  readonly #transfers = new Set<TransferHandle>();
+  #progressTimer: ReturnType<typeof setInterval> | undefined;
   #user = "";
-  #udpPort = 0;
 
-  constructor(conn: ServerConnection, options: ClientOptions) {
+  constructor(conn: ServerConnection, endpoint: TransferEndpoint, options: ClientOptions) {
     this.#conn = conn;
     this.#io = options.io;
-    this.#udpPort = options.udpPort;
+    this.#endpoint = endpoint;
     conn.onPush = (p) => this.#onPush(p);
     conn.onError = (m) => this.#io.error(`Server error: ${m}`);
   }
@@ -77,6 +116,8 @@ class ChatClient {
       while (true) {
         const line = await Promise.race([this.#io.readLine("> "), lost]);
         if (line === "lost") return this.#lost();
+        // At the end of piped input, let running transfers finish before logging out.
+        if (line === null) await this.#waitForTransfers(lost);
         const result = await this.#command(line ?? "/logout");
         if (result !== undefined) return result;
       }
@@ -106,7 +147,7 @@ class ChatClient {
       while (true) {
         const password = await this.#io.readLine("Password: ", { secret: true });
         if (password === null) return EXIT.failed;
-        const res = await this.#conn.request("pass", [password, String(this.#udpPort)]);
+        const res = await this.#conn.request("pass", [password, String(this.#endpoint.port)]);
         this.#printLines(res);
         if (res.ok) {
           this.#user = String(res.data?.user ?? name);
@@ -126,10 +167,149 @@ class ChatClient {
       this.#io.error("Error. Invalid command!");
       return undefined;
     }
+    if (name === "p2pvideo" && args.length === 2) {
+      await this.#sendFile(args[0], args[1]);
+      return undefined;
+    }
     const res = await this.#conn.request(name, args);
     this.#printLines(res);
     if (name === "logout" && res.ok) return EXIT.ok;
     return undefined;
+  }
+
+  // /p2pvideo USER FILE: check the file, ask the server, then send over UDP in the background.
+  async #sendFile(to: string, path: string): Promise<void> {
+    let info;
+    try {
+      const stat = await Deno.stat(path);
+      if (!stat.isFile) {
+        this.#io.error(`Cannot send ${path}: not a regular file.`);
+        return;
+      }
+      info = await describeFile(path);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound
+        ? "no such file"
+        : e instanceof Deno.errors.PermissionDenied
+        ? "permission denied"
+        : errorText(e);
+      this.#io.error(`Cannot send ${path}: ${why}.`);
+      return;
+    }
+    const res = await this.#conn.request("p2pvideo", [
+      to,
+      basename(path),
+      String(info.size),
+      info.sha256,
+    ]);
+    if (!res.ok) return this.#printLines(res);
+    const data = res.data as {
+      id: string;
+      secret: string;
+      host: string;
+      port: number;
+      file: string;
+    };
+    const handle = this.#endpoint.send(
+      {
+        id: data.id,
+        secret: data.secret,
+        from: this.#user,
+        to,
+        fileName: data.file,
+        size: info.size,
+        sha256: info.sha256,
+      },
+      path,
+      { hostname: data.host, port: data.port },
+    );
+    this.#track(
+      handle,
+      info.size,
+      (result) =>
+        result.ok ? `${path} has been uploaded` : `Cannot send ${path} to ${to}: ${result.reason}`,
+    );
+  }
+
+  // A transfer push: the server announced a file for us; accept it from the sender's IP only.
+  #receiveFile(p: TransferPush): void {
+    let handle: TransferHandle;
+    try {
+      handle = this.#endpoint.expect(
+        {
+          id: p.id,
+          secret: p.secret,
+          from: p.from,
+          to: this.#user,
+          fileName: p.file,
+          size: p.size,
+          sha256: p.sha256,
+        },
+        p.fromIp,
+      );
+    } catch (e) {
+      this.#io.error(`Cannot receive ${p.file} from ${p.from}: ${errorText(e)}`);
+      return;
+    }
+    this.#track(
+      handle,
+      p.size,
+      (result) =>
+        result.ok
+          ? `Received ${p.file} from ${p.from}`
+          : `Cannot receive ${p.file} from ${p.from}: ${result.reason}`,
+    );
+  }
+
+  #track(
+    handle: TransferHandle,
+    size: number,
+    outcome: (r: Awaited<TransferHandle["done"]>) => string,
+  ): void {
+    this.#transfers.add(handle);
+    if (size >= PROGRESS_MIN_BYTES) this.#startProgress();
+    handle.done.then((result) => {
+      this.#transfers.delete(handle);
+      this.#showProgress();
+      if (result.ok) this.#io.print(outcome(result));
+      else this.#io.error(outcome(result));
+    });
+  }
+
+  /** Progress of large transfers, shown in the terminal's status (not on pipes). */
+  #startProgress(): void {
+    if (!this.#io.interactive || this.#progressTimer !== undefined) return;
+    this.#progressTimer = setInterval(() => this.#showProgress(), PROGRESS_INTERVAL_MS);
+  }
+
+  #showProgress(): void {
+    if (this.#progressTimer === undefined) return;
+    const parts = [...this.#transfers].map((h) =>
+      `${h.direction === "send" ? "↑" : "↓"} ${
+        formatProgress({ name: h.fileName, ...h.progress() })
+      }`
+    );
+    this.#io.setStatus?.(parts.length > 0 ? parts.join(" | ") : undefined);
+    if (parts.length === 0) {
+      clearInterval(this.#progressTimer);
+      this.#progressTimer = undefined;
+    }
+  }
+
+  async #waitForTransfers(lost: Promise<unknown>): Promise<void> {
+    while (this.#transfers.size > 0) {
+      await Promise.race([Promise.all([...this.#transfers].map((h) => h.done)), lost]);
+      if (this.#conn.isClosed) return;
+    }
+  }
+
+  /** Cancels what is still moving (the session is over). */
+  async stopTransfers(): Promise<void> {
+    for (const h of this.#transfers) h.cancel("the user logged out");
+    await Promise.all([...this.#transfers].map((h) => h.done));
+    if (this.#progressTimer !== undefined) clearInterval(this.#progressTimer);
+    this.#progressTimer = undefined;
+    this.#io.setStatus?.(undefined);
   }
 
   #printLines(res: ResponseFrame): void {
@@ -141,6 +321,7 @@ class ChatClient {
 
   #onPush(p: PushFrame): void {
     this.#io.print(formatPush(p));
+    if (p.ev === "transfer") this.#receiveFile(p);
   }
 
   get user(): string {

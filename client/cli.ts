@@ -5,13 +5,20 @@
  */
 
 import { parseArgs } from "node:util";
-import { argsError, parseHost, parsePort, UsageError } from "../shared/cli_args.ts";
+import {
+  argsError,
+  parseByteSize,
+  parseHost,
+  parseIntIn,
+  parsePort,
+  UsageError,
+} from "../shared/cli_args.ts";
 import { runClient } from "./app.ts";
 import { type ClientIO, LineIO, linesOf, TerminalIO } from "./io.ts";
 
 export const CLIENT_USAGE =
   "Usage: tessenger client [SERVER_IP] [TCP_PORT] [UDP_PORT] [--host IP] [--port N] " +
-  "[--udp-port N] [--downloads DIR]";
+  "[--udp-port N] [--downloads DIR] [--max-file-size SIZE] [--payload-size BYTES]";
 
 export const CLIENT_HELP = `${CLIENT_USAGE}
 
@@ -22,6 +29,9 @@ Arguments (the original positional form; flags are the long form of the same):
   TCP_PORT, --port N          server TCP port                  (default 5000)
   UDP_PORT, --udp-port N      UDP port for incoming files, 0 lets the OS pick (default 0)
   --downloads DIR             where received files are saved   (default .)
+  --max-file-size SIZE        refuse larger incoming files, e.g. 2G (default no limit)
+  --payload-size BYTES        UDP datagram size of files you send, 256-65507
+                              (default 1200, or 16384 to a peer on loopback)
   -h, --help                  show this help
 
 When standard input is not a terminal, the client reads the username, the
@@ -33,6 +43,8 @@ export interface ClientCommand {
   port: number;
   udpPort: number;
   downloadsDir: string;
+  maxFileSize?: number;
+  payloadSize?: number;
   help: boolean;
 }
 
@@ -53,6 +65,8 @@ export function parseClientArgs(argv: string[]): ClientCommand {
         port: { type: "string" },
         "udp-port": { type: "string" },
         downloads: { type: "string" },
+        "max-file-size": { type: "string" },
+        "payload-size": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -67,6 +81,12 @@ export function parseClientArgs(argv: string[]): ClientCommand {
       port: parsePort(v.port ?? p[1] ?? "5000", "TCP port"),
       udpPort: parsePort(v["udp-port"] ?? p[2] ?? "0", "UDP port", true),
       downloadsDir: v.downloads ?? ".",
+      maxFileSize: v["max-file-size"] === undefined
+        ? undefined
+        : parseByteSize(v["max-file-size"], "maximum file size"),
+      payloadSize: v["payload-size"] === undefined
+        ? undefined
+        : parseIntIn(v["payload-size"], "payload size", 256, 65507),
       help: v.help ?? false,
     };
   } catch (e) {

@@ -17,6 +17,8 @@ export interface ClientIO {
   print(text: string): void;
   /** Prints an error line. */
   error(text: string): void;
+  /** Shows a status (transfer progress) beside the prompt; undefined clears it. Terminals only. */
+  setStatus?(text: string | undefined): void;
   /** True when a person is typing at a terminal. */
   readonly interactive: boolean;
   close(): void;
@@ -87,6 +89,8 @@ export interface TerminalOptions {
 export class TerminalIO implements ClientIO {
   readonly interactive = true;
   readonly #rl: readline.Interface;
+  #prompt = "";
+  #status: string | undefined;
   #muted = false;
   #prompting = false;
   #eof = false;
@@ -132,7 +136,8 @@ export class TerminalIO implements ClientIO {
     if (this.#eof) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.#waiter = resolve;
-      this.#rl.setPrompt(prompt);
+      this.#prompt = prompt;
+      this.#rl.setPrompt(this.#decorated());
       this.#rl.prompt();
       this.#muted = options.secret ?? false;
       this.#prompting = true;
@@ -154,6 +159,21 @@ export class TerminalIO implements ClientIO {
 
   error(text: string): void {
     this.print(text);
+  }
+
+  #decorated(): string {
+    return this.#status === undefined ? this.#prompt : `[${this.#status}] ${this.#prompt}`;
+  }
+
+  setStatus(text: string | undefined): void {
+    this.#status = text;
+    if (this.#muted) return;
+    this.#rl.setPrompt(this.#decorated());
+    if (this.#prompting) {
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      this.#rl.prompt(true);
+    }
   }
 
   close(): void {

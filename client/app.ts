@@ -9,8 +9,10 @@
 import { COMMANDS, findCommand, parseCommandLine } from "../shared/commands.ts";
 import type { PushFrame, ResponseFrame } from "../shared/protocol.ts";
 import { ConnectionClosedError, ServerConnection } from "./connection.ts";
-import { formatCommandList, formatPush } from "./format.ts";
 import type { ClientIO } from "./io.ts";
+import { ClientOutput } from "./output.ts";
+import type { Roster } from "./roster.ts";
+import type { Style } from "./style.ts";
 
 /** Settings of {@link runClient}. */
 export interface ClientOptions {
@@ -21,6 +23,12 @@ export interface ClientOptions {
   /** Where received files are saved. */
   downloadsDir: string;
   io: ClientIO;
+  /** One JSON object per event on the IO instead of text (`--json`). Default false. */
+  json?: boolean;
+  /** Colours of text output. Default none. */
+  style?: Style;
+  /** Names seen during the session, for tab completion. */
+  roster?: Roster;
 }
 
 /** Exit codes of the client. */
@@ -34,14 +42,16 @@ export const EXIT = { ok: 0, failed: 1 } as const;
  */
 export async function runClient(options: ClientOptions): Promise<number> {
   const { io } = options;
+  const output = new ClientOutput(io, options);
   let conn: ServerConnection;
   try {
     conn = await ServerConnection.connect({ host: options.host, port: options.port });
   } catch (e) {
-    io.error(`Cannot connect to ${options.host}:${options.port}: ${errorText(e)}`);
+    const message = `Cannot connect to ${options.host}:${options.port}: ${errorText(e)}`;
+    output.emit({ kind: "error", code: "connect", message });
     return EXIT.failed;
   }
-  const client = new ChatClient(conn, options);
+  const client = new ChatClient(conn, options, output);
   try {
     return await client.run();
   } finally {
@@ -57,15 +67,23 @@ function errorText(e: unknown): string {
 class ChatClient {
   readonly #conn: ServerConnection;
   readonly #io: ClientIO;
+  readonly #out: ClientOutput;
   #user = "";
   #udpPort = 0;
 
-  constructor(conn: ServerConnection, options: ClientOptions) {
+  constructor(conn: ServerConnection, options: ClientOptions, output: ClientOutput) {
     this.#conn = conn;
     this.#io = options.io;
+    this.#out = output;
     this.#udpPort = options.udpPort;
     conn.onPush = (p) => this.#onPush(p);
-    conn.onError = (m) => this.#io.error(`Server error: ${m}`);
+    conn.onError = (m) =>
+      this.#out.emit({ kind: "error", code: "server_error", message: `Server error: ${m}` });
+  }
+
+  /** Prompts are shown only in text mode. */
+  #readLine(prompt: string, options?: { secret?: boolean }): Promise<string | null> {
+    return this.#io.readLine(this.#out.json ? "" : prompt, options);
   }
 
   async run(): Promise<number> {
@@ -73,9 +91,9 @@ class ChatClient {
     try {
       const login = await Promise.race([this.#login(), lost]);
       if (login !== true) return login === "lost" ? this.#lost() : EXIT.failed;
-      this.#io.print(formatCommandList(COMMANDS.map((c) => c.name)));
+      this.#out.emit({ kind: "ready", user: this.#user, commands: COMMANDS.map((c) => c.name) });
       while (true) {
-        const line = await Promise.race([this.#io.readLine("> "), lost]);
+        const line = await Promise.race([this.#readLine("> "), lost]);
         if (line === "lost") return this.#lost();
         const result = await this.#command(line ?? "/logout");
         if (result !== undefined) return result;
@@ -88,26 +106,24 @@ class ChatClient {
 
   async #lost(): Promise<number> {
     const reason = await this.#conn.closed;
-    this.#io.error(`Disconnected from the server: ${reason}`);
+    this.#out.emit({ kind: "disconnected", reason });
     return EXIT.failed;
   }
 
   /** Asks for a username, then a password, as SPEC §2 describes. */
   async #login(): Promise<true | number> {
     while (true) {
-      const name = await this.#io.readLine("Username: ");
+      const name = await this.#readLine("Username: ");
       if (name === null) return EXIT.failed;
       const res = await this.#conn.request("user", [name]);
-      if (res.code === "unknown_user" || res.code === "usage") {
-        this.#printLines(res);
-        continue;
-      }
-      if (!res.ok) return this.#printLines(res), EXIT.failed;
+      this.#printLines(res, "user", [name]);
+      if (res.code === "unknown_user" || res.code === "usage") continue;
+      if (!res.ok) return EXIT.failed;
       while (true) {
-        const password = await this.#io.readLine("Password: ", { secret: true });
+        const password = await this.#readLine("Password: ", { secret: true });
         if (password === null) return EXIT.failed;
         const res = await this.#conn.request("pass", [password, String(this.#udpPort)]);
-        this.#printLines(res);
+        this.#printLines(res, "pass", []);
         if (res.ok) {
           this.#user = String(res.data?.user ?? name);
           return true;
@@ -123,24 +139,26 @@ class ChatClient {
     const { name, args } = parseCommandLine(line);
     const spec = findCommand(name);
     if (!spec) {
-      this.#io.error("Error. Invalid command!");
+      this.#out.emit({
+        kind: "error",
+        code: "unknown_command",
+        message: "Error. Invalid command!",
+      });
       return undefined;
     }
     const res = await this.#conn.request(name, args);
-    this.#printLines(res);
+    this.#printLines(res, name, args);
     if (name === "logout" && res.ok) return EXIT.ok;
     return undefined;
   }
 
-  #printLines(res: ResponseFrame): void {
-    for (const line of res.lines) {
-      if (res.ok) this.#io.print(line);
-      else this.#io.error(line);
-    }
+  /** Shows a response (the password, for `pass`, is never passed in). */
+  #printLines(res: ResponseFrame, cmd: string, args: string[]): void {
+    this.#out.emit({ kind: "response", cmd, args, res });
   }
 
   #onPush(p: PushFrame): void {
-    this.#io.print(formatPush(p));
+    this.#out.emit({ kind: "push", push: p });
   }
 
   get user(): string {

@@ -108,6 +108,11 @@ export function formatResponse(cmd: string, res: ResponseFrame, style: Style): O
   return res.lines.map((l) => out(sanitize(l)));
 }
 
+/** `message` (one), `3 messages`. */
+function nMessages(n: number): string {
+  return n === 1 ? "message" : `${n} messages`;
+}
+
 // deno-lint-ignore no-explicit-any
 type Data = Record<string, any>;
 
@@ -135,8 +140,8 @@ function styledLines(
         if (messages.length === 0) return undefined;
         const target = s(String(data.target));
         const header = data.kind === "group"
-          ? `Last ${messages.length} messages in ${style.group(target)}:`
-          : `Last ${messages.length} messages with ${style.name(target)}:`;
+          ? `Last ${nMessages(messages.length)} in ${style.group(target)}:`
+          : `Last ${nMessages(messages.length)} with ${style.name(target)}:`;
         return [
           header,
           ...messages.map((m) =>

@@ -345,6 +345,11 @@ export function p2pvideo(ctx: CommandContext, [to, file, size, sha256]: string[]
   ctx.reply.data = { id, secret, to, host: peer.ip, port: peer.udpPort, file: baseName };
 }
 
+/** `message` (one), `3 messages`. */
+function nMessages(n: number): string {
+  return n === 1 ? "message" : `${n} messages`;
+}
+
 // /history USER|GROUP [N]
 export function history(ctx: CommandContext, [target, count]: string[]): void {
   const { store } = ctx.services;
@@ -370,7 +375,7 @@ export function history(ctx: CommandContext, [target, count]: string[]): void {
   if (group && state === "joined") {
     const messages = store.groupHistory(target, limit);
     if (messages.length === 0) ctx.reply.line(`No messages in ${target} yet.`);
-    else ctx.reply.line(`Last ${messages.length} messages in ${target}:`);
+    else ctx.reply.line(`Last ${nMessages(messages.length)} in ${target}:`);
     for (const m of messages) {
       ctx.reply.line(`${formatTimestamp(m.at)}, ${target}, ${m.sender}: ${m.text}`);
     }
@@ -397,7 +402,7 @@ export function history(ctx: CommandContext, [target, count]: string[]): void {
   }
   const messages = store.privateHistory(me, target, limit);
   if (messages.length === 0) ctx.reply.line(`No messages with ${target} yet.`);
-  else ctx.reply.line(`Last ${messages.length} messages with ${target}:`);
+  else ctx.reply.line(`Last ${nMessages(messages.length)} with ${target}:`);
   for (const m of messages) ctx.reply.line(`${formatTimestamp(m.at)}, ${m.sender}: ${m.text}`);
   ctx.reply.data = {
     kind: "user",

@@ -29,6 +29,8 @@ Deno.test("/history USER shows the private messages both ways, oldest first", as
     const last2 = await hans.conn.request("history", ["Yoda", "2"]);
     assertEquals(last2.lines.length, 3);
     assertMatch(last2.lines[1], /, Hans: two$/);
+    const last1 = await hans.conn.request("history", ["Yoda", "1"]);
+    assertEquals(last1.lines[0], "Last message with Yoda:");
 
     const none = await hans.conn.request("history", ["Luke"]);
     assertEquals(none.lines, ["No messages with Luke yet."]);

@@ -4,7 +4,7 @@
  * Without either the test is skipped, and its name says why.
  */
 
-import { compileArgs, isDenortFailure } from "../scripts/compile.ts";
+import { compileArgs, isDenortFailure, RELEASE_TARGETS } from "../scripts/compile.ts";
 import { assertEquals, assertIncludes } from "./client/_assert.ts";
 import { VERSION } from "../shared/version.ts";
 
@@ -79,4 +79,11 @@ Deno.test({
       await Deno.remove(result.dir, { recursive: true });
     }
   },
+});
+
+Deno.test("the release workflow builds every release target", async () => {
+  const workflow = await Deno.readTextFile(`${ROOT}.github/workflows/release.yml`);
+  for (const target of RELEASE_TARGETS) assertIncludes(workflow, target);
+  assertIncludes(workflow, "task compile --target");
+  assertIncludes(workflow, "sha256sum");
 });

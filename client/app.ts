@@ -92,6 +92,7 @@ class ChatClient {
       const login = await Promise.race([this.#login(), lost]);
       if (login !== true) return login === "lost" ? this.#lost() : EXIT.failed;
       this.#out.emit({ kind: "ready", user: this.#user, commands: COMMANDS.map((c) => c.name) });
+      if (this.#io.interactive) this.#primeCompletion();
       while (true) {
         const line = await Promise.race([this.#readLine("> "), lost]);
         if (line === "lost") return this.#lost();
@@ -150,6 +151,21 @@ class ChatClient {
     this.#printLines(res, name, args);
     if (name === "logout" && res.ok) return EXIT.ok;
     return undefined;
+  }
+
+  /**
+   * Asks, without printing the answers, who is online and which groups the
+   * user is in, so that Tab completes names from the first prompt on.
+   */
+  async #primeCompletion(): Promise<void> {
+    for (const cmd of ["activeuser", "groups"]) {
+      try {
+        const res = await this.#conn.request(cmd);
+        this.#out.roster.learn({ kind: "response", cmd, args: [], res });
+      } catch {
+        return; // the connection ended; the main loop reports it
+      }
+    }
   }
 
   /** Shows a response (the password, for `pass`, is never passed in). */

@@ -1,4 +1,5 @@
 import { runClient } from "../../client/app.ts";
+import type { ClientIO } from "../../client/io.ts";
 import { Roster } from "../../client/roster.ts";
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
 import { login, logout, startChatServer } from "./_chat_server.ts";
@@ -156,4 +157,50 @@ Deno.test("runClient reports a lost server and a refused connection", async () =
   assertEquals(event.code, "connect");
   assertMatch(event.message, new RegExp(`^Cannot connect to 127\\.0\\.0\\.1:${s.port}: `));
   j.input.end();
+});
+
+Deno.test("runClient on a terminal learns who is online and the groups right after login", async () => {
+  const s = await startChatServer();
+  const hans = await login(s.port, "Hans");
+  const earlier = await login(s.port, "Yoda");
+  await hans.conn.request("creategroup", ["Jedi", "Yoda"]);
+  await logout(earlier);
+  const t = new ScriptedIO();
+  const roster = new Roster();
+  // The same lines, but the client believes a person is typing at a terminal.
+  const terminal: ClientIO = {
+    interactive: true,
+    readLine: () => t.io.readLine(),
+    print: (text) => t.io.print(text),
+    error: (text) => t.io.error(text),
+    close: () => t.io.close(),
+  };
+  const exit = runClient({
+    host: "127.0.0.1",
+    port: s.port,
+    udpPort: 0,
+    downloadsDir: ".",
+    io: terminal,
+    roster,
+  });
+  try {
+    t.input.push("Yoda", "wise@!man");
+    await t.waitFor(/^Enter one of the following commands/);
+    for (let i = 0; i < 100 && roster.groups.size === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assertEquals([...roster.users], ["Hans"]);
+    assertEquals([...roster.groups], ["Jedi"]);
+    assertEquals(roster.completionSource().users, ["Hans"]);
+    t.input.push("/logout");
+    assertEquals(await exit, 0);
+    // Nothing of the priming requests was printed.
+    assertEquals(t.texts.slice(-1), ["Bye, Yoda!"]);
+    assertEquals(t.texts.length, 3);
+  } finally {
+    t.input.end();
+    await exit;
+    await logout(hans);
+    await s.close();
+  }
 });

@@ -91,6 +91,8 @@ export class TerminalIO implements ClientIO {
   #prompting = false;
   #eof = false;
   #waiter: ((line: string | null) => void) | undefined;
+  /** Lines typed (or pasted) while no prompt was waiting: kept for the next reads. */
+  readonly #typedAhead: string[] = [];
 
   constructor(options: TerminalOptions = {}) {
     this.#rl = readline.createInterface({
@@ -117,17 +119,23 @@ export class TerminalIO implements ClientIO {
   }
 
   #deliver(line: string | null): void {
+    if (this.#waiter === undefined) {
+      if (line !== null) this.#typedAhead.push(line);
+      return;
+    }
     const waiter = this.#waiter;
     this.#waiter = undefined;
     this.#prompting = false;
     if (this.#muted) {
       this.#muted = false;
-      process.stdout.write("\n");
+      // Enter already moved to the next line (see _writeToOutput); Ctrl-D did not.
+      if (line === null) process.stdout.write("\n");
     }
     waiter?.(line);
   }
 
   readLine(prompt: string, options: { secret?: boolean } = {}): Promise<string | null> {
+    if (this.#typedAhead.length > 0) return Promise.resolve(this.#typedAhead.shift()!);
     if (this.#eof) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.#waiter = resolve;

@@ -101,11 +101,18 @@ export function formatEvent(event: ClientEvent, state: FormatState): OutputLine[
  */
 export function formatResponse(cmd: string, res: ResponseFrame, style: Style): OutputLine[] {
   if (!res.ok) return res.lines.map((l) => err(style.error(sanitize(l))));
+  const lines = res.lines.map(sanitize);
   const styled = res.data ? styledLines(cmd, res.data, res.lines, style) : undefined;
-  // The server's lines are the reference; use the styled form only when it agrees.
-  if (styled && styled.length === res.lines.length) return styled.map(out);
-  if (cmd === "pass") return res.lines.map((l) => out(style.system(sanitize(l))));
-  return res.lines.map((l) => out(sanitize(l)));
+  // The server's lines are the reference: the styled form is used only when,
+  // without its colours, it reads exactly the same.
+  if (styled) {
+    const plain = styledLines(cmd, res.data!, res.lines, plainStyle);
+    if (plain?.length === lines.length && plain.every((l, i) => l === lines[i])) {
+      return styled.map(out);
+    }
+  }
+  if (cmd === "pass") return lines.map((l) => out(style.system(l)));
+  return lines.map(out);
 }
 
 /** `message` (one), `3 messages`. */

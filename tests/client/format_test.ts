@@ -211,6 +211,13 @@ Deno.test("formatEvent() shows /history from its data, names and group coloured"
   assertEquals(show(response("history", empty), tags).map((l) => l.text), [
     "No messages with Hans yet.",
   ]);
+  // A server whose lines differ from its data: its lines are shown as they are.
+  const other = res(["Last message with Hans:", "something else"], {
+    kind: "user",
+    target: "Hans",
+    messages: [{ seq: 1, ts: TS, from: "Yoda", to: "Hans", text: "hi" }],
+  });
+  assertEquals(show(response("history", other), tags).map((l) => l.text), other.lines);
   const broken = res(["Last message with Hans:", "x"], { kind: "user", messages: "nope" });
   assertEquals(show(response("history", broken), tags).map((l) => l.text), broken.lines);
 });

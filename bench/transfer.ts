@@ -121,6 +121,7 @@ function serveWorker(): void {
       post({ kind: "ready", port: endpoint.port });
       const result = await handle.done;
       const at = clock();
+      if (Deno.env.get("BENCH_DEBUG")) console.log("receiver", handle.stats(), endpoint.stats);
       await endpoint.close();
       post({
         kind: "finished",

@@ -95,6 +95,8 @@ export class TerminalIO implements ClientIO {
   #prompting = false;
   #eof = false;
   #waiter: ((line: string | null) => void) | undefined;
+  /** Lines typed (or pasted) while no prompt was waiting: kept for the next reads. */
+  readonly #typedAhead: string[] = [];
 
   constructor(options: TerminalOptions = {}) {
     this.#rl = readline.createInterface({
@@ -120,19 +122,25 @@ export class TerminalIO implements ClientIO {
   }
 
   #deliver(line: string | null): void {
+    if (this.#waiter === undefined) {
+      if (line !== null) this.#typedAhead.push(line);
+      return;
+    }
     const waiter = this.#waiter;
     this.#waiter = undefined;
     this.#prompting = false;
     if (this.#muted) {
       this.#muted = false;
-      process.stdout.write("\n");
+      // Enter already moved to the next line (see _writeToOutput); Ctrl-D did not.
+      if (line === null) process.stdout.write("\n");
       // A password must never come back with the up arrow.
-      (this.#rl as unknown as { history?: string[] }).history?.shift();
+      if (line !== null) (this.#rl as unknown as { history?: string[] }).history?.shift();
     }
     waiter?.(line);
   }
 
   readLine(prompt: string, options: { secret?: boolean } = {}): Promise<string | null> {
+    if (this.#typedAhead.length > 0) return Promise.resolve(this.#typedAhead.shift()!);
     if (this.#eof) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.#waiter = resolve;

@@ -52,11 +52,6 @@ const MAX_PENDING_SENDS = 64;
 const WRITE_BATCH = 256 * 1024;
 /** Received bytes the driver queues for writing, at most (the rest waits in the machine). */
 const MAX_WRITE_QUEUE = 2 * IO_BLOCK;
-/**
- * How late setTimeout() fires here (ms): measured ~2.3 ms on the reference machine. The
- * machines size their pacing bursts to cover it, or pacing would starve the link.
- */
-const TIMER_GRANULARITY_MS = 3;
 /** Receive errors in a row after which the endpoint gives up its socket. */
 const MAX_RECEIVE_ERRORS = 100;
 
@@ -300,7 +295,6 @@ export class TransferEndpoint {
       suite: offer.suite,
       payloadSize,
       idleTimeoutMs: this.#options.idleTimeoutMs,
-      timerGranularityMs: TIMER_GRANULARITY_MS,
       fileName: offer.fileName,
       size: offer.size,
       sha256: offer.sha256,

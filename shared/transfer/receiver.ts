@@ -19,6 +19,7 @@
 
 import { createHash, type Hash } from "node:crypto";
 import {
+  ACK_EVERY_BYTES,
   DATA_OVERHEAD,
   DEFAULT_ACK_EVERY,
   DEFAULT_MAX_ACK_DELAY_MS,
@@ -277,7 +278,9 @@ export class TransferReceiver extends TransferMachine {
     // Acknowledge at once on reordering (a new gap or a filled hole), else every N packets.
     if (chunk > this.#highest + 1 || chunk < this.#highest) {
       this.#ackNow = true;
-    } else if (++this.#ackPending >= this.#ackEvery) {
+    } else if (
+      ++this.#ackPending >= this.#ackEvery || this.#ackPending * this.#chunkSize >= ACK_EVERY_BYTES
+    ) {
       this.#ackNow = true;
     } else {
       this.#ackAt ??= now + this.#maxAckDelay;

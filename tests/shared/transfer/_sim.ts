@@ -216,6 +216,8 @@ export interface SimOptions {
   idleTimeoutMs?: number;
   maxFileSize?: number;
   receiveWindowBytes?: number;
+  /** File name the receiver was told to expect, when it should differ. */
+  expectedName?: string;
   /** Data the sender actually sends, when it should differ from what it announced. */
   actualData?: Uint8Array;
   /** Called at every step, for scripted events (cancel, cutting the link). */
@@ -272,7 +274,7 @@ export function simulate(options: SimOptions): SimResult {
   );
   const receiver = new TransferReceiver({
     ...common,
-    expected: { fileName: "video.mp4", size: options.size, sha256 },
+    expected: { fileName: options.expectedName ?? "video.mp4", size: options.size, sha256 },
     maxFileSize: options.maxFileSize,
     receiveWindowBytes: options.receiveWindowBytes,
   }, 0);

@@ -94,6 +94,15 @@ Deno.test("a file over the receiver's size limit is refused in the handshake", (
   assert.equal(r.sender.stats.dataPacketsSent, 0);
 });
 
+Deno.test("a HELLO that does not match the announced offer is refused", () => {
+  const r = simulate({ profile: CLEAN, size: 5_000, seed: 16, expectedName: "other.mp4" });
+  const s = lastEvent(r.senderEvents, "failed");
+  assert.equal(s?.code, CancelCode.OfferMismatch);
+  assert.equal(s?.byPeer, true);
+  assert.equal(lastEvent(r.receiverEvents, "failed")?.code, CancelCode.OfferMismatch);
+  assert.equal(r.sender.stats.dataPacketsSent, 0);
+});
+
 Deno.test("data that does not match the announced SHA-256 is refused", () => {
   const actual = fileBytes(30_000, 99);
   const r = simulate({ profile: CLEAN, size: 30_000, seed: 12, actualData: actual });

@@ -102,9 +102,13 @@ export function formatTransfer(event: TransferEvent, style: Style): OutputLine {
   const file = sanitize(event.file);
   const peer = sanitize(event.peer);
   if (event.ok) {
-    return out(
-      event.direction === "send" ? `${file} has been uploaded` : `Received ${file} from ${peer}`,
-    );
+    if (event.direction === "send") return out(`${file} has been uploaded`);
+    // Saved under another name when SENDER_FILE was taken: say which.
+    const saved = event.path?.split(/[\\/]/).pop();
+    const note = saved && saved !== `${event.peer}_${event.file}`
+      ? ` (saved as ${sanitize(saved)})`
+      : "";
+    return out(`Received ${file} from ${peer}${note}`);
   }
   const why = sanitize(event.reason ?? "failed");
   return err(style.error(

@@ -257,3 +257,53 @@ Deno.test("formatEvent() shows local errors and a lost connection as errors", ()
     { text: "n", error: false },
   ]);
 });
+
+Deno.test("formatEvent() shows the end of a transfer in the SPEC's words, errors as errors", () => {
+  const sent: ClientEvent = {
+    kind: "transfer",
+    direction: "send",
+    file: "movies/clip.mp4",
+    peer: "Hans",
+    ok: true,
+  };
+  assertEquals(formatEvent(sent, { style: plainStyle }), [
+    { text: "movies/clip.mp4 has been uploaded", error: false },
+  ]);
+  const received: ClientEvent = {
+    kind: "transfer",
+    direction: "receive",
+    file: "clip.mp4",
+    peer: "Yoda",
+    ok: true,
+    path: "/dl/Yoda_clip.mp4",
+  };
+  assertEquals(formatEvent(received, { style: plainStyle }), [
+    { text: "Received clip.mp4 from Yoda", error: false },
+  ]);
+  const renamed: ClientEvent = { ...received, path: "/dl/Yoda_clip (1).mp4" };
+  assertEquals(formatEvent(renamed, { style: plainStyle }), [
+    { text: "Received clip.mp4 from Yoda (saved as Yoda_clip (1).mp4)", error: false },
+  ]);
+  const failed: ClientEvent = {
+    kind: "transfer",
+    direction: "send",
+    file: "clip.mp4",
+    peer: "Hans",
+    ok: false,
+    reason: "Cannot complete transfer: the peer stopped answering",
+  };
+  assertEquals(formatEvent(failed, { style: tags }), [
+    {
+      text:
+        "<e:Cannot send clip.mp4 to Hans: Cannot complete transfer: the peer stopped answering>",
+      error: true,
+    },
+  ]);
+  assertEquals(formatEvent({ ...failed, direction: "receive" }, { style: plainStyle }), [
+    {
+      text:
+        "Cannot receive clip.mp4 from Hans: Cannot complete transfer: the peer stopped answering",
+      error: true,
+    },
+  ]);
+});

@@ -81,3 +81,28 @@ Deno.test("formatJsonEvent() writes ready, error and disconnected events", () =>
     '{"type":"disconnected","reason":"server shutting down"}',
   );
 });
+
+Deno.test("formatJsonEvent() writes the end of a transfer", () => {
+  assertEquals(
+    JSON.parse(formatJsonEvent({
+      kind: "transfer",
+      direction: "receive",
+      file: "clip.mp4",
+      peer: "Yoda",
+      ok: true,
+      bytes: 10,
+      elapsedMs: 5,
+      path: "/dl/Yoda_clip.mp4",
+    })),
+    {
+      type: "transfer",
+      direction: "receive",
+      file: "clip.mp4",
+      peer: "Yoda",
+      ok: true,
+      bytes: 10,
+      elapsedMs: 5,
+      path: "/dl/Yoda_clip.mp4",
+    },
+  );
+});

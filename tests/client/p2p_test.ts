@@ -79,7 +79,7 @@ Deno.test("/p2pvideo transfers run both ways at once and never overwrite a file"
     await Deno.writeTextFile(join(hans.downloads, "Yoda_a.bin"), "already here");
     yoda.term.type(`/p2pvideo Hans ${a}`);
     hans.term.type(`/p2pvideo Yoda ${b}`);
-    await hans.term.waitFor("Received a.bin from Yoda", 20_000);
+    await hans.term.waitFor("Received a.bin from Yoda (saved as Yoda_a (1).bin)", 20_000);
     await yoda.term.waitFor("Received b.bin from Hans", 20_000);
     assertEquals(await Deno.readTextFile(join(hans.downloads, "Yoda_a.bin")), "already here");
     const saved = [...Deno.readDirSync(hans.downloads)].map((e) => e.name).filter((n) =>

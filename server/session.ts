@@ -44,6 +44,7 @@ export class Session implements Outbox {
   /** Set once the queue has drained and the connection should close. */
   #closeAfterFlush = false;
   #badFrames = 0;
+  #loggedOut = false;
   readonly #done: PromiseWithResolvers<void> = Promise.withResolvers();
 
   constructor(conn: Deno.Conn, services: ServerServices, guard?: SessionGuard) {
@@ -177,7 +178,6 @@ export class Session implements Outbox {
       // reset by peer, or closed by us while reading
     } finally {
       this.#abort();
-      this.#cleanup();
       this.#done.resolve();
     }
   }
@@ -264,7 +264,8 @@ export class Session implements Outbox {
   #cleanup(): void {
     this.state.phase = "closing";
     const user = this.state.user;
-    if (user === undefined) return;
+    if (user === undefined || this.#loggedOut) return;
+    this.#loggedOut = true;
     const { presence, userLog, log } = this.#services;
     if (presence.leave(user, this)) {
       userLog.remove(user);

@@ -79,6 +79,7 @@ const stats = {
   errors: new Map<string, number>(),
   connectErrors: 0,
   latencies: [] as number[],
+  warningKinds: new Map<string, number>(),
 };
 const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
@@ -396,7 +397,15 @@ async function startServerProcess(dir: string): Promise<ServerProcess> {
         if (proc.stderr.length < 20) proc.stderr.push(l);
       }
     }),
+    // logtape's console sink writes warnings and errors to stderr.
     lines(child.stderr, (l) => {
+      if (/ WARNING /.test(l)) {
+        proc.warnings++;
+        const kind = l.replace(/^.* WARNING +/, "").replace(/\b(soak\d+|\d+)\b/g, "N");
+        count(stats.warningKinds, kind);
+        return;
+      }
+      if (/ (ERROR|FATAL) /.test(l)) proc.errors++;
       if (proc.stderr.length < 20) proc.stderr.push(l);
     }),
   ]).then(() => port.reject(new Error("server exited before listening")));
@@ -478,7 +487,8 @@ async function main(): Promise<void> {
   await Promise.all(runs);
   clearInterval(sampler);
   const rssEndOfTraffic = await rssKiB(pid);
-  const rssAfterRamp = samples.find((s) => s.t * 1000 >= ramp + 10_000)?.rss ?? samples[0]?.rss ??
+  // Baseline: once a fifth of the run is over, when the clients have all logged in.
+  const rssBaseline = samples.find((s) => s.t * 1000 >= DURATION_MS / 5)?.rss ?? samples[0]?.rss ??
     rssStart;
 
   // Drain: everyone logs in once more and collects what was queued.
@@ -561,15 +571,16 @@ async function main(): Promise<void> {
     logNumberingGaps: privLog.gaps + groupGaps,
     drainedUsers: drained,
     serverWarnings: server.warnings,
+    serverWarningKinds: Object.fromEntries(stats.warningKinds),
     serverErrors: server.errors,
     serverErrorLines: server.stderr,
     serverExit: status.code,
     rssMiB: {
       start: Number((rssStart / 1024).toFixed(1)),
-      afterRamp: Number((rssAfterRamp / 1024).toFixed(1)),
+      baselineAtOneFifth: Number((rssBaseline / 1024).toFixed(1)),
       peak: Number((rssPeak / 1024).toFixed(1)),
       endOfTraffic: Number((rssEndOfTraffic / 1024).toFixed(1)),
-      growthAfterRamp: Number(((rssEndOfTraffic - rssAfterRamp) / 1024).toFixed(1)),
+      growthSinceBaseline: Number(((rssEndOfTraffic - rssBaseline) / 1024).toFixed(1)),
     },
     rssSamples: samples.map((s) => [s.t, Number((s.rss / 1024).toFixed(1)), s.online]),
   };

@@ -33,7 +33,9 @@ Arguments (the original positional form; flags are the long form of the same):
   UDP_PORT, --udp-port N      UDP port for incoming files, 0 lets the OS pick (default 0)
   --downloads DIR             where received files are saved   (default .)
   --tls                       connect with TLS and verify the server's certificate
-  --ca FILE                   also trust this PEM CA certificate (implies --tls)
+                                                               (default plain TCP)
+  --ca FILE                   also trust this PEM CA certificate, implies --tls
+                                                               (default system roots only)
   --max-file-size SIZE        refuse larger incoming files, e.g. 2G (default no limit)
   --payload-size BYTES        UDP datagram size of files you send, 256-65507
                               (default 1200, or 16384 to a peer on loopback)

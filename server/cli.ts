@@ -22,7 +22,7 @@ import { readTlsFiles } from "./tls.ts";
 export const SERVER_USAGE =
   "Usage: tessenger server [SERVER_IP] [TCP_PORT] [MAX_ATTEMPTS] [--host IP] [--port N] " +
   "[--max-attempts N] [--credentials FILE] [--data-dir DIR] [--block-seconds N] [--log-level LEVEL] " +
-  "[--tls-cert FILE --tls-key FILE] [--max-connections N] [--conn-rate N] [--login-timeout S] " +
+  "[--tls-cert FILE] [--tls-key FILE] [--max-connections N] [--conn-rate N] [--login-timeout S] " +
   "[--idle-timeout S] [--command-rate N]";
 
 export const SERVER_HELP = `${SERVER_USAGE}
@@ -39,8 +39,9 @@ Arguments (the original positional form; flags are the long form of the same):
                                                                (default credentials.txt)
   --data-dir DIR              database and text logs           (default .)
   --log-level LEVEL           trace, debug, info, warning, error, fatal (default info)
-  --tls-cert FILE             serve TLS with this PEM certificate chain (with --tls-key)
-  --tls-key FILE              the PEM private key of --tls-cert   (default: plain TCP)
+  --tls-cert FILE             serve TLS with this PEM certificate chain, with --tls-key
+                                                               (default plain TCP)
+  --tls-key FILE              the PEM private key of --tls-cert (default plain TCP)
 
 Limits (SPEC §6; hitting one gets a clear error or a clean disconnect):
   --max-connections N         open connections at once         (default ${DEFAULT_MAX_CONNECTIONS})

@@ -255,11 +255,15 @@ export function keepAliveIntervalMs(idleTimeoutMs: number, maxIntervalMs: number
 
 /**
  * scrypt computations (password checks at login, hashing at import) that run
- * at once. Each takes about 16 MiB and a CPU for ~50 ms; without a cap, a
- * burst of logins (or an attacker sending `pass` on many connections) costs
- * 16 MiB per connection and stalls everything else.
+ * at once: up to 4, leaving one CPU to the event loop that serves the chat.
+ * Each takes about 16 MiB and a CPU for ~50 ms; without a cap, a burst of
+ * logins (or an attacker sending `pass` on many connections) costs 16 MiB per
+ * connection and stalls everyone else's messages.
  */
-export const MAX_CONCURRENT_PASSWORD_HASHES = 4;
+export const MAX_CONCURRENT_PASSWORD_HASHES = Math.max(
+  1,
+  Math.min(4, (navigator.hardwareConcurrency ?? 2) - 1),
+);
 
 /**
  * Logins that may wait for a password check; one more is answered "busy" at

@@ -61,6 +61,10 @@ export async function startTestServer(
       port: 0,
       credentialsPath,
       ...options,
+      // The clock is manual, so a request-rate bucket would never refill:
+      // tests that send many requests opt out (tests/server/limits_test.ts
+      // covers the limit itself).
+      limits: { commandsPerSecond: 0, ...options.limits },
       dataDir,
       clock: clock.read,
     });

@@ -9,7 +9,7 @@
  * exactly once, log numbering has no gaps.
  *
  * ```sh
- * deno task bench:soak --clients 1000 --minutes 10
+ * deno task bench:soak --clients 1000 --minutes 10 [--think 2] [--churn 0.05] [--seed 1]
  * ```
  *
  * @module
@@ -27,6 +27,8 @@ const args = parseArgs({
     minutes: { type: "string", default: "10" },
     /** Mean seconds between two actions of one client. */
     think: { type: "string", default: "2" },
+    /** Probability that an action ends the session (logout or killed connection). */
+    churn: { type: "string", default: "0.05" },
     seed: { type: "string", default: "1" },
     out: { type: "string" },
   },
@@ -34,6 +36,7 @@ const args = parseArgs({
 const CLIENTS = Number(args.clients);
 const DURATION_MS = Number(args.minutes) * 60_000;
 const THINK_MS = Number(args.think) * 1000;
+const CHURN = Number(args.churn);
 const PASSWORD = "soak-password";
 const REQUEST_TIMEOUT_MS = 30_000;
 const encoder = new TextEncoder();
@@ -233,6 +236,20 @@ function ended(user: string, w: Wire, rec: SessionRecord, kind: EndKind): void {
 }
 
 async function act(user: string, w: Wire, rec: SessionRecord): Promise<"stay" | EndKind> {
+  // Churn first: with probability CHURN the session ends, 60 % by logout and
+  // 40 % by a killed connection; otherwise one chat action.
+  const churn = random();
+  if (churn < CHURN * 0.6) {
+    const res = await w.request("logout");
+    if (!res) return "server";
+    await w.done;
+    return "logout";
+  }
+  if (churn < CHURN) {
+    w.kill();
+    await w.done;
+    return "kill";
+  }
   const r = random();
   if (r < 0.5) {
     const to = pick(users);
@@ -285,20 +302,11 @@ async function act(user: string, w: Wire, rec: SessionRecord): Promise<"stay" | 
       groups.get(group)?.add(user);
       stats.joins++;
     } else count(stats.errors, `joingroup_${res.code}`);
-  } else if (r < 0.9) {
-    const res = await w.request(r < 0.85 ? "activeuser" : "ping");
+  } else {
+    const res = await w.request(r < 0.9 ? "activeuser" : "ping");
     if (!res) return "server";
     stats.otherRequests++;
     if (!res.ok) count(stats.errors, `other_${res.code}`);
-  } else if (r < 0.93) {
-    const res = await w.request("logout");
-    if (!res) return "server";
-    await w.done;
-    return "logout";
-  } else if (r < 0.95) {
-    w.kill();
-    await w.done;
-    return "kill";
   }
   return rec.end ? "server" : "stay";
 }
@@ -544,6 +552,7 @@ async function main(): Promise<void> {
     clients: CLIENTS,
     minutes: Number(args.minutes),
     thinkSeconds: Number(args.think),
+    churn: CHURN,
     seed: Number(args.seed),
     logins: stats.logins,
     loginFailures: stats.loginFailures,

@@ -99,7 +99,7 @@ Deno.test("a live server survives fuzzed connections while others keep chatting"
     if (p.ev === "msg") assert(["alice", "carol", "dave"].includes(p.from), `push from ${p.from}`);
   }
   assert(sent > 10, `the steady pair only exchanged ${sent} messages`);
-  assert(slowest < 2000, `a steady message took ${slowest.toFixed(0)} ms`);
+  assert(slowest < 5000, `a steady message took ${slowest.toFixed(0)} ms`);
   // The server still takes new logins.
   const late = await WireClient.login(t.port, "erin");
   await late.expectOk("activeuser");

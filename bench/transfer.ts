@@ -1,6 +1,7 @@
 /**
  * P2P transfer benchmark on loopback. In one run, for each file size, measures goodput of:
- *   tcp      plain TCP copy with Deno (file → socket → file, 1 MiB buffers)
+ *   tcp      plain TCP copy with Deno (file → socket → file, 1 MiB buffers, fsync at the end
+ *            like our receiver)
  *   blast    raw UDP blast, no reliability, same payload size (received bytes / time)
  *   ours     our transfer, direct
  *   ours 1%  our transfer through the lossy relay at 1 % loss
@@ -12,6 +13,7 @@
  *   deno task bench:transfer                              # 100M and 1G, 3 runs
  *   deno task bench:transfer --sizes 100M --runs 1        # quick
  *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST
+ *   env:   BENCH_DEBUG=1 prints both sides' counters, BENCH_TRACE=1 the sender's window every 100 ms
  *
  * @module
  */
@@ -86,6 +88,7 @@ function serveWorker(): void {
         for (let at = 0; at < n;) at += await out.write(buffer.subarray(at, n));
         bytes += n;
       }
+      await out.sync(); // durable, as our receiver's file is before it is renamed into place
       conn.close();
       post({ kind: "finished", bytes, at: clock(), ok: true });
     } else if (req.kind === "blast") {
@@ -363,6 +366,15 @@ async function writeRandomFile(path: string, size: number): Promise<void> {
   }
 }
 
+/** The 1-minute load average (other work on the machine skews every figure). */
+function loadAverage(): string {
+  try {
+    return Deno.loadavg()[0].toFixed(2);
+  } catch {
+    return "unknown"; // needs --allow-sys=loadavg
+  }
+}
+
 function stats(xs: number[]) {
   const s = [...xs].sort((a, b) => a - b);
   return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
@@ -371,10 +383,15 @@ function stats(xs: number[]) {
 async function main(): Promise<void> {
   const opts = parseArgs(Deno.args);
   const root = await Deno.makeTempDir({ prefix: "tessenger_bench_" });
+  const onInterrupt = () => {
+    Deno.removeSync(root, { recursive: true });
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
   console.log(
     `P2P transfer benchmark: loopback, payload ${opts.payload} B, suite ${
       opts.suite ?? "default"
-    }, ${opts.runs} run(s)`,
+    }, ${opts.runs} run(s), ${navigator.hardwareConcurrency} CPUs, load average ${loadAverage()}`,
   );
   const rows: string[] = [];
   try {
@@ -429,9 +446,11 @@ async function main(): Promise<void> {
       );
     }
   } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
     await Deno.remove(root, { recursive: true });
   }
   console.log(rows.join("\n"));
+  console.log(`\nload average at the end: ${loadAverage()}`);
 }
 
 if (self.name === "bench-peer") serveWorker();

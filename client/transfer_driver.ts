@@ -139,7 +139,7 @@ export interface TransferHandle {
   /** Bytes done, total, rate and ETA. */
   progress(): TransferProgress;
   /** The machine's counters (drops, retransmissions, …), for diagnostics. */
-  stats(): TransferStats & { srttMs?: number; cwndBytes?: number };
+  stats(): TransferStats & { srttMs?: number; cwndBytes?: number; bytesInFlight?: number };
 }
 
 /** Counters of an endpoint; transfers keep their own in their machines' `stats`. */
@@ -391,7 +391,11 @@ export class TransferEndpoint {
       stats: () => ({
         ...t.machine.stats,
         ...(t.machine instanceof TransferSender
-          ? { srttMs: t.machine.srtt, cwndBytes: t.machine.cwnd }
+          ? {
+            srttMs: t.machine.srtt,
+            cwndBytes: t.machine.cwnd,
+            bytesInFlight: t.machine.bytesInFlight,
+          }
           : {}),
       }),
       progress: () => {

@@ -7,6 +7,7 @@
  */
 
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { MAX_CONCURRENT_PASSWORD_HASHES } from "../shared/limits.ts";
 
 /** scrypt cost used for new hashes: N = 2^14, r = 8, p = 1 (about 16 MiB, ~50–90 ms). */
 export const SCRYPT_COST = { N: 16384, r: 8, p: 1 } as const;
@@ -20,7 +21,36 @@ export function isPasswordHash(field: string): boolean {
   return field.startsWith(PREFIX) && parseHash(field) !== undefined;
 }
 
+/** Derivations running now, and the ones waiting for a slot (first in, first out). */
+let running = 0;
+const waiting: (() => void)[] = [];
+
+/** Runs `task` once fewer than {@link MAX_CONCURRENT_PASSWORD_HASHES} are running. */
+async function limited<T>(task: () => Promise<T>): Promise<T> {
+  if (running >= MAX_CONCURRENT_PASSWORD_HASHES) {
+    await new Promise<void>((resolve) => waiting.push(resolve));
+  } else {
+    running++;
+  }
+  try {
+    return await task();
+  } finally {
+    const next = waiting.shift();
+    // The slot passes straight to the next waiter, so `running` stays the same.
+    if (next) next();
+    else running--;
+  }
+}
+
 function derive(
+  password: string,
+  salt: Uint8Array,
+  cost: { N: number; r: number; p: number },
+): Promise<Uint8Array> {
+  return limited(() => deriveNow(password, salt, cost));
+}
+
+function deriveNow(
   password: string,
   salt: Uint8Array,
   cost: { N: number; r: number; p: number },

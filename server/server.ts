@@ -142,6 +142,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         for (const s of sessions) s.close("server shutting down");
         await Promise.all(done);
         userLog.flush();
+        messageLogs.close();
         store.close();
         log.info("Server stopped");
       })();

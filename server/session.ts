@@ -24,7 +24,7 @@ import { Reply, type ServerServices, type SessionState } from "./context.ts";
 import type { Outbox } from "./presence.ts";
 
 /** Read buffer of an idle connection; small, since most connections are idle. */
-const SMALL_READ_BYTES = 512;
+const SMALL_READ_BYTES = 256;
 /** Read buffer once a read fills the small one: a burst is arriving. */
 const LARGE_READ_BYTES = 16 * 1024;
 

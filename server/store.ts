@@ -32,12 +32,12 @@ export interface GroupMessage {
 /** A user's place in a group. */
 export type MembershipState = "invited" | "joined";
 
-/** A group with its members. */
+/** A group with its members. Read-only: the store may hand out its cached copy. */
 export interface GroupInfo {
-  name: string;
-  creator: string;
-  createdAt: number;
-  members: Map<string, MembershipState>;
+  readonly name: string;
+  readonly creator: string;
+  readonly createdAt: number;
+  readonly members: ReadonlyMap<string, MembershipState>;
 }
 
 /**
@@ -116,6 +116,12 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export class SqliteStore implements ChatStore {
   readonly #db: DatabaseSync;
   readonly #q: Record<string, StatementSync>;
+  /**
+   * Groups read so far, kept in step with every membership write. Every group
+   * message looks its group up; reading the members from SQLite each time
+   * cost more than the rest of the fan-out.
+   */
+  readonly #groups = new Map<string, GroupInfo & { members: Map<string, MembershipState> }>();
 
   /**
    * Opens (creating if needed) and migrates the database at `path`.
@@ -256,6 +262,8 @@ export class SqliteStore implements ChatStore {
   }
 
   getGroup(name: string): GroupInfo | undefined {
+    const cached = this.#groups.get(name);
+    if (cached) return cached;
     const row = this.#q.getGroup.get(name) as
       | { name: string; creator: string; created_at: number }
       | undefined;
@@ -264,7 +272,14 @@ export class SqliteStore implements ChatStore {
     for (const m of this.#q.getMembers.all(name) as { user: string; state: MembershipState }[]) {
       members.set(m.user, m.state);
     }
-    return { name: row.name, creator: row.creator, createdAt: Number(row.created_at), members };
+    const info = {
+      name: row.name,
+      creator: row.creator,
+      createdAt: Number(row.created_at),
+      members,
+    };
+    this.#groups.set(name, info);
+    return info;
   }
 
   createGroup(name: string, creator: string, invitees: string[], at: number): boolean {
@@ -279,6 +294,7 @@ export class SqliteStore implements ChatStore {
 
   setMembership(group: string, user: string, state: MembershipState): void {
     this.#q.setMember.run(group, user, state);
+    this.#groups.get(group)?.members.set(user, state);
   }
 
   listGroups(): string[] {

@@ -67,6 +67,18 @@ export interface ChatStore {
   addGroupMessage(m: Omit<GroupMessage, "seq">): GroupMessage;
   groupMessages(group: string): Iterable<GroupMessage>;
 
+  /**
+   * Makes every write so far durable. Writes made in one event-loop turn are
+   * grouped into one transaction; the server calls this before it sends any
+   * reply, so nothing is acknowledged before it is committed. Uncommitted
+   * writes are committed at the end of the turn anyway.
+   *
+   * @throws {Error} when the commit fails; the store then refuses every later
+   * commit too, so that no reply to a lost write can go out.
+   */
+  commit(): void;
+
+  /** Commits, then closes. */
   close(): void;
 }
 
@@ -116,6 +128,11 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export class SqliteStore implements ChatStore {
   readonly #db: DatabaseSync;
   readonly #q: Record<string, StatementSync>;
+  /** True between the BEGIN of a group of writes and its COMMIT. */
+  #batchOpen = false;
+  #commitTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Set when a COMMIT failed: every later commit throws it. */
+  #commitFailure: Error | undefined;
   /**
    * Groups read so far, kept in step with every membership write. Every group
    * message looks its group up; reading the members from SQLite each time
@@ -137,6 +154,7 @@ export class SqliteStore implements ChatStore {
         "PRAGMA busy_timeout = 5000;",
     );
     this.#migrate();
+    this.commit();
     const db = this.#db;
     this.#q = {
       getHash: db.prepare("SELECT password_hash FROM users WHERE name = ?"),
@@ -200,15 +218,56 @@ export class SqliteStore implements ChatStore {
     }
   }
 
-  #transaction<T>(fn: () => T): T {
+  /**
+   * Joins the open group of writes, opening one if needed. A single statement
+   * needs nothing more: SQLite undoes a failed statement on its own.
+   */
+  #begin(): void {
+    if (this.#batchOpen) return;
     this.#db.exec("BEGIN IMMEDIATE");
+    this.#batchOpen = true;
+    // Nothing stays uncommitted past this turn, even when no reply follows.
+    this.#commitTimer = setTimeout(() => {
+      this.#commitTimer = undefined;
+      try {
+        this.commit();
+      } catch {
+        // kept in #commitFailure; the next commit() reports it
+      }
+    }, 0);
+  }
+
+  /** Runs several statements as one all-or-nothing step of the open group of writes. */
+  #transaction<T>(fn: () => T): T {
+    this.#begin();
+    this.#db.exec("SAVEPOINT step");
     try {
       const result = fn();
-      this.#db.exec("COMMIT");
+      this.#db.exec("RELEASE step");
       return result;
     } catch (e) {
-      this.#db.exec("ROLLBACK");
+      this.#db.exec("ROLLBACK TO step");
+      this.#db.exec("RELEASE step");
       throw e;
+    }
+  }
+
+  commit(): void {
+    if (this.#commitFailure) throw this.#commitFailure;
+    if (!this.#batchOpen) return;
+    if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    this.#batchOpen = false;
+    try {
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      this.#commitFailure = e instanceof Error ? e : new Error(String(e));
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // SQLite may have rolled back already
+      }
+      throw this.#commitFailure;
     }
   }
 
@@ -218,6 +277,7 @@ export class SqliteStore implements ChatStore {
   }
 
   setPasswordHash(user: string, hash: string, at: number): void {
+    this.#begin();
     this.#q.setHash.run(user, hash, at);
   }
 
@@ -234,10 +294,12 @@ export class SqliteStore implements ChatStore {
   }
 
   setMeta(key: string, value: string): void {
+    this.#begin();
     this.#q.setMeta.run(key, value);
   }
 
   addPrivateMessage(m: Omit<PrivateMessage, "seq">): PrivateMessage {
+    this.#begin();
     const row = this.#q.addPrivate.get(m.at, m.sender, m.receiver, m.text, m.delivered ? 1 : 0) as {
       seq: number;
     };
@@ -293,6 +355,7 @@ export class SqliteStore implements ChatStore {
   }
 
   setMembership(group: string, user: string, state: MembershipState): void {
+    this.#begin();
     this.#q.setMember.run(group, user, state);
     this.#groups.get(group)?.members.set(user, state);
   }
@@ -330,7 +393,13 @@ export class SqliteStore implements ChatStore {
   }
 
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    try {
+      this.commit();
+    } finally {
+      if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+      this.#db.close();
+    }
   }
 }
 

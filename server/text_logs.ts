@@ -118,20 +118,62 @@ const MAX_OPEN_LOGS = 64;
  * the files agree with it; {@link MessageLogs.reconcile} rewrites a file that
  * does not (after a crash between the database write and the log write).
  *
- * The files most recently appended to stay open (opening and closing a file
- * per message was a tenth of a group message's cost); {@link MessageLogs.close}
- * closes them.
+ * Appended lines are buffered and written together by {@link MessageLogs.flush},
+ * which the server calls right after the store commits and before any reply
+ * goes out (and which runs at the end of the turn anyway): one write per file
+ * per turn instead of one per message. The files most recently written stay
+ * open; {@link MessageLogs.close} flushes and closes them.
  */
 export class MessageLogs {
   readonly #dir: string;
   /** Open append handles by path, least recently used first. */
   readonly #open = new Map<string, Deno.FsFile>();
+  /** Lines not yet written, by path. */
+  readonly #pending = new Map<string, string[]>();
+  #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(dataDir: string) {
     this.#dir = dataDir;
   }
 
   #append(path: string, line: string): void {
+    const lines = this.#pending.get(path);
+    if (lines) lines.push(line);
+    else this.#pending.set(path, [line]);
+    this.#flushTimer ??= setTimeout(() => {
+      this.#flushTimer = undefined;
+      try {
+        this.flush();
+      } catch {
+        // the lines are in the database; reconcile() restores them at the next start
+      }
+    }, 0);
+  }
+
+  /**
+   * Writes every buffered line.
+   *
+   * @throws {Error} the first write error, after trying every file; the lines
+   * that failed are dropped here and restored from the store by `reconcile()`.
+   */
+  flush(): void {
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#pending.size === 0) return;
+    let failure: unknown;
+    for (const [path, lines] of this.#pending) {
+      try {
+        writeAllSync(this.#file(path), encoder.encode(lines.join("\n") + "\n"));
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    this.#pending.clear();
+    if (failure !== undefined) throw failure;
+  }
+
+  /** An open append handle for `path`, least recently used ones closed beyond the cap. */
+  #file(path: string): Deno.FsFile {
     let file = this.#open.get(path);
     if (file) {
       this.#open.delete(path);
@@ -144,13 +186,17 @@ export class MessageLogs {
       }
     }
     this.#open.set(path, file);
-    writeAllSync(file, encoder.encode(line + "\n"));
+    return file;
   }
 
-  /** Closes the open log files; a later append reopens them. */
+  /** Writes buffered lines and closes the open log files; a later append reopens them. */
   close(): void {
-    for (const file of this.#open.values()) file.close();
-    this.#open.clear();
+    try {
+      this.flush();
+    } finally {
+      for (const file of this.#open.values()) file.close();
+      this.#open.clear();
+    }
   }
 
   groupLogPath(group: string): string {

@@ -5,13 +5,23 @@
  */
 
 import { parseArgs } from "node:util";
-import { argsError, parseHost, parsePort, UsageError } from "../shared/cli_args.ts";
+import {
+  argsError,
+  parseByteSize,
+  parseHost,
+  parseIntIn,
+  parsePort,
+  UsageError,
+} from "../shared/cli_args.ts";
 import { runClient } from "./app.ts";
+import { completeLine } from "./completion.ts";
 import { type ClientIO, LineIO, linesOf, TerminalIO } from "./io.ts";
+import { Roster } from "./roster.ts";
+import { ansiStyle, plainStyle, readEnv, shouldUseColor } from "./style.ts";
 
 export const CLIENT_USAGE =
   "Usage: tessenger client [SERVER_IP] [TCP_PORT] [UDP_PORT] [--host IP] [--port N] " +
-  "[--udp-port N] [--downloads DIR]";
+  "[--udp-port N] [--downloads DIR] [--max-file-size SIZE] [--payload-size BYTES] [--json]";
 
 export const CLIENT_HELP = `${CLIENT_USAGE}
 
@@ -22,10 +32,16 @@ Arguments (the original positional form; flags are the long form of the same):
   TCP_PORT, --port N          server TCP port                  (default 5000)
   UDP_PORT, --udp-port N      UDP port for incoming files, 0 lets the OS pick (default 0)
   --downloads DIR             where received files are saved   (default .)
+  --max-file-size SIZE        refuse larger incoming files, e.g. 2G (default no limit)
+  --payload-size BYTES        UDP datagram size of files you send, 256-65507
+                              (default 1200, or 16384 to a peer on loopback)
+  --json                      print one JSON object per event, no prompts (default off)
   -h, --help                  show this help
 
-When standard input is not a terminal, the client reads the username, the
-password and then commands as lines, so it can be scripted.`;
+When standard input is not a terminal (or with --json), the client reads the
+username, the password and then commands as lines, so it can be scripted.
+On a terminal, Tab completes commands, usernames and group names. Colours are
+used only on a terminal, and never when NO_COLOR is set or TERM is "dumb".`;
 
 /** The settings a command line asks for. */
 export interface ClientCommand {
@@ -33,6 +49,10 @@ export interface ClientCommand {
   port: number;
   udpPort: number;
   downloadsDir: string;
+  maxFileSize?: number;
+  payloadSize?: number;
+  /** One JSON object per event on stdout. */
+  json: boolean;
   help: boolean;
 }
 
@@ -53,6 +73,9 @@ export function parseClientArgs(argv: string[]): ClientCommand {
         port: { type: "string" },
         "udp-port": { type: "string" },
         downloads: { type: "string" },
+        "max-file-size": { type: "string" },
+        "payload-size": { type: "string" },
+        json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -67,6 +90,13 @@ export function parseClientArgs(argv: string[]): ClientCommand {
       port: parsePort(v.port ?? p[1] ?? "5000", "TCP port"),
       udpPort: parsePort(v["udp-port"] ?? p[2] ?? "0", "UDP port", true),
       downloadsDir: v.downloads ?? ".",
+      maxFileSize: v["max-file-size"] === undefined
+        ? undefined
+        : parseByteSize(v["max-file-size"], "maximum file size"),
+      payloadSize: v["payload-size"] === undefined
+        ? undefined
+        : parseIntIn(v["payload-size"], "payload size", 256, 65507),
+      json: v.json ?? false,
       help: v.help ?? false,
     };
   } catch (e) {
@@ -81,11 +111,23 @@ export async function clientMain(argv: string[]): Promise<number> {
     console.log(CLIENT_HELP);
     return 0;
   }
-  const io: ClientIO = Deno.stdin.isTerminal()
-    ? new TerminalIO()
-    : new LineIO(linesOf(Deno.stdin.readable), (t) => console.log(t), (t) => console.error(t));
+  const roster = new Roster();
+  const interactive = Deno.stdin.isTerminal() && !cmd.json;
+  const io: ClientIO = interactive
+    ? new TerminalIO({ completer: (line) => completeLine(line, roster.completionSource()) })
+    : new LineIO(
+      linesOf(Deno.stdin.readable),
+      (t) => console.log(t),
+      // In --json mode every event, errors included, goes to stdout.
+      cmd.json ? (t) => console.log(t) : (t) => console.error(t),
+    );
+  const colour = !cmd.json && shouldUseColor({
+    noColor: readEnv("NO_COLOR"),
+    term: readEnv("TERM"),
+    isTerminal: Deno.stdout.isTerminal() && (interactive || Deno.stderr.isTerminal()),
+  });
   try {
-    return await runClient({ ...cmd, io });
+    return await runClient({ ...cmd, io, roster, style: colour ? ansiStyle : plainStyle });
   } finally {
     io.close();
   }

@@ -1,11 +1,14 @@
 /**
- * How the client shows what arrives: pure functions of an event, so every
- * line the user reads is covered by a unit test.
+ * How the client shows what arrives: pure functions of an event (and the
+ * style and user they are shown to), so every line the user reads is covered
+ * by a unit test.
  *
  * @module
  */
 
-import type { PushFrame } from "../shared/protocol.ts";
+import type { PushFrame, ResponseFrame } from "../shared/protocol.ts";
+import type { ClientEvent, TransferEvent } from "./events.ts";
+import { plainStyle, sanitize, type Style } from "./style.ts";
 
 /** Formats a byte count for people: `512 B`, `1.5 KiB`, `12.3 MiB`. */
 export function formatBytes(n: number): string {
@@ -19,24 +22,180 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
-/** The line the client prints for a push from the server. */
-export function formatPush(p: PushFrame): string {
+/**
+ * The line the client prints for a push from the server. Text from the
+ * network is {@link sanitize}d before it is styled.
+ */
+export function formatPush(p: PushFrame, style: Style = plainStyle): string {
+  const s = sanitize;
   switch (p.ev) {
     case "msg":
-      return `${p.ts}, ${p.from}: ${p.text}`;
+      return `${style.time(s(p.ts))}, ${style.name(s(p.from))}: ${s(p.text)}`;
     case "groupmsg":
-      return `${p.ts}, ${p.group}, ${p.from}: ${p.text}`;
+      return `${style.time(s(p.ts))}, ${style.group(s(p.group))}, ${style.name(s(p.from))}: ` +
+        s(p.text);
     case "invite":
-      return `${p.from} invited you to the group chat ${p.group} ` +
-        `(${p.members.join(" ")}). Type /joingroup ${p.group} to join.`;
+      return style.system(
+        `${s(p.from)} invited you to the group chat ${s(p.group)} ` +
+          `(${s(p.members.join(" "))}). Type /joingroup ${s(p.group)} to join.`,
+      );
     case "transfer":
-      return `${p.from} is sending you ${p.file} (${formatBytes(p.size)}).`;
+      return style.system(`${s(p.from)} is sending you ${s(p.file)} (${formatBytes(p.size)}).`);
     case "notice":
-      return p.text;
+      return style.system(s(p.text));
+    default:
+      // A newer server's event this client does not know.
+      return style.system(`Server event: ${s((p as { ev: string }).ev)}`);
   }
 }
 
 /** The commands line shown after login. */
-export function formatCommandList(names: string[]): string {
-  return `Enter one of the following commands (${names.map((n) => `/${n}`).join(", ")}):`;
+export function formatCommandList(names: string[], style: Style = plainStyle): string {
+  return style.system(
+    `Enter one of the following commands (${names.map((n) => `/${n}`).join(", ")}):`,
+  );
+}
+
+/** One line to show, and whether it reports an error. */
+export interface OutputLine {
+  text: string;
+  error: boolean;
+}
+
+/** What a formatter needs besides the event. */
+export interface FormatState {
+  style: Style;
+}
+
+const out = (text: string): OutputLine => ({ text, error: false });
+const err = (text: string): OutputLine => ({ text, error: true });
+
+/**
+ * The lines the client shows for an event, in text mode.
+ *
+ * @example
+ * ```ts
+ * formatEvent({ kind: "error", code: "unknown_command", message: "Error. Invalid command!" },
+ *   { style: plainStyle }); // [{ text: "Error. Invalid command!", error: true }]
+ * ```
+ */
+export function formatEvent(event: ClientEvent, state: FormatState): OutputLine[] {
+  const { style } = state;
+  switch (event.kind) {
+    case "response":
+      return formatResponse(event.cmd, event.res, style);
+    case "push":
+      return [out(formatPush(event.push, style))];
+    case "ready":
+      return [out(formatCommandList(event.commands, style))];
+    case "error":
+      return [err(style.error(sanitize(event.message)))];
+    case "disconnected":
+      return [err(style.error(`Disconnected from the server: ${sanitize(event.reason)}`))];
+    case "transfer":
+      return [formatTransfer(event, style)];
+  }
+}
+
+/** SPEC §3: `FILE has been uploaded` (sender), `Received FILE from SENDER` (receiver). */
+export function formatTransfer(event: TransferEvent, style: Style): OutputLine {
+  const file = sanitize(event.file);
+  const peer = sanitize(event.peer);
+  if (event.ok) {
+    if (event.direction === "send") return out(`${file} has been uploaded`);
+    // Saved under another name when SENDER_FILE was taken: say which.
+    const saved = event.path?.split(/[\\/]/).pop();
+    const note = saved && saved !== `${event.peer}_${event.file}`
+      ? ` (saved as ${sanitize(saved)})`
+      : "";
+    return out(`Received ${file} from ${peer}${note}`);
+  }
+  const why = sanitize(event.reason ?? "failed");
+  return err(style.error(
+    event.direction === "send"
+      ? `Cannot send ${file} to ${peer}: ${why}`
+      : `Cannot receive ${file} from ${peer}: ${why}`,
+  ));
+}
+
+/**
+ * The lines for a response: the server's own lines, with names and groups
+ * coloured where the response's data says which they are.
+ */
+export function formatResponse(cmd: string, res: ResponseFrame, style: Style): OutputLine[] {
+  if (!res.ok) return res.lines.map((l) => err(style.error(sanitize(l))));
+  const lines = res.lines.map(sanitize);
+  const styled = res.data ? styledLines(cmd, res.data, res.lines, style) : undefined;
+  // The server's lines are the reference: the styled form is used only when,
+  // without its colours, it reads exactly the same.
+  if (styled) {
+    const plain = styledLines(cmd, res.data!, res.lines, plainStyle);
+    if (plain?.length === lines.length && plain.every((l, i) => l === lines[i])) {
+      return styled.map(out);
+    }
+  }
+  if (cmd === "pass") return lines.map((l) => out(style.system(l)));
+  return lines.map(out);
+}
+
+/** `message` (one), `3 messages`. */
+function nMessages(n: number): string {
+  return n === 1 ? "message" : `${n} messages`;
+}
+
+// deno-lint-ignore no-explicit-any
+type Data = Record<string, any>;
+
+function styledLines(
+  cmd: string,
+  data: Data,
+  lines: string[],
+  style: Style,
+): string[] | undefined {
+  const s = sanitize;
+  try {
+    switch (cmd) {
+      case "activeuser": {
+        // The line's time is the server's local time: keep the server's text.
+        const users = data.users as { user: string }[];
+        if (users.length === 0 || users.length !== lines.length) return undefined;
+        return lines.map((line, i) => {
+          const prefix = `${users[i].user}, `;
+          if (!line.startsWith(prefix)) throw new TypeError("Cannot style: line does not match");
+          return `${style.name(s(users[i].user))}, ${s(line.slice(prefix.length))}`;
+        });
+      }
+      case "history": {
+        const messages = data.messages as Data[];
+        if (messages.length === 0) return undefined;
+        const target = s(String(data.target));
+        const header = data.kind === "group"
+          ? `Last ${nMessages(messages.length)} in ${style.group(target)}:`
+          : `Last ${nMessages(messages.length)} with ${style.name(target)}:`;
+        return [
+          header,
+          ...messages.map((m) =>
+            data.kind === "group"
+              ? `${style.time(s(m.ts))}, ${style.group(target)}, ${style.name(s(m.from))}: ` +
+                s(m.text)
+              : `${style.time(s(m.ts))}, ${style.name(s(m.from))}: ${s(m.text)}`
+          ),
+        ];
+      }
+      case "groups": {
+        const groups = data.groups as Data[];
+        if (groups.length === 0) return undefined;
+        return groups.map((g) =>
+          g.state === "joined"
+            ? `${style.group(s(g.group))}: joined, members: ` +
+              (g.members as string[]).map((u) => style.name(s(u))).join(" ")
+            : `${style.group(s(g.group))}: invited by ${style.name(s(g.creator))}, ` +
+              `type /joingroup ${s(g.group)} to join`
+        );
+      }
+    }
+  } catch {
+    // Data of an unexpected shape: the server's lines are shown instead.
+  }
+  return undefined;
 }

@@ -17,6 +17,8 @@ export interface ClientIO {
   print(text: string): void;
   /** Prints an error line. */
   error(text: string): void;
+  /** Shows a status (transfer progress) beside the prompt; undefined clears it. Terminals only. */
+  setStatus?(text: string | undefined): void;
   /** True when a person is typing at a terminal. */
   readonly interactive: boolean;
   close(): void;
@@ -87,10 +89,14 @@ export interface TerminalOptions {
 export class TerminalIO implements ClientIO {
   readonly interactive = true;
   readonly #rl: readline.Interface;
+  #prompt = "";
+  #status: string | undefined;
   #muted = false;
   #prompting = false;
   #eof = false;
   #waiter: ((line: string | null) => void) | undefined;
+  /** Lines typed (or pasted) while no prompt was waiting: kept for the next reads. */
+  readonly #typedAhead: string[] = [];
 
   constructor(options: TerminalOptions = {}) {
     this.#rl = readline.createInterface({
@@ -105,7 +111,6 @@ export class TerminalIO implements ClientIO {
     const write = rl._writeToOutput.bind(rl);
     rl._writeToOutput = (s: string) => {
       if (!this.#muted) write(s);
-      else if (s.includes("\n")) write("\n");
     };
     this.#rl.on("line", (line) => this.#deliver(line));
     this.#rl.on("close", () => {
@@ -117,21 +122,30 @@ export class TerminalIO implements ClientIO {
   }
 
   #deliver(line: string | null): void {
+    if (this.#waiter === undefined) {
+      if (line !== null) this.#typedAhead.push(line);
+      return;
+    }
     const waiter = this.#waiter;
     this.#waiter = undefined;
     this.#prompting = false;
     if (this.#muted) {
       this.#muted = false;
-      process.stdout.write("\n");
+      // Enter already moved to the next line (see _writeToOutput); Ctrl-D did not.
+      if (line === null) process.stdout.write("\n");
+      // A password must never come back with the up arrow.
+      if (line !== null) (this.#rl as unknown as { history?: string[] }).history?.shift();
     }
     waiter?.(line);
   }
 
   readLine(prompt: string, options: { secret?: boolean } = {}): Promise<string | null> {
+    if (this.#typedAhead.length > 0) return Promise.resolve(this.#typedAhead.shift()!);
     if (this.#eof) return Promise.resolve(null);
     return new Promise((resolve) => {
       this.#waiter = resolve;
-      this.#rl.setPrompt(prompt);
+      this.#prompt = prompt;
+      this.#rl.setPrompt(this.#decorated());
       this.#rl.prompt();
       this.#muted = options.secret ?? false;
       this.#prompting = true;
@@ -153,6 +167,21 @@ export class TerminalIO implements ClientIO {
 
   error(text: string): void {
     this.print(text);
+  }
+
+  #decorated(): string {
+    return this.#status === undefined ? this.#prompt : `[${this.#status}] ${this.#prompt}`;
+  }
+
+  setStatus(text: string | undefined): void {
+    this.#status = text;
+    if (this.#muted) return;
+    this.#rl.setPrompt(this.#decorated());
+    if (this.#prompting) {
+      readline.clearLine(process.stdout, 0);
+      readline.cursorTo(process.stdout, 0);
+      this.#rl.prompt(true);
+    }
   }
 
   close(): void {

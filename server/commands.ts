@@ -71,6 +71,9 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
   userCommand("joingroup", h.joingroup),
   userCommand("groupmsg", h.groupmsg),
   userCommand("p2pvideo", h.p2pvideo, 2),
+  userCommand("history", h.history),
+  userCommand("groups", h.groups),
+  userCommand("leavegroup", h.leavegroup),
   userCommand("help", h.help),
   userCommand("logout", h.logout),
 ]);

@@ -6,7 +6,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { COMMANDS, usageOf } from "../shared/commands.ts";
+import { COMMANDS, HISTORY_DEFAULT, HISTORY_MAX, usageOf } from "../shared/commands.ts";
 import {
   GROUP_NAME_PATTERN,
   MAX_MESSAGE_CHARS,
@@ -343,6 +343,124 @@ export function p2pvideo(ctx: CommandContext, [to, file, size, sha256]: string[]
     id,
   });
   ctx.reply.data = { id, secret, to, host: peer.ip, port: peer.udpPort, file: baseName };
+}
+
+/** `message` (one), `3 messages`. */
+function nMessages(n: number): string {
+  return n === 1 ? "message" : `${n} messages`;
+}
+
+// /history USER|GROUP [N]
+export function history(ctx: CommandContext, [target, count]: string[]): void {
+  const { store } = ctx.services;
+  const me = ctx.session.user!;
+  let limit = HISTORY_DEFAULT;
+  if (count !== undefined) {
+    limit = /^\d{1,9}$/.test(count) ? Math.min(Number(count), HISTORY_MAX) : 0;
+    if (limit < 1) {
+      ctx.reply.fail(
+        "bad_count",
+        `Invalid count ${JSON.stringify(count)}: expected a number from 1 to ${HISTORY_MAX}.`,
+      );
+      return;
+    }
+  }
+  // A name can be both a user and a group: a group the caller belongs to wins.
+  const group = store.getGroup(target);
+  const state = group?.members.get(me);
+  if (group && state === "invited") {
+    ctx.reply.fail("not_joined", "Please join the group before reading its history.");
+    return;
+  }
+  if (group && state === "joined") {
+    const messages = store.groupHistory(target, limit);
+    if (messages.length === 0) ctx.reply.line(`No messages in ${target} yet.`);
+    else ctx.reply.line(`Last ${nMessages(messages.length)} in ${target}:`);
+    for (const m of messages) {
+      ctx.reply.line(`${formatTimestamp(m.at)}, ${target}, ${m.sender}: ${m.text}`);
+    }
+    ctx.reply.data = {
+      kind: "group",
+      target,
+      messages: messages.map((m) => ({
+        seq: m.seq,
+        ts: formatTimestamp(m.at),
+        from: m.sender,
+        text: m.text,
+      })),
+    };
+    return;
+  }
+  if (target === me) {
+    ctx.reply.fail("self", "There is no history with yourself.");
+    return;
+  }
+  if (!store.userExists(target)) {
+    if (group) ctx.reply.fail("not_member", "You are not in this group chat.");
+    else ctx.reply.fail("unknown_target", `No user or group named ${target}.`);
+    return;
+  }
+  const messages = store.privateHistory(me, target, limit);
+  if (messages.length === 0) ctx.reply.line(`No messages with ${target} yet.`);
+  else ctx.reply.line(`Last ${nMessages(messages.length)} with ${target}:`);
+  for (const m of messages) ctx.reply.line(`${formatTimestamp(m.at)}, ${m.sender}: ${m.text}`);
+  ctx.reply.data = {
+    kind: "user",
+    target,
+    messages: messages.map((m) => ({
+      seq: m.seq,
+      ts: formatTimestamp(m.at),
+      from: m.sender,
+      to: m.receiver,
+      text: m.text,
+    })),
+  };
+}
+
+// /groups
+export function groups(ctx: CommandContext): void {
+  const { store } = ctx.services;
+  const me = ctx.session.user!;
+  const list = store.groupsOf(me).map(({ group, state }) => {
+    const info = store.getGroup(group);
+    const joined = [...info?.members ?? []].filter(([, s]) => s === "joined").map(([u]) => u);
+    return { group, state, creator: info?.creator ?? "", members: joined };
+  });
+  if (list.length === 0) ctx.reply.line("You are in no group chat and have no invitations.");
+  for (const g of list) {
+    ctx.reply.line(
+      g.state === "joined"
+        ? `${g.group}: joined, members: ${g.members.join(" ")}`
+        : `${g.group}: invited by ${g.creator}, type /joingroup ${g.group} to join`,
+    );
+  }
+  ctx.reply.data = { groups: list };
+}
+
+// /leavegroup GROUP
+export function leavegroup(ctx: CommandContext, [group]: string[]): void {
+  const { store, log } = ctx.services;
+  const me = ctx.session.user!;
+  const info = store.getGroup(group);
+  if (!info) {
+    ctx.reply.fail("no_group", `Groupchat ${group} doesn't exist.`);
+    return;
+  }
+  const state = info.members.get(me);
+  if (state === undefined || !store.removeMembership(group, me)) {
+    ctx.reply.fail("not_member", "You are not in this group chat.");
+    return;
+  }
+  log.info("{user} left group {group}", { user: me, group });
+  ctx.reply.line(`You have left the group chat ${group}.`);
+  if (state === "joined") {
+    const others = [...info.members].filter(([u, s]) => s === "joined" && u !== me).map(([u]) => u);
+    ctx.services.push(others, {
+      t: "push",
+      ev: "notice",
+      text: `${me} left the group chat ${group}.`,
+    });
+  }
 }
 
 // /help

@@ -40,6 +40,7 @@ export class Session implements Outbox {
   /** Set once the queue has drained and the connection should close. */
   #closeAfterFlush = false;
   #badFrames = 0;
+  #loggedOut = false;
   readonly #done: PromiseWithResolvers<void> = Promise.withResolvers();
 
   constructor(conn: Deno.Conn, services: ServerServices) {
@@ -152,6 +153,7 @@ export class Session implements Outbox {
     } catch {
       // already closed by the peer
     }
+    this.#cleanup();
   }
 
   /** Reads and handles frames until the connection ends, then cleans up. */
@@ -177,7 +179,6 @@ export class Session implements Outbox {
       // reset by peer, or closed by us while reading
     } finally {
       this.#abort();
-      this.#cleanup();
       this.#done.resolve();
     }
   }
@@ -227,7 +228,8 @@ export class Session implements Outbox {
   #cleanup(): void {
     this.state.phase = "closing";
     const user = this.state.user;
-    if (user === undefined) return;
+    if (user === undefined || this.#loggedOut) return;
+    this.#loggedOut = true;
     const { presence, userLog, log } = this.#services;
     if (presence.leave(user, this)) {
       userLog.remove(user);

@@ -67,6 +67,15 @@ export interface ChatStore {
   addGroupMessage(m: Omit<GroupMessage, "seq">): GroupMessage;
   groupMessages(group: string): Iterable<GroupMessage>;
 
+  /** The last `limit` private messages between `a` and `b` (either way), oldest first. */
+  privateHistory(a: string, b: string, limit: number): PrivateMessage[];
+  /** The last `limit` messages of a group, oldest first. */
+  groupHistory(group: string, limit: number): GroupMessage[];
+  /** The groups `user` belongs to or is invited to, by name. */
+  groupsOf(user: string): { group: string; state: MembershipState }[];
+  /** Removes `user` from `group`; false when they were not in it. */
+  removeMembership(group: string, user: string): boolean;
+
   /**
    * Makes every write so far durable. Writes made in one event-loop turn are
    * grouped into one transaction; the server calls this before it sends any
@@ -119,6 +128,9 @@ const MIGRATIONS: string[] = [
      text TEXT NOT NULL,
      PRIMARY KEY (group_name, seq)
    );`,
+  // For /history between two users and /groups of one user.
+  `CREATE INDEX private_pair ON private_messages (sender, receiver, seq);
+   CREATE INDEX memberships_by_user ON memberships (user, group_name);`,
 ];
 
 /** The schema version this build writes. */
@@ -198,6 +210,21 @@ export class SqliteStore implements ChatStore {
       groupMessages: db.prepare(
         "SELECT * FROM group_messages WHERE group_name = ? ORDER BY seq",
       ),
+      // Each half walks the private_pair index backwards; the union is small.
+      privateHistory: db.prepare(
+        "SELECT * FROM (" +
+          "SELECT * FROM (SELECT * FROM private_messages WHERE sender = ?1 AND receiver = ?2 " +
+          "ORDER BY seq DESC LIMIT ?3) UNION ALL " +
+          "SELECT * FROM (SELECT * FROM private_messages WHERE sender = ?2 AND receiver = ?1 " +
+          "ORDER BY seq DESC LIMIT ?3)) ORDER BY seq DESC LIMIT ?3",
+      ),
+      groupHistory: db.prepare(
+        "SELECT * FROM group_messages WHERE group_name = ? ORDER BY seq DESC LIMIT ?",
+      ),
+      groupsOf: db.prepare(
+        "SELECT group_name, state FROM memberships WHERE user = ? ORDER BY group_name",
+      ),
+      removeMember: db.prepare("DELETE FROM memberships WHERE group_name = ? AND user = ?"),
     };
   }
 
@@ -375,21 +402,30 @@ export class SqliteStore implements ChatStore {
 
   *groupMessages(group: string): Iterable<GroupMessage> {
     for (const row of this.#q.groupMessages.iterate(group)) {
-      const r = row as {
-        group_name: string;
-        seq: number;
-        at: number;
-        sender: string;
-        text: string;
-      };
-      yield {
-        group: r.group_name,
-        seq: Number(r.seq),
-        at: Number(r.at),
-        sender: r.sender,
-        text: r.text,
-      };
+      yield toGroupMessage(row as unknown as GroupRow);
     }
+  }
+
+  privateHistory(a: string, b: string, limit: number): PrivateMessage[] {
+    const rows = this.#q.privateHistory.all(a, b, limit) as unknown as PrivateRow[];
+    return rows.map(toPrivate).reverse();
+  }
+
+  groupHistory(group: string, limit: number): GroupMessage[] {
+    const rows = this.#q.groupHistory.all(group, limit) as unknown as GroupRow[];
+    return rows.map(toGroupMessage).reverse();
+  }
+
+  groupsOf(user: string): { group: string; state: MembershipState }[] {
+    const rows = this.#q.groupsOf.all(user) as { group_name: string; state: MembershipState }[];
+    return rows.map((r) => ({ group: r.group_name, state: r.state }));
+  }
+
+  removeMembership(group: string, user: string): boolean {
+    this.#begin();
+    const removed = Number(this.#q.removeMember.run(group, user).changes) > 0;
+    this.#groups.get(group)?.members.delete(user);
+    return removed;
   }
 
   close(): void {
@@ -410,6 +446,24 @@ interface PrivateRow {
   receiver: string;
   text: string;
   delivered: number;
+}
+
+interface GroupRow {
+  group_name: string;
+  seq: number;
+  at: number;
+  sender: string;
+  text: string;
+}
+
+function toGroupMessage(r: GroupRow): GroupMessage {
+  return {
+    group: r.group_name,
+    seq: Number(r.seq),
+    at: Number(r.at),
+    sender: r.sender,
+    text: r.text,
+  };
 }
 
 function toPrivate(r: PrivateRow): PrivateMessage {

@@ -23,7 +23,7 @@ password is asked for twice without echo (or read as one line from a pipe).
   add NAME          create the account (fails if it exists)
   passwd NAME       change the password (fails if the account does not exist)
   --data-dir DIR    the server's data directory   (default .)
-  --print-hash      also print "NAME HASH", a line for credentials.txt
+  --print-hash      also print "NAME HASH", a line for credentials.txt (default off)
   -h, --help        show this help`;
 
 /** Reads a password from the terminal without echo, or a line from a pipe. */

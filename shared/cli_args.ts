@@ -63,6 +63,8 @@ export function parseByteSize(text: string, what: string): number {
  * Maps a `node:util` parseArgs error to a one-line {@link UsageError}.
  */
 export function argsError(e: unknown, usage: string): UsageError {
-  const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-  return new UsageError(message, usage);
+  const first = (e instanceof Error ? e.message : String(e)).split("\n")[0];
+  // Node's wording goes on with advice about positionals; the option is what matters.
+  const unknown = /^Unknown option '[^']+'/.exec(first);
+  return new UsageError(unknown ? unknown[0] : first, usage);
 }

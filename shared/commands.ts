@@ -7,6 +7,12 @@
  * @module
  */
 
+/** Messages `/history` shows when no count is given. */
+export const HISTORY_DEFAULT = 20;
+
+/** The most messages one `/history` shows. */
+export const HISTORY_MAX = 200;
+
 /** How one command is typed. */
 export interface CommandSpec {
   /** The verb without its slash, e.g. `msgto`. */
@@ -40,6 +46,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     params: ["USER", "FILE"],
     summary: "send a file straight to a user over UDP",
   },
+  {
+    name: "history",
+    params: ["USER|GROUP"],
+    optional: ["N"],
+    summary: `show the last N messages with a user or in a group (default ${HISTORY_DEFAULT})`,
+  },
+  { name: "groups", params: [], summary: "list your groups and invitations" },
+  { name: "leavegroup", params: ["GROUP"], summary: "leave a group" },
   { name: "help", params: [], summary: "list the commands" },
   { name: "logout", params: [], summary: "end the session" },
 ];

@@ -54,6 +54,8 @@ export const MAX_RTO_MS = 8000;
 export const TIMER_GRANULARITY_MS = 1;
 /** A packet is lost once a packet sent this many packet numbers later was received. */
 export const PACKET_THRESHOLD = 3;
+/** Reordering seen: the packet threshold doubles per spurious loss, up to this. */
+export const MAX_PACKET_THRESHOLD = 128;
 /** A packet is lost once this multiple of the RTT passed and a later packet was received. */
 export const TIME_THRESHOLD = 9 / 8;
 
@@ -72,6 +74,8 @@ export const PACING_BURST_PACKETS = 4;
 
 /** Receiver acknowledges after this many in-order data packets (unless told otherwise). */
 export const DEFAULT_ACK_EVERY = 2;
+/** ...or once this many bytes of data are unacknowledged, whichever comes first. */
+export const ACK_EVERY_BYTES = 16 * 1024;
 /** Receiver acknowledges at most this long after an unacknowledged packet (ms). */
 export const DEFAULT_MAX_ACK_DELAY_MS = 2;
 /** Largest number of SACK ranges in one ACK. */

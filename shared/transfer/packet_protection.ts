@@ -102,8 +102,8 @@ class AeadProtection implements PacketProtection {
     const out = new Uint8Array(HEADER_SIZE + length + TAG_SIZE);
     out.set(header, 0);
     writeNonce(this.#nonce, direction, pn);
-    // deno-lint-ignore no-explicit-any
-    const cipher = createCipheriv(this.#algorithm as any, this.#key, this.#nonce, {
+    // Typed as GCM: chacha20-poly1305 has the same AEAD interface.
+    const cipher = createCipheriv(this.#algorithm as "aes-256-gcm", this.#key, this.#nonce, {
       authTagLength: TAG_SIZE,
     });
     cipher.setAAD(header);
@@ -126,8 +126,7 @@ class AeadProtection implements PacketProtection {
     const end = datagram.length - TAG_SIZE;
     writeNonce(this.#nonce, direction, pn);
     try {
-      // deno-lint-ignore no-explicit-any
-      const decipher = createDecipheriv(this.#algorithm as any, this.#key, this.#nonce, {
+      const decipher = createDecipheriv(this.#algorithm as "aes-256-gcm", this.#key, this.#nonce, {
         authTagLength: TAG_SIZE,
       });
       decipher.setAAD(datagram.subarray(0, HEADER_SIZE));
@@ -140,7 +139,7 @@ class AeadProtection implements PacketProtection {
       joined.set(last, plain.length);
       return joined;
     } catch {
-      throw new PacketError("Cannot open packet: authentication failed");
+      throw new PacketError("Cannot open packet: authentication failed", "unauthentic");
     }
   }
 }
@@ -193,7 +192,7 @@ class HmacProtection implements PacketProtection {
       datagram.subarray(HEADER_SIZE, end),
     );
     if (!timingSafeEqual(expected, datagram.subarray(end))) {
-      throw new PacketError("Cannot open packet: authentication failed");
+      throw new PacketError("Cannot open packet: authentication failed", "unauthentic");
     }
     return datagram.slice(HEADER_SIZE, end);
   }

@@ -1,0 +1,438 @@
+/**
+ * P2P transfer benchmark on loopback. In one run, for each file size, measures goodput of:
+ *   tcp      plain TCP copy with Deno (file → socket → file, 1 MiB buffers)
+ *   blast    raw UDP blast, no reliability, same payload size (received bytes / time)
+ *   ours     our transfer, direct
+ *   ours 1%  our transfer through the lossy relay at 1 % loss
+ *   ours 5%  our transfer through the lossy relay at 5 % loss
+ * and reports min/median/max over the runs and the ratios. The receiving side of every
+ * method runs in its own Worker (as the peer would run in its own process); the relay runs
+ * in a third one. Files go to a temp dir that is removed at the end.
+ *
+ *   deno task bench:transfer                              # 100M and 1G, 3 runs
+ *   deno task bench:transfer --sizes 100M --runs 1        # quick
+ *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import {
+  describeFile,
+  LOOPBACK_PAYLOAD_SIZE,
+  TransferEndpoint,
+  type TransferEndpoint as Endpoint,
+  type TransferOffer,
+} from "../client/transfer_driver.ts";
+import type { CipherSuite } from "../shared/transfer/mod.ts";
+import { formatBytes } from "../shared/transfer/mod.ts";
+import { UdpRelay } from "../tests/helpers/udp_relay.ts";
+
+const HOST = "127.0.0.1";
+const TCP_BUFFER = 1024 * 1024;
+const RANDOM_BLOCK = 16 * 1024 * 1024;
+/** The blast receiver stops after this long without a datagram (ms). */
+const BLAST_IDLE_MS = 300;
+const ALL_METHODS = ["tcp", "blast", "ours", "ours 1%", "ours 5%"];
+
+type Request =
+  | { kind: "tcp"; path: string }
+  | { kind: "blast"; expected: number }
+  | { kind: "ours"; offer: TransferOffer; dir: string; payloadSize: number }
+  | { kind: "relay"; targetPort: number; loss: number; seed: number }
+  | { kind: "stop" };
+
+type Reply =
+  | { kind: "ready"; port: number }
+  | { kind: "finished"; bytes: number; at: number; ok: boolean; detail?: string };
+
+/** Absolute time in ms, comparable across workers. */
+function clock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+// --- worker side ------------------------------------------------------------------------
+
+/** The worker global, typed minimally (this file is type-checked as a main module). */
+interface WorkerScope {
+  postMessage(message: unknown): void;
+  onmessage: ((event: MessageEvent<Request>) => void) | null;
+  close(): void;
+}
+
+function serveWorker(): void {
+  const scope = self as unknown as WorkerScope;
+  const post = (r: Reply) => scope.postMessage(r);
+  let stop: (() => Promise<void>) | undefined;
+  scope.onmessage = async (event: MessageEvent<Request>) => {
+    const req = event.data;
+    if (req.kind === "stop") {
+      await stop?.();
+      post({ kind: "finished", bytes: 0, at: clock(), ok: true });
+      scope.close();
+      return;
+    }
+    if (req.kind === "tcp") {
+      const listener = Deno.listen({ hostname: HOST, port: 0 });
+      post({ kind: "ready", port: (listener.addr as Deno.NetAddr).port });
+      const conn = await listener.accept();
+      listener.close();
+      using out = await Deno.open(req.path, { write: true, create: true, truncate: true });
+      const buffer = new Uint8Array(TCP_BUFFER);
+      let bytes = 0;
+      for (;;) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        for (let at = 0; at < n;) at += await out.write(buffer.subarray(at, n));
+        bytes += n;
+      }
+      conn.close();
+      post({ kind: "finished", bytes, at: clock(), ok: true });
+    } else if (req.kind === "blast") {
+      const socket = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+      post({ kind: "ready", port: (socket.addr as Deno.NetAddr).port });
+      const buffer = new Uint8Array(65536);
+      let bytes = 0;
+      let last = clock();
+      const timer = setInterval(() => {
+        if (clock() - last > BLAST_IDLE_MS) socket.close();
+      }, 50);
+      try {
+        for (;;) {
+          const [d] = await socket.receive(buffer);
+          bytes += d.length;
+          last = clock();
+          if (bytes >= req.expected) break;
+        }
+        socket.close();
+      } catch {
+        // closed after the idle period
+      }
+      clearInterval(timer);
+      post({ kind: "finished", bytes, at: last, ok: true });
+    } else if (req.kind === "ours") {
+      const endpoint = await TransferEndpoint.open({
+        hostname: HOST,
+        port: 0,
+        downloadsDir: req.dir,
+        payloadSize: req.payloadSize,
+      });
+      const handle = endpoint.expect(req.offer, HOST);
+      post({ kind: "ready", port: endpoint.port });
+      const result = await handle.done;
+      const at = clock();
+      if (Deno.env.get("BENCH_DEBUG")) console.log("receiver", handle.stats(), endpoint.stats);
+      await endpoint.close();
+      post({
+        kind: "finished",
+        bytes: result.ok ? result.bytes : 0,
+        at,
+        ok: result.ok,
+        detail: result.ok ? undefined : result.reason,
+      });
+    } else if (req.kind === "relay") {
+      const relay = await UdpRelay.open({
+        target: { hostname: HOST, port: req.targetPort },
+        loss: req.loss,
+        reorder: req.loss / 5,
+        duplicate: req.loss / 5,
+        seed: req.seed,
+      });
+      stop = () => relay.close();
+      post({ kind: "ready", port: relay.port });
+    }
+  };
+}
+
+/** A worker running serveWorker(), with request/reply helpers. */
+class Peer {
+  readonly #worker = new Worker(import.meta.url, { type: "module", name: "bench-peer" });
+  #queue: Reply[] = [];
+  #waiting: ((r: Reply) => void) | undefined;
+  constructor() {
+    this.#worker.onmessage = (e: MessageEvent<Reply>) => {
+      if (this.#waiting) {
+        const w = this.#waiting;
+        this.#waiting = undefined;
+        w(e.data);
+      } else this.#queue.push(e.data);
+    };
+  }
+  request(req: Request): void {
+    this.#worker.postMessage(req);
+  }
+  next(): Promise<Reply> {
+    const r = this.#queue.shift();
+    if (r) return Promise.resolve(r);
+    return new Promise((resolve) => (this.#waiting = resolve));
+  }
+  async ready(req: Request): Promise<number> {
+    this.request(req);
+    const r = await this.next();
+    if (r.kind !== "ready") throw new Error("Cannot start peer: it did not get ready");
+    return r.port;
+  }
+  async finished(): Promise<Extract<Reply, { kind: "finished" }>> {
+    const r = await this.next();
+    if (r.kind !== "finished") throw new Error("Cannot read result: unexpected reply");
+    return r;
+  }
+  async stop(): Promise<void> {
+    this.request({ kind: "stop" });
+    await this.finished();
+    this.#worker.terminate();
+  }
+}
+
+// --- methods ----------------------------------------------------------------------------
+
+interface Sample {
+  mbps: number;
+  ok: boolean;
+  detail?: string;
+}
+
+async function runTcp(src: string, dst: string, size: number): Promise<Sample> {
+  const peer = new Peer();
+  const port = await peer.ready({ kind: "tcp", path: dst });
+  const t0 = clock();
+  const conn = await Deno.connect({ hostname: HOST, port });
+  using file = await Deno.open(src, { read: true });
+  const buffer = new Uint8Array(TCP_BUFFER);
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    for (let at = 0; at < n;) at += await conn.write(buffer.subarray(at, n));
+  }
+  conn.close();
+  const r = await peer.finished();
+  await peer.stop();
+  return { mbps: size / 1e6 / ((r.at - t0) / 1000), ok: r.bytes === size };
+}
+
+async function runBlast(src: string, size: number, payload: number): Promise<Sample> {
+  const peer = new Peer();
+  const port = await peer.ready({ kind: "blast", expected: size });
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
+  const to = { transport: "udp" as const, hostname: HOST, port };
+  using file = await Deno.open(src, { read: true });
+  const buffer = new Uint8Array(TCP_BUFFER - (TCP_BUFFER % payload));
+  const t0 = clock();
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    const sends: Promise<number>[] = [];
+    for (let at = 0; at < n; at += payload) {
+      sends.push(socket.send(buffer.slice(at, Math.min(n, at + payload)), to));
+      if (sends.length >= 64) await Promise.all(sends.splice(0));
+    }
+    await Promise.all(sends);
+  }
+  const r = await peer.finished();
+  socket.close();
+  await peer.stop();
+  const seconds = (r.at - t0) / 1000;
+  return {
+    mbps: r.bytes / 1e6 / seconds,
+    ok: true,
+    detail: `${(100 * (1 - r.bytes / size)).toFixed(1)}% lost`,
+  };
+}
+
+async function runOurs(
+  src: string,
+  dir: string,
+  size: number,
+  payloadSize: number,
+  suite: CipherSuite | undefined,
+  loss: number,
+  seed: number,
+): Promise<Sample> {
+  const d = await describeFile(src);
+  const offer: TransferOffer = {
+    id: Array.from(
+      crypto.getRandomValues(new Uint8Array(8)),
+      (b) => b.toString(16).padStart(2, "0"),
+    )
+      .join(""),
+    secret: btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))),
+    from: "bench",
+    to: "peer",
+    fileName: d.baseName,
+    size: d.size,
+    sha256: d.sha256,
+    suite,
+  };
+  const receiver = new Peer();
+  const receiverPort = await receiver.ready({ kind: "ours", offer, dir, payloadSize });
+  let relay: Peer | undefined;
+  let port = receiverPort;
+  if (loss > 0) {
+    relay = new Peer();
+    port = await relay.ready({ kind: "relay", targetPort: receiverPort, loss, seed });
+  }
+  const endpoint: Endpoint = await TransferEndpoint.open({
+    hostname: HOST,
+    port: 0,
+    downloadsDir: dir,
+    payloadSize,
+  });
+  const t0 = clock();
+  const handle = endpoint.send(offer, src, { hostname: HOST, port });
+  const trace = Deno.env.get("BENCH_TRACE")
+    ? setInterval(() => {
+      const s = handle.stats();
+      console.log(
+        `    ${handle.progress().bytes} B acked, cwnd ${s.cwndBytes?.toFixed(0)}, ` +
+          `srtt ${s.srttMs?.toFixed(2)} ms, lost ${s.lostPackets}, sent ${s.dataPacketsSent}`,
+      );
+    }, 100)
+    : undefined;
+  const [sent, received] = await Promise.all([handle.done, receiver.finished()]);
+  clearInterval(trace);
+  if (Deno.env.get("BENCH_DEBUG")) console.log(handle.stats(), endpoint.stats);
+  await endpoint.close();
+  await relay?.stop();
+  await receiver.stop();
+  const ok = sent.ok && received.ok;
+  return {
+    mbps: size / 1e6 / ((received.at - t0) / 1000),
+    ok,
+    detail: ok ? undefined : (sent.ok ? received.detail : sent.reason),
+  };
+}
+
+// --- main -------------------------------------------------------------------------------
+
+function parseSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
+  if (!m) throw new TypeError(`Cannot parse size: "${text}"`);
+  const unit = { "": 1, K: 1e3, M: 1e6, G: 1e9 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+  return Math.round(Number(m[1]) * unit);
+}
+
+function parseArgs(args: string[]) {
+  const opts = {
+    sizes: ["100M", "1G"],
+    runs: 3,
+    payload: LOOPBACK_PAYLOAD_SIZE,
+    suite: undefined as CipherSuite | undefined,
+    methods: ALL_METHODS,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const value = args[i + 1];
+    switch (args[i]) {
+      case "--sizes":
+        opts.sizes = value.split(",");
+        i++;
+        break;
+      case "--runs":
+        opts.runs = Number(value);
+        i++;
+        break;
+      case "--payload":
+        opts.payload = Number(value);
+        i++;
+        break;
+      case "--suite":
+        opts.suite = value as CipherSuite;
+        i++;
+        break;
+      case "--methods":
+        opts.methods = value.split(",").map((m) => m.replace("-", " "));
+        i++;
+        break;
+      default:
+        throw new TypeError(`Cannot parse arguments: unknown flag "${args[i]}"`);
+    }
+  }
+  return opts;
+}
+
+async function writeRandomFile(path: string, size: number): Promise<void> {
+  using file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const block = new Uint8Array(RANDOM_BLOCK);
+  for (let at = 0; at < block.length; at += 65536) {
+    crypto.getRandomValues(block.subarray(at, at + 65536));
+  }
+  for (let written = 0; written < size;) {
+    const n = Math.min(block.length, size - written);
+    block[0] = written & 0xff; // no two blocks identical
+    for (let at = 0; at < n;) at += await file.write(block.subarray(at, n));
+    written += n;
+  }
+}
+
+function stats(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(Deno.args);
+  const root = await Deno.makeTempDir({ prefix: "tessenger_bench_" });
+  console.log(
+    `P2P transfer benchmark: loopback, payload ${opts.payload} B, suite ${
+      opts.suite ?? "default"
+    }, ${opts.runs} run(s)`,
+  );
+  const rows: string[] = [];
+  try {
+    for (const sizeText of opts.sizes) {
+      const size = parseSize(sizeText);
+      const src = join(root, `src_${sizeText}.bin`);
+      await writeRandomFile(src, size);
+      const results = new Map<string, number[]>();
+      for (let run = 0; run < opts.runs; run++) {
+        for (const method of opts.methods) {
+          const dir = await Deno.makeTempDir({ dir: root });
+          let sample: Sample;
+          if (method === "tcp") sample = await runTcp(src, join(dir, "out.bin"), size);
+          else if (method === "blast") sample = await runBlast(src, size, opts.payload);
+          else {
+            const loss = method === "ours"
+              ? 0
+              : Number(method.split(" ")[1].replace("%", "")) / 100;
+            sample = await runOurs(src, dir, size, opts.payload, opts.suite, loss, 1000 + run);
+          }
+          await Deno.remove(dir, { recursive: true });
+          console.log(
+            `  ${sizeText} run ${run + 1} ${method.padEnd(8)} ${
+              sample.mbps.toFixed(1).padStart(7)
+            } MB/s` +
+              (sample.ok ? "" : "  FAILED") + (sample.detail ? `  (${sample.detail})` : ""),
+          );
+          if (!results.has(method)) results.set(method, []);
+          results.get(method)!.push(sample.ok ? sample.mbps : 0);
+        }
+      }
+      await Deno.remove(src);
+      const med = (m: string) => results.has(m) ? stats(results.get(m)!).median : NaN;
+      rows.push(`\n${sizeText} (${formatBytes(size)}), MB/s:`);
+      rows.push(
+        `  ${"method".padEnd(8)} ${"min".padStart(8)} ${"median".padStart(8)} ${"max".padStart(8)}`,
+      );
+      for (const [method, xs] of results) {
+        const s = stats(xs);
+        rows.push(
+          `  ${method.padEnd(8)} ${s.min.toFixed(1).padStart(8)} ${
+            s.median.toFixed(1).padStart(8)
+          } ${s.max.toFixed(1).padStart(8)}`,
+        );
+      }
+      const ratio = (a: string, b: string) => (med(a) / med(b)).toFixed(2);
+      rows.push(
+        `  ratios (medians): ours/tcp ${ratio("ours", "tcp")}, ours/blast ${
+          ratio("ours", "blast")
+        }, ` +
+          `1% loss/clean ${ratio("ours 1%", "ours")}, 5% loss/clean ${ratio("ours 5%", "ours")}`,
+      );
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+  console.log(rows.join("\n"));
+}
+
+if (self.name === "bench-peer") serveWorker();
+else if (import.meta.main) await main();

@@ -1,0 +1,705 @@
+/**
+ * The UDP driver of P2P transfers: one `Deno.listenDatagram` socket per client and one
+ * timer, multiplexing any number of concurrent transfers in both directions by transfer
+ * id. All protocol logic lives in the sans-IO machines of shared/transfer; this file only
+ * moves datagrams, file bytes and time between them and the operating system.
+ *
+ * ```ts
+ * const endpoint = await TransferEndpoint.open({ hostname: "0.0.0.0", port: 0, downloadsDir });
+ * // announce endpoint.port to the server at login; then, when the server brokers a transfer:
+ * const { size, sha256 } = await describeFile(path);           // sender, before the offer
+ * const h = endpoint.send(offer, path, { hostname: peerIp, port: peerUdpPort });
+ * const h2 = endpoint.expect(offer, senderIp);                 // receiver, on announcement
+ * setInterval(() => console.log(formatProgress({ name: h.fileName, ...h.progress() })), 500);
+ * const result = await h.done;                                 // never rejects
+ * await endpoint.close();
+ * ```
+ *
+ * Rules kept here: datagrams for unknown transfer ids, from any address but the peer's,
+ * or too short to carry a header are dropped and counted in `stats`; the machines drop
+ * and count the unauthentic, malformed and replayed ones. Received files go to
+ * `downloadsDir/SENDER_FILE` via a `.part` file renamed into place only after the
+ * SHA-256 matched (see transfer_files.ts); file data never sits in memory beyond the
+ * machines' bounded windows plus one 1 MiB read or write block per transfer.
+ *
+ * @module
+ */
+
+import {
+  CancelCode,
+  type CipherSuite,
+  DEFAULT_PAYLOAD_SIZE,
+  peekTransferId,
+  RateMeter,
+  receivedFileName,
+  TransferReceiver,
+  TransferSender,
+  type TransferStats,
+} from "../shared/transfer/mod.ts";
+import { commitPartFile, createPartFile, removeQuietly } from "./transfer_files.ts";
+
+export { describeFile, type FileDescription } from "./transfer_files.ts";
+
+/** Default UDP payload size towards a loopback peer (no MTU to respect there). */
+export const LOOPBACK_PAYLOAD_SIZE = 16384;
+/** Largest datagram the socket reads. */
+const RECEIVE_BUFFER_SIZE = 65536;
+/** File bytes read or written per file-system call. */
+const IO_BLOCK = 1024 * 1024;
+/** Sends handed to Deno and not yet completed, at most. */
+const MAX_PENDING_SENDS = 64;
+/** The receiver writes once this much is queued (or the data is complete). */
+const WRITE_BATCH = 256 * 1024;
+/** Received bytes the driver queues for writing, at most (the rest waits in the machine). */
+const MAX_WRITE_QUEUE = 2 * IO_BLOCK;
+/** Receive errors in a row after which the endpoint gives up its socket. */
+const MAX_RECEIVE_ERRORS = 100;
+
+/** A transfer as brokered by the chat server. */
+export interface TransferOffer {
+  /** Transfer id: 16 hex digits, random, chosen by the server. */
+  id: string;
+  /** Per-transfer secret: 32 bytes as hex or base64. */
+  secret: string;
+  /** Sending user. */
+  from: string;
+  /** Receiving user. */
+  to: string;
+  /** File name as the sender named it (the receiver sanitizes it). */
+  fileName: string;
+  /** File size in bytes. */
+  size: number;
+  /** SHA-256 of the file, 64 hex digits. */
+  sha256: string;
+  /** Packet protection; default chacha20-poly1305. */
+  suite?: CipherSuite;
+}
+
+/** Options of {@linkcode TransferEndpoint.open}. */
+export interface TransferEndpointOptions {
+  /** Address to bind, e.g. "0.0.0.0" or "127.0.0.1". */
+  hostname: string;
+  /** UDP port to bind; 0 lets the OS pick. */
+  port: number;
+  /** Where received files are saved. */
+  downloadsDir: string;
+  /** Refuse incoming files above this many bytes. Default: no limit. */
+  maxFileSize?: number;
+  /**
+   * UDP payload size for outgoing transfers. Default 1200, or LOOPBACK_PAYLOAD_SIZE (16 KiB)
+   * when the peer is a loopback address.
+   */
+  payloadSize?: number;
+  /** Idle timeout of each transfer (ms). Default 10 000. */
+  idleTimeoutMs?: number;
+  /** Receive window per incoming transfer (bytes). Default 8 MiB. */
+  receiveWindowBytes?: number;
+}
+
+/** Progress of one transfer. */
+export interface TransferProgress {
+  bytes: number;
+  total: number;
+  /** Bytes per second over the last two seconds. */
+  rateBps: number;
+  /** Seconds left, undefined while unknown. */
+  etaSec: number | undefined;
+}
+
+/** Outcome of a transfer; `done` resolves with it and never rejects. */
+export type TransferResult =
+  | {
+    ok: true;
+    id: string;
+    direction: "send" | "receive";
+    bytes: number;
+    elapsedMs: number;
+    /** Receiver: where the file was saved. */
+    path?: string;
+  }
+  | {
+    ok: false;
+    id: string;
+    direction: "send" | "receive";
+    /** One line for the user, `Cannot <action>: <state>`. */
+    reason: string;
+    code: CancelCode;
+  };
+
+/** A transfer in progress. */
+export interface TransferHandle {
+  readonly id: string;
+  readonly direction: "send" | "receive";
+  /** File name as offered. */
+  readonly fileName: string;
+  /** Settles when the transfer ends, successfully or not. */
+  readonly done: Promise<TransferResult>;
+  /** Abandons the transfer and tells the peer. */
+  cancel(reason?: string): void;
+  /** Bytes done, total, rate and ETA. */
+  progress(): TransferProgress;
+  /** The machine's counters (drops, retransmissions, …), for diagnostics. */
+  stats(): TransferStats & { srttMs?: number; cwndBytes?: number };
+}
+
+/** Counters of an endpoint; transfers keep their own in their machines' `stats`. */
+export interface EndpointStats {
+  datagramsReceived: number;
+  datagramsSent: number;
+  /** Too short, or not of this protocol. */
+  droppedMalformed: number;
+  /** Well-formed but for a transfer this endpoint does not know. */
+  droppedUnknownTransfer: number;
+  /** For a known transfer, but not from its peer's address. */
+  droppedWrongAddress: number;
+  /** Dropped by a transfer: unauthentic, malformed, replayed or unexpected. */
+  droppedByTransfers: number;
+  sendErrors: number;
+  receiveErrors: number;
+}
+
+interface Address {
+  hostname: string;
+  port: number;
+}
+
+/** A peer address in the form DatagramConn.send() takes. */
+interface PeerAddress extends Address {
+  transport: "udp";
+}
+
+/** State the driver keeps per transfer. */
+interface Transfer {
+  id: string;
+  direction: "send" | "receive";
+  machine: TransferSender | TransferReceiver;
+  /** Peer address; for a receiver the port is learnt from the first authentic datagram. */
+  peer: PeerAddress | undefined;
+  peerHost: string;
+  started: number;
+  meter: RateMeter;
+  settle: (result: TransferResult) => void;
+  settled: boolean;
+  /** File I/O in progress (read, write, commit): the transfer is removed after it ends. */
+  busy: Promise<void> | undefined;
+  file: Deno.FsFile | undefined;
+  filePath: string | undefined;
+  /** Receiver: pieces waiting to be written. */
+  writeQueue: Uint8Array[];
+  writeQueued: number;
+  verified: boolean;
+  savedPath: string | undefined;
+  offer: TransferOffer;
+  lastDroppedCount: number;
+}
+
+/** Normalizes an address for comparison (IPv4-mapped IPv6 → IPv4). */
+function normalizeHost(host: string): string {
+  const h = host.toLowerCase();
+  return h.startsWith("::ffff:") && h.includes(".") ? h.slice(7) : h;
+}
+
+function isLoopback(host: string): boolean {
+  const h = normalizeHost(host);
+  return h === "localhost" || h === "::1" || h.startsWith("127.");
+}
+
+function droppedCount(m: TransferSender | TransferReceiver): number {
+  const s = m.stats;
+  return s.droppedMalformed + s.droppedUnauthentic + s.droppedReplayed + s.droppedUnexpected;
+}
+
+/** One UDP socket, one timer, any number of transfers. */
+export class TransferEndpoint {
+  /** Bound UDP port (announce it to the server). */
+  readonly port: number;
+  /** Endpoint-level drop and traffic counters. */
+  readonly stats: EndpointStats = {
+    datagramsReceived: 0,
+    datagramsSent: 0,
+    droppedMalformed: 0,
+    droppedUnknownTransfer: 0,
+    droppedWrongAddress: 0,
+    droppedByTransfers: 0,
+    sendErrors: 0,
+    receiveErrors: 0,
+  };
+  readonly #conn: Deno.DatagramConn;
+  readonly #options: TransferEndpointOptions;
+  readonly #transfers = new Map<string, Transfer>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  #timerAt = Infinity;
+  #pendingSends = 0;
+  #closed = false;
+  readonly #receiving: Promise<void>;
+  readonly #origin = performance.now();
+
+  private constructor(conn: Deno.DatagramConn, options: TransferEndpointOptions) {
+    this.#conn = conn;
+    this.#options = options;
+    this.port = (conn.addr as Deno.NetAddr).port;
+    this.#receiving = this.#receiveLoop();
+  }
+
+  /**
+   * Binds the UDP socket.
+   * @throws {Deno.errors.AddrInUse} and other bind errors.
+   */
+  static open(options: TransferEndpointOptions): Promise<TransferEndpoint> {
+    const conn = Deno.listenDatagram({
+      transport: "udp",
+      hostname: options.hostname,
+      port: options.port,
+    });
+    return Promise.resolve(new TransferEndpoint(conn, options));
+  }
+
+  /** Number of transfers still running or finishing. */
+  get activeTransfers(): number {
+    return this.#transfers.size;
+  }
+
+  /**
+   * Receiver side: the server announced `offer` to this user. Accepts datagrams for it
+   * only from `peerHost` (the sender's IP); the port is taken from the first authentic one.
+   * @throws {TypeError} on a malformed id/secret or an id already in use.
+   */
+  expect(offer: TransferOffer, peerHost: string): TransferHandle {
+    const now = this.#now();
+    const machine = new TransferReceiver({
+      transferId: offer.id,
+      secret: offer.secret,
+      suite: offer.suite,
+      payloadSize: this.#options.payloadSize ?? DEFAULT_PAYLOAD_SIZE,
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+      expected: { fileName: offer.fileName, size: offer.size, sha256: offer.sha256 },
+      maxFileSize: this.#options.maxFileSize,
+      receiveWindowBytes: this.#options.receiveWindowBytes,
+    }, now);
+    return this.#add(machine, "receive", offer, peerHost, undefined);
+  }
+
+  /**
+   * Sender side: sends `filePath` (described by `offer`) to the receiver at `addr`.
+   * Datagrams for this transfer are accepted only from exactly that address.
+   * @throws {TypeError} on a malformed id/secret or an id already in use.
+   */
+  send(offer: TransferOffer, filePath: string, addr: Address): TransferHandle {
+    const now = this.#now();
+    const payloadSize = this.#options.payloadSize ??
+      (isLoopback(addr.hostname) ? LOOPBACK_PAYLOAD_SIZE : DEFAULT_PAYLOAD_SIZE);
+    const machine = new TransferSender({
+      transferId: offer.id,
+      secret: offer.secret,
+      suite: offer.suite,
+      payloadSize,
+      idleTimeoutMs: this.#options.idleTimeoutMs,
+      fileName: offer.fileName,
+      size: offer.size,
+      sha256: offer.sha256,
+    }, now);
+    const peer: PeerAddress = {
+      transport: "udp",
+      hostname: normalizeHost(addr.hostname),
+      port: addr.port,
+    };
+    const handle = this.#add(machine, "send", offer, peer.hostname, peer);
+    const t = this.#transfers.get(machine.id)!;
+    t.busy = this.#openSource(t, filePath);
+    return handle;
+  }
+
+  /**
+   * Cancels every transfer (telling the peers), then closes the socket and the timer,
+   * removes unfinished `.part` files and settles every handle.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    const now = this.#now();
+    for (const t of this.#transfers.values()) {
+      t.machine.cancel("the endpoint is closing", now);
+      this.#pump(t, now);
+    }
+    await this.#flushSends();
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#conn.close();
+    await this.#receiving;
+    for (const t of [...this.#transfers.values()]) {
+      await t.busy;
+      this.#settle(t, {
+        ok: false,
+        id: t.id,
+        direction: t.direction,
+        reason: "Cannot complete transfer: the endpoint closed",
+        code: CancelCode.Cancelled,
+      });
+      await this.#discardFile(t);
+    }
+    this.#transfers.clear();
+  }
+
+  #now(): number {
+    return performance.now() - this.#origin;
+  }
+
+  #add(
+    machine: TransferSender | TransferReceiver,
+    direction: "send" | "receive",
+    offer: TransferOffer,
+    peerHost: string,
+    peer: PeerAddress | undefined,
+  ): TransferHandle {
+    if (this.#closed) throw new TypeError("Cannot start transfer: the endpoint is closed");
+    if (this.#transfers.has(machine.id)) {
+      throw new TypeError(`Cannot start transfer: id "${machine.id}" is already in use`);
+    }
+    let settle!: (r: TransferResult) => void;
+    const done = new Promise<TransferResult>((resolve) => (settle = resolve));
+    const t: Transfer = {
+      id: machine.id,
+      direction,
+      machine,
+      peer,
+      peerHost: normalizeHost(peerHost),
+      started: this.#now(),
+      meter: new RateMeter(),
+      settle,
+      settled: false,
+      busy: undefined,
+      file: undefined,
+      filePath: undefined,
+      writeQueue: [],
+      writeQueued: 0,
+      verified: false,
+      savedPath: undefined,
+      offer,
+      lastDroppedCount: 0,
+    };
+    this.#transfers.set(t.id, t);
+    this.#pump(t, this.#now());
+    return {
+      id: t.id,
+      direction,
+      fileName: offer.fileName,
+      done,
+      cancel: (reason = "cancelled by user") => {
+        t.machine.cancel(reason, this.#now());
+        this.#pump(t, this.#now());
+      },
+      stats: () => ({
+        ...t.machine.stats,
+        ...(t.machine instanceof TransferSender
+          ? { srttMs: t.machine.srtt, cwndBytes: t.machine.cwnd }
+          : {}),
+      }),
+      progress: () => {
+        const now = this.#now();
+        const bytes = t.machine instanceof TransferSender
+          ? t.machine.bytesAcked
+          : t.machine.bytesReceived;
+        t.meter.record(now, bytes);
+        return {
+          bytes,
+          total: offer.size,
+          rateBps: t.meter.rate(),
+          etaSec: t.meter.eta(bytes, offer.size),
+        };
+      },
+    };
+  }
+
+  async #receiveLoop(): Promise<void> {
+    const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
+    let errors = 0;
+    while (!this.#closed) {
+      let datagram: Uint8Array;
+      let from: Deno.NetAddr;
+      try {
+        const [d, a] = await this.#conn.receive(buffer);
+        datagram = d;
+        from = a as Deno.NetAddr;
+        errors = 0;
+      } catch {
+        if (this.#closed) return;
+        this.stats.receiveErrors++;
+        if (++errors >= MAX_RECEIVE_ERRORS) return;
+        continue;
+      }
+      this.#onDatagram(datagram, from);
+    }
+  }
+
+  #onDatagram(datagram: Uint8Array, from: Deno.NetAddr): void {
+    this.stats.datagramsReceived++;
+    const id = peekTransferId(datagram);
+    if (id === undefined) {
+      this.stats.droppedMalformed++;
+      return;
+    }
+    const t = this.#transfers.get(id);
+    if (t === undefined) {
+      this.stats.droppedUnknownTransfer++;
+      return;
+    }
+    const host = normalizeHost(from.hostname);
+    if (host !== t.peerHost || (t.peer !== undefined && t.peer.port !== from.port)) {
+      this.stats.droppedWrongAddress++;
+      return;
+    }
+    const now = this.#now();
+    const authentic = t.machine.handleDatagram(datagram, now);
+    if (authentic && t.peer === undefined) {
+      t.peer = { transport: "udp", hostname: host, port: from.port };
+    }
+    this.#pump(t, now);
+  }
+
+  /** Runs one transfer's machine: timers, file data, datagrams, events. */
+  #pump(t: Transfer, now: number): void {
+    const m = t.machine;
+    const deadline = m.pollTimeout();
+    if (deadline !== undefined && deadline <= now) m.handleTimeout(now);
+    if (m instanceof TransferSender) this.#feedSender(t, m);
+    else this.#drainReceiver(t, m);
+    this.#transmit(t, now);
+    for (let e = m.pollEvent(); e !== undefined; e = m.pollEvent()) {
+      switch (e.type) {
+        case "progress":
+          t.meter.record(now, e.bytes);
+          break;
+        case "accepted":
+          if (m instanceof TransferReceiver) this.#startPartFile(t);
+          break;
+        case "verified":
+          t.verified = true;
+          this.#drainReceiver(t, m as TransferReceiver);
+          this.#maybeCommit(t);
+          break;
+        case "done":
+          this.#settle(t, {
+            ok: true,
+            id: t.id,
+            direction: t.direction,
+            bytes: t.offer.size,
+            elapsedMs: now - t.started,
+            path: t.savedPath,
+          });
+          break;
+        case "failed":
+          this.#settle(t, {
+            ok: false,
+            id: t.id,
+            direction: t.direction,
+            reason: e.reason,
+            code: e.code,
+          });
+          this.#chain(t, () => this.#discardFile(t));
+          break;
+      }
+    }
+    const dropped = droppedCount(m);
+    this.stats.droppedByTransfers += dropped - t.lastDroppedCount;
+    t.lastDroppedCount = dropped;
+    if (m.isClosed && t.busy === undefined) {
+      this.#transfers.delete(t.id);
+      if (t.file !== undefined) this.#chain(t, () => this.#discardFile(t));
+    }
+    this.#schedule();
+  }
+
+  #transmit(t: Transfer, now: number): void {
+    if (t.peer === undefined || this.#closed) return;
+    while (this.#pendingSends < MAX_PENDING_SENDS) {
+      const datagram = t.machine.pollTransmit(now);
+      if (datagram === undefined) break;
+      this.#pendingSends++;
+      this.stats.datagramsSent++;
+      this.#conn.send(datagram, t.peer).catch(() => {
+        this.stats.sendErrors++;
+      }).finally(() => {
+        this.#pendingSends--;
+        if (this.#pendingSends === MAX_PENDING_SENDS / 2) this.#pumpAll();
+      });
+    }
+  }
+
+  async #flushSends(): Promise<void> {
+    for (let i = 0; i < 100 && this.#pendingSends > 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  }
+
+  #pumpAll(): void {
+    if (this.#closed) return;
+    const now = this.#now();
+    for (const t of [...this.#transfers.values()]) this.#pump(t, now);
+  }
+
+  /**
+   * Arms the one timer for the earliest deadline of any transfer. An armed timer that
+   * fires earlier is kept: a spurious wake-up costs one pump, re-arming per datagram more.
+   */
+  #schedule(): void {
+    if (this.#closed) return;
+    let next = Infinity;
+    for (const t of this.#transfers.values()) {
+      const d = t.machine.pollTimeout();
+      if (d !== undefined && d < next) next = d;
+    }
+    if (next >= this.#timerAt) return;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerAt = next;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = Infinity;
+      this.#pumpAll();
+    }, Math.max(0, next - this.#now()));
+  }
+
+  /** Runs `task` after the transfer's current file work; pumps when it ends. */
+  #chain(t: Transfer, task: () => Promise<void>): void {
+    const previous = t.busy ?? Promise.resolve();
+    const next = previous.then(task).catch((e) => this.#ioFailed(t, e)).finally(() => {
+      if (t.busy === next) t.busy = undefined;
+      if (!this.#closed) this.#pump(t, this.#now());
+    });
+    t.busy = next;
+  }
+
+  #ioFailed(t: Transfer, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    t.machine.cancel(`file error: ${message}`, this.#now(), CancelCode.IoError);
+  }
+
+  #settle(t: Transfer, result: TransferResult): void {
+    if (t.settled) return;
+    t.settled = true;
+    t.settle(result);
+  }
+
+  // --- sender file reading --------------------------------------------------------------
+
+  async #openSource(t: Transfer, path: string): Promise<void> {
+    try {
+      t.file = await Deno.open(path, { read: true });
+    } catch (e) {
+      this.#ioFailed(t, e);
+    } finally {
+      t.busy = undefined;
+      this.#pump(t, this.#now());
+    }
+  }
+
+  #feedSender(t: Transfer, m: TransferSender): void {
+    if (t.busy !== undefined || t.file === undefined || m.isClosed) return;
+    const want = m.wantData();
+    if (want === undefined) return;
+    const file = t.file;
+    this.#chain(t, async () => {
+      const length = Math.min(want.length, IO_BLOCK);
+      const bytes = new Uint8Array(length);
+      await file.seek(want.offset, Deno.SeekMode.Start);
+      let filled = 0;
+      while (filled < length) {
+        const n = await file.read(bytes.subarray(filled));
+        if (n === null) throw new Error(`file is shorter than the ${t.offer.size} bytes offered`);
+        filled += n;
+      }
+      if (!m.isClosed) m.pushData(want.offset, bytes);
+    });
+  }
+
+  // --- receiver file writing ------------------------------------------------------------
+
+  #startPartFile(t: Transfer): void {
+    this.#chain(t, async () => {
+      const name = receivedFileName(t.offer.from, t.offer.fileName);
+      const { path, file } = await createPartFile(this.#options.downloadsDir, name, t.id);
+      t.file = file;
+      t.filePath = path;
+    });
+  }
+
+  #drainReceiver(t: Transfer, m: TransferReceiver): void {
+    this.#pullData(t, m);
+    // Batch small writes while data streams in; flush everything once it stopped.
+    const worth = t.writeQueued >= WRITE_BATCH || m.state !== "transfer";
+    if (worth && t.busy === undefined && t.writeQueued > 0 && t.file !== undefined) {
+      this.#chain(t, () => this.#writeQueued(t));
+    }
+  }
+
+  /** Writes everything queued, in blocks of up to IO_BLOCK bytes. */
+  async #writeQueued(t: Transfer): Promise<void> {
+    while (t.writeQueued > 0 && t.file !== undefined) {
+      let size = 0;
+      let count = 0;
+      while (count < t.writeQueue.length && size < IO_BLOCK) size += t.writeQueue[count++].length;
+      const pieces = t.writeQueue.splice(0, count);
+      t.writeQueued -= size;
+      let block: Uint8Array;
+      if (pieces.length === 1) {
+        block = pieces[0];
+      } else {
+        block = new Uint8Array(size);
+        let at = 0;
+        for (const p of pieces) {
+          block.set(p, at);
+          at += p.length;
+        }
+      }
+      for (let at = 0; at < block.length;) at += await t.file.write(block.subarray(at));
+      // Let the machine see the freed window and the pump run between blocks.
+      if (t.machine instanceof TransferReceiver) {
+        this.#pullData(t, t.machine);
+        this.#transmit(t, this.#now()); // a window update, if the machine wants one
+      }
+    }
+    this.#maybeCommit(t);
+  }
+
+  /** Moves in-order data from the machine to the write queue, up to MAX_WRITE_QUEUE. */
+  #pullData(t: Transfer, m: TransferReceiver): void {
+    while (t.writeQueued < MAX_WRITE_QUEUE) {
+      const piece = m.pollData();
+      if (piece === undefined) break;
+      t.writeQueue.push(piece.bytes);
+      t.writeQueued += piece.bytes.length;
+    }
+  }
+
+  /** Once verified and fully written: close, move into place, tell the machine. */
+  #maybeCommit(t: Transfer): void {
+    if (!t.verified || t.writeQueued > 0 || t.savedPath !== undefined) return;
+    const m = t.machine as TransferReceiver;
+    if (m.bytesPending > 0 || m.state !== "finishing") return;
+    t.verified = false;
+    this.#chain(t, async () => {
+      if (m.state !== "finishing" || t.file === undefined || t.filePath === undefined) return;
+      await t.file.sync();
+      t.file.close();
+      t.file = undefined;
+      const name = receivedFileName(t.offer.from, t.offer.fileName);
+      t.savedPath = await commitPartFile(t.filePath, this.#options.downloadsDir, name);
+      t.filePath = undefined;
+      m.commit(this.#now());
+    });
+  }
+
+  async #discardFile(t: Transfer): Promise<void> {
+    if (t.file !== undefined) {
+      try {
+        t.file.close();
+      } catch {
+        // Already closed.
+      }
+      t.file = undefined;
+    }
+    if (t.filePath !== undefined && t.direction === "receive") {
+      await removeQuietly(t.filePath);
+      t.filePath = undefined;
+    }
+  }
+}

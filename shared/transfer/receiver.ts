@@ -1,0 +1,377 @@
+/**
+ * The receiving side of a P2P file transfer as a sans-IO state machine.
+ *
+ * ```ts
+ * const receiver = new TransferReceiver({ transferId, secret, expected, maxFileSize }, now);
+ * receiver.handleDatagram(bytes, now);
+ * for (let piece; (piece = receiver.pollData());) file.write(piece.bytes); // in order
+ * for (let event; (event = receiver.pollEvent());) if (event.type === "verified") …commit()
+ * ```
+ *
+ * States: handshake (waits for a HELLO matching the server's offer and under the size
+ * limit; answers ACCEPT or CANCEL) → transfer (stores chunks, delivers them in order,
+ * hashes them, acknowledges with SACK ranges and an advertised window) → finishing (every
+ * byte arrived and the SHA-256 matched: `verified`; the driver saves the file and calls
+ * commit()) → draining (DONE sent; repeats it to retransmissions) → closed.
+ *
+ * @module
+ */
+
+import { createHash, type Hash } from "node:crypto";
+import {
+  ACK_EVERY_BYTES,
+  DATA_OVERHEAD,
+  DEFAULT_ACK_EVERY,
+  DEFAULT_MAX_ACK_DELAY_MS,
+  DEFAULT_RECEIVE_WINDOW_BYTES,
+  HEADER_SIZE,
+  MAX_ACK_RANGES,
+  MAX_CHUNKS,
+  MAX_PAYLOAD_SIZE,
+  MAX_WINDOW_CHUNKS,
+  MIN_DRAIN_MS,
+  PROGRESS_INTERVAL_MS,
+  TAG_SIZE,
+} from "./constants.ts";
+import { minTime, TransferMachine, type TransferMachineOptions } from "./_machine.ts";
+import {
+  CancelCode,
+  decodeData,
+  decodeHello,
+  encodeAccept,
+  encodeAck,
+  type HelloFrame,
+  type OpenedPacket,
+  PacketType,
+  toHex,
+} from "./packet.ts";
+import { FROM_RECEIVER } from "./packet_protection.ts";
+import { RangeSet } from "./range_set.ts";
+
+/** What the server announced: the receiver accepts only a HELLO matching it. */
+export interface ExpectedFile {
+  fileName: string;
+  size: number;
+  /** SHA-256, bytes or 64 hex digits. */
+  sha256: Uint8Array | string;
+}
+
+/** Options of {@linkcode TransferReceiver}. */
+export interface ReceiverOptions extends TransferMachineOptions {
+  /** The offer as announced by the server. */
+  expected: ExpectedFile;
+  /** Refuse files larger than this (bytes). Default: no limit. */
+  maxFileSize?: number;
+  /** Memory for out-of-order and not yet written data (bytes). Default 8 MiB. */
+  receiveWindowBytes?: number;
+  /** Acknowledge after this many in-order DATA packets. Default 2. */
+  ackEvery?: number;
+  /** Acknowledge at most this long after the first unacknowledged packet (ms). Default 2. */
+  maxAckDelayMs?: number;
+}
+
+/** A piece of the file, in order, ready to be written. */
+export interface FileData {
+  offset: number;
+  bytes: Uint8Array;
+}
+
+const ACK_FIXED_BYTES = 22;
+
+/** Sans-IO receiver of one file. */
+export class TransferReceiver extends TransferMachine {
+  readonly #expected: { fileName: string; size: number; sha256: string };
+  readonly #maxFileSize: number;
+  readonly #windowBytes: number;
+  readonly #ackEvery: number;
+  readonly #maxAckDelay: number;
+  #size = 0;
+  #chunkSize = 0;
+  #chunkCount = 0;
+  #maxRanges = 0;
+  #windowChunks = 0;
+
+  #cumAck = 0;
+  #highest = -1;
+  readonly #received = new RangeSet();
+  readonly #buffer = new Map<number, Uint8Array>();
+  #limit = 0;
+  #largestPnAt = 0;
+
+  #acceptDue = false;
+  #doneDue = false;
+  #ackNow = false;
+  #ackPending = 0;
+  #ackAt: number | undefined;
+
+  #deliveries: FileData[] = [];
+  #deliveryHead = 0;
+  #unpulled = 0;
+  #delivered = 0;
+  readonly #hash: Hash = createHash("sha256");
+
+  /**
+   * @param options transfer, expected file and limits.
+   * @param now current time in ms.
+   */
+  constructor(options: ReceiverOptions, now: number) {
+    super(options, FROM_RECEIVER, now);
+    const sha = options.expected.sha256;
+    this.#expected = {
+      fileName: options.expected.fileName,
+      size: options.expected.size,
+      sha256: typeof sha === "string" ? sha.toLowerCase() : toHex(sha),
+    };
+    this.#maxFileSize = options.maxFileSize ?? Infinity;
+    this.#windowBytes = options.receiveWindowBytes ?? DEFAULT_RECEIVE_WINDOW_BYTES;
+    this.#ackEvery = Math.max(1, options.ackEvery ?? DEFAULT_ACK_EVERY);
+    this.#maxAckDelay = options.maxAckDelayMs ?? DEFAULT_MAX_ACK_DELAY_MS;
+  }
+
+  /** Bytes received in order so far. */
+  get bytesReceived(): number {
+    return this.#delivered;
+  }
+
+  /** File size announced in the offer. */
+  get size(): number {
+    return this.#expected.size;
+  }
+
+  /** Bytes delivered but not yet taken with pollData(). */
+  get bytesPending(): number {
+    return this.#unpulled;
+  }
+
+  /** Takes the next in-order piece of file data, or undefined. */
+  pollData(): FileData | undefined {
+    if (this.#deliveryHead >= this.#deliveries.length) return undefined;
+    const piece = this.#deliveries[this.#deliveryHead++];
+    if (this.#deliveryHead === this.#deliveries.length) {
+      this.#deliveries = [];
+      this.#deliveryHead = 0;
+    }
+    this.#unpulled -= piece.bytes.length;
+    return piece;
+  }
+
+  /**
+   * The driver saved the verified file: send DONE and report `done`.
+   * @throws {Error} when called before `verified`.
+   */
+  commit(now: number): void {
+    if (this.stateValue !== "finishing") {
+      throw new Error(`Cannot commit transfer: state is "${this.stateValue}"`);
+    }
+    this.#doneDue = true;
+    this.emit({ type: "done" });
+    this.drain(now, Math.max(MIN_DRAIN_MS, this.idleTimeoutMs / 2));
+  }
+
+  protected onPacket(packet: OpenedPacket, now: number): boolean {
+    if (packet.pn === this.replay.highest) this.#largestPnAt = now;
+    switch (packet.type) {
+      case PacketType.Hello:
+        if (this.stateValue === "handshake") this.#onHello(decodeHello(packet.body), now);
+        else if (this.stateValue === "draining") this.#doneDue = true;
+        else this.#acceptDue = true;
+        return true;
+      case PacketType.Data:
+        if (this.stateValue === "transfer") return this.#onData(packet.body, now);
+        if (this.stateValue === "finishing") this.#ackNow = true;
+        else if (this.stateValue === "draining") this.#doneDue = true;
+        else return false;
+        this.stats.duplicateChunks++;
+        return true;
+      case PacketType.Ping:
+        if (this.stateValue === "draining") this.#doneDue = true;
+        else if (this.stateValue === "handshake") return false;
+        else this.#ackNow = true;
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  #onHello(hello: HelloFrame, now: number): void {
+    const expected = this.#expected;
+    if (
+      hello.fileName !== expected.fileName || hello.size !== expected.size ||
+      toHex(hello.sha256) !== expected.sha256
+    ) {
+      this.fail(
+        CancelCode.OfferMismatch,
+        "Cannot accept file: the sender's HELLO does not match the announced offer",
+        false,
+        now,
+        "HELLO does not match the offer",
+      );
+      return;
+    }
+    if (hello.size > this.#maxFileSize) {
+      const reason = `file of ${hello.size} bytes exceeds the limit of ${this.#maxFileSize} bytes`;
+      this.fail(CancelCode.TooLarge, `Cannot accept file: ${reason}`, false, now, reason);
+      return;
+    }
+    const chunkCount = Math.ceil(hello.size / hello.chunkSize);
+    if (hello.chunkSize + DATA_OVERHEAD > MAX_PAYLOAD_SIZE || chunkCount > MAX_CHUNKS) {
+      this.fail(
+        CancelCode.Protocol,
+        `Cannot accept file: chunk size ${hello.chunkSize} is not supported`,
+        false,
+        now,
+        "unsupported chunk size",
+      );
+      return;
+    }
+    this.#size = hello.size;
+    this.#chunkSize = hello.chunkSize;
+    this.#chunkCount = chunkCount;
+    // Keep ACKs no larger than the sender's own datagrams, so they fit the same path.
+    const ackBudget = Math.min(this.payloadSize, hello.chunkSize + DATA_OVERHEAD) - HEADER_SIZE -
+      TAG_SIZE - ACK_FIXED_BYTES;
+    this.#maxRanges = Math.max(1, Math.min(MAX_ACK_RANGES, Math.floor(ackBudget / 8)));
+    this.#windowChunks = Math.max(
+      2,
+      Math.min(MAX_WINDOW_CHUNKS, Math.floor(this.#windowBytes / hello.chunkSize)),
+    );
+    this.#limit = Math.min(chunkCount, this.#windowChunks);
+    this.stateValue = "transfer";
+    this.#acceptDue = true;
+    this.emit({ type: "accepted" });
+    if (chunkCount === 0) this.#finish(now);
+  }
+
+  #onData(body: Uint8Array, now: number): boolean {
+    const { chunk, data } = decodeData(body);
+    if (chunk >= this.#chunkCount) return false;
+    const expectedLength = Math.min(this.#chunkSize, this.#size - chunk * this.#chunkSize);
+    if (data.length !== expectedLength) {
+      this.stats.droppedMalformed++;
+      return true;
+    }
+    if (chunk < this.#cumAck || this.#buffer.has(chunk)) {
+      this.stats.duplicateChunks++;
+      this.#ackNow = true;
+      return true;
+    }
+    if (chunk >= this.#limit) {
+      this.stats.beyondWindow++;
+      this.#ackNow = true;
+      return true;
+    }
+    if (chunk === this.#cumAck) {
+      this.#deliver(data);
+      this.#cumAck++;
+      while (this.#received.first === this.#cumAck) {
+        const end = this.#received.shift()!;
+        for (let c = this.#cumAck; c < end; c++) {
+          this.#deliver(this.#buffer.get(c)!);
+          this.#buffer.delete(c);
+        }
+        this.#cumAck = end;
+      }
+    } else {
+      this.#buffer.set(chunk, data);
+      this.#received.add(chunk, chunk + 1);
+    }
+    // Acknowledge at once on reordering (a new gap or a filled hole), else every N packets.
+    if (chunk > this.#highest + 1 || chunk < this.#highest) {
+      this.#ackNow = true;
+    } else if (
+      ++this.#ackPending >= this.#ackEvery || this.#ackPending * this.#chunkSize >= ACK_EVERY_BYTES
+    ) {
+      this.#ackNow = true;
+    } else {
+      this.#ackAt ??= now + this.#maxAckDelay;
+    }
+    if (chunk > this.#highest) this.#highest = chunk;
+    this.progress(now, this.#delivered, this.#size, PROGRESS_INTERVAL_MS);
+    if (this.#cumAck === this.#chunkCount) this.#finish(now);
+    return true;
+  }
+
+  #deliver(bytes: Uint8Array): void {
+    this.#hash.update(bytes);
+    this.#deliveries.push({ offset: this.#delivered, bytes });
+    this.#delivered += bytes.length;
+    this.#unpulled += bytes.length;
+  }
+
+  /** Every chunk arrived: check the hash. */
+  #finish(now: number): void {
+    const digest = this.#hash.digest("hex");
+    this.#ackNow = true;
+    this.progress(now, this.#delivered, this.#size, PROGRESS_INTERVAL_MS, true);
+    if (digest !== this.#expected.sha256) {
+      this.fail(
+        CancelCode.HashMismatch,
+        "Cannot accept file: the received data does not match its SHA-256",
+        false,
+        now,
+        "SHA-256 mismatch",
+      );
+      return;
+    }
+    this.stateValue = "finishing";
+    this.emit({ type: "verified" });
+  }
+
+  /** The limit to advertise: window measured from cumAck, less data not yet written. */
+  #currentLimit(): number {
+    const room = Math.max(0, this.#windowBytes - this.#unpulled);
+    const chunks = Math.min(this.#windowChunks, Math.floor(room / this.#chunkSize));
+    return Math.max(this.#limit, Math.min(this.#chunkCount, this.#cumAck + chunks));
+  }
+
+  protected pollPacket(now: number): Uint8Array | undefined {
+    if (this.#doneDue) {
+      this.#doneDue = false;
+      return this.seal(PacketType.Done, new Uint8Array(0));
+    }
+    if (this.stateValue !== "transfer" && this.stateValue !== "finishing") return undefined;
+    const ackDelayUs = Math.min(0xffff_ffff, Math.round((now - this.#largestPnAt) * 1000));
+    if (this.#acceptDue) {
+      this.#acceptDue = false;
+      this.#limit = this.#currentLimit();
+      return this.seal(
+        PacketType.Accept,
+        encodeAccept({ largestPn: this.replay.highest, ackDelayUs, limit: this.#limit }),
+      );
+    }
+    const limit = this.#currentLimit();
+    const windowUpdate = limit - this.#limit >= Math.max(1, this.#windowChunks >> 2);
+    if (!this.#ackNow && !windowUpdate && (this.#ackAt === undefined || now < this.#ackAt)) {
+      return undefined;
+    }
+    this.#ackNow = false;
+    this.#ackPending = 0;
+    this.#ackAt = undefined;
+    this.#limit = limit;
+    const ranges: number[] = [];
+    this.#received.forEachDescending(this.#maxRanges, (s, e) => ranges.push(s, e));
+    return this.seal(
+      PacketType.Ack,
+      encodeAck({
+        largestPn: this.replay.highest,
+        ackDelayUs,
+        cumAck: this.#cumAck,
+        limit,
+        ranges,
+      }),
+    );
+  }
+
+  protected onTimeout(_now: number): void {
+    // The ACK timer is served by pollPacket(); nothing else expires here.
+  }
+
+  protected machineTimeout(): number | undefined {
+    if (this.#ackNow || this.#acceptDue || this.#doneDue) return this.now;
+    return minTime(undefined, this.#ackAt);
+  }
+
+  protected drainTime(): number {
+    return MIN_DRAIN_MS;
+  }
+}

@@ -1,0 +1,272 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import {
+  describeFile,
+  TransferEndpoint,
+  type TransferEndpoint as Endpoint,
+  type TransferOffer,
+} from "../../client/transfer_driver.ts";
+import { CancelCode, PacketType } from "../../shared/transfer/mod.ts";
+import { UdpRelay } from "../helpers/udp_relay.ts";
+
+const LOCAL = "127.0.0.1";
+
+function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+async function writeRandomFile(path: string, size: number): Promise<void> {
+  using file = await Deno.open(path, { write: true, create: true, truncate: true });
+  const block = new Uint8Array(1 << 16);
+  for (let written = 0; written < size;) {
+    crypto.getRandomValues(block);
+    const n = Math.min(block.length, size - written);
+    for (let at = 0; at < n;) at += await file.write(block.subarray(at, n));
+    written += n;
+  }
+}
+
+async function sha256File(path: string): Promise<string> {
+  return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
+}
+
+async function offerFor(path: string, from: string, to: string, fileName?: string) {
+  const d = await describeFile(path);
+  const offer: TransferOffer = {
+    id: randomHex(8),
+    secret: btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))),
+    from,
+    to,
+    fileName: fileName ?? d.baseName,
+    size: d.size,
+    sha256: d.sha256,
+  };
+  return offer;
+}
+
+/** Two endpoints with their own downloads dirs, closed and removed afterwards. */
+async function withPeers(
+  fn: (ctx: { a: Endpoint; b: Endpoint; dir: string; aDir: string; bDir: string }) => Promise<void>,
+  options: { payloadSize?: number; maxFileSize?: number } = {},
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tessenger_transfer_" });
+  const aDir = join(dir, "alice");
+  const bDir = join(dir, "bob");
+  await Deno.mkdir(aDir);
+  await Deno.mkdir(bDir);
+  const a = await TransferEndpoint.open({
+    hostname: LOCAL,
+    port: 0,
+    downloadsDir: aDir,
+    ...options,
+  });
+  const b = await TransferEndpoint.open({
+    hostname: LOCAL,
+    port: 0,
+    downloadsDir: bDir,
+    ...options,
+  });
+  try {
+    await fn({ a, b, dir, aDir, bDir });
+  } finally {
+    await a.close();
+    await b.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("two endpoints move a file over loopback UDP and the hash matches", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "video.mp4");
+    await writeRandomFile(src, 3_000_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, LOCAL);
+    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+    const [sent, received] = await Promise.all([sending.done, receiving.done]);
+    assert.equal(sent.ok, true, JSON.stringify(sent));
+    assert.equal(received.ok, true, JSON.stringify(received));
+    const saved = join(bDir, "alice_video.mp4");
+    assert.equal(received.ok && received.path, saved);
+    assert.equal(await sha256File(saved), offer.sha256);
+    assert.deepEqual([...Deno.readDirSync(bDir)].map((e) => e.name), ["alice_video.mp4"]);
+    const p = sending.progress();
+    assert.equal(p.bytes, p.total);
+  });
+});
+
+Deno.test("a transfer through a relay with loss, duplication and reordering arrives intact", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "clip.bin");
+    await writeRandomFile(src, 2_000_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const relay = await UdpRelay.open({
+      target: { hostname: LOCAL, port: b.port },
+      loss: 0.05,
+      duplicate: 0.02,
+      reorder: 0.02,
+      seed: 42,
+    });
+    try {
+      const receiving = b.expect(offer, LOCAL);
+      const sending = a.send(offer, src, { hostname: LOCAL, port: relay.port });
+      const [sent, received] = await Promise.all([sending.done, receiving.done]);
+      assert.equal(sent.ok, true, JSON.stringify(sent));
+      assert.equal(received.ok, true, JSON.stringify(received));
+      assert.equal(await sha256File(join(bDir, "alice_clip.bin")), offer.sha256);
+      assert.ok(relay.stats.dropped > 0, "the relay dropped nothing");
+    } finally {
+      await relay.close();
+    }
+  }, { payloadSize: 8192 });
+});
+
+Deno.test("two transfers run at once in opposite directions", async () => {
+  await withPeers(async ({ a, b, dir, aDir, bDir }) => {
+    const one = join(dir, "one.bin");
+    const two = join(dir, "two.bin");
+    await writeRandomFile(one, 1_500_000);
+    await writeRandomFile(two, 1_200_000);
+    const toBob = await offerFor(one, "alice", "bob");
+    const toAlice = await offerFor(two, "bob", "alice");
+    const handles = [
+      b.expect(toBob, LOCAL),
+      a.expect(toAlice, LOCAL),
+      a.send(toBob, one, { hostname: LOCAL, port: b.port }),
+      b.send(toAlice, two, { hostname: LOCAL, port: a.port }),
+    ];
+    const results = await Promise.all(handles.map((h) => h.done));
+    for (const r of results) assert.equal(r.ok, true, JSON.stringify(r));
+    assert.equal(await sha256File(join(bDir, "alice_one.bin")), toBob.sha256);
+    assert.equal(await sha256File(join(aDir, "bob_two.bin")), toAlice.sha256);
+  });
+});
+
+Deno.test("an existing file is never overwritten: the new one is numbered", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "notes.txt");
+    await Deno.writeTextFile(src, "new contents\n");
+    await Deno.writeTextFile(join(bDir, "alice_notes.txt"), "precious\n");
+    await Deno.writeTextFile(join(bDir, "alice_notes (1).txt"), "also precious\n");
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, LOCAL);
+    a.send(offer, src, { hostname: LOCAL, port: b.port });
+    const result = await receiving.done;
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal(await Deno.readTextFile(join(bDir, "alice_notes.txt")), "precious\n");
+    assert.equal(await Deno.readTextFile(join(bDir, "alice_notes (1).txt")), "also precious\n");
+    assert.equal(await Deno.readTextFile(join(bDir, "alice_notes (2).txt")), "new contents\n");
+    assert.equal(result.ok && result.path, join(bDir, "alice_notes (2).txt"));
+  });
+});
+
+Deno.test("a file name with path traversal is saved inside the downloads dir", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "payload.txt");
+    await Deno.writeTextFile(src, "gotcha\n");
+    const offer = await offerFor(src, "../alice", "bob", "../../../tmp/.evil\u0007.sh");
+    const receiving = b.expect(offer, LOCAL);
+    a.send(offer, src, { hostname: LOCAL, port: b.port });
+    const result = await receiving.done;
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.deepEqual([...Deno.readDirSync(bDir)].map((e) => e.name), ["alice_evil_.sh"]);
+    const outside = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+    assert.deepEqual(outside, ["alice", "bob", "payload.txt"]);
+  });
+});
+
+Deno.test("datagrams from a stranger are dropped and counted", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "f.bin");
+    await writeRandomFile(src, 500_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, LOCAL);
+    const stranger = Deno.listenDatagram({ transport: "udp", hostname: LOCAL, port: 0 });
+    try {
+      const to = { transport: "udp" as const, hostname: LOCAL, port: b.port };
+      // Garbage, an unknown transfer id, and a forged packet for the real transfer id.
+      await stranger.send(new Uint8Array([1, 2, 3]), to);
+      const forged = new Uint8Array(60);
+      forged[0] = 0xa1;
+      forged[1] = PacketType.Hello;
+      forged.set(offer.id.match(/../g)!.map((h) => parseInt(h, 16)), 2);
+      await stranger.send(forged, to);
+      const unknown = forged.slice();
+      unknown[2] ^= 0xff;
+      await stranger.send(unknown, to);
+      const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+      for (let i = 0; i < 20; i++) await stranger.send(forged, to);
+      const [sent, received] = await Promise.all([sending.done, receiving.done]);
+      assert.equal(sent.ok && received.ok, true);
+      assert.equal(await sha256File(join(bDir, "alice_f.bin")), offer.sha256);
+      // The stranger's socket is 127.0.0.1 too, but its port is not the sender's: once
+      // the transfer latched the sender's port, forged packets count as wrong address;
+      // before that they reach the machine and fail authentication.
+      assert.equal(b.stats.droppedMalformed, 1);
+      assert.equal(b.stats.droppedUnknownTransfer, 1);
+      assert.equal(b.stats.droppedWrongAddress + b.stats.droppedByTransfers, 21);
+    } finally {
+      stranger.close();
+    }
+  });
+});
+
+Deno.test("datagrams from a host other than the announced sender are dropped", async () => {
+  await withPeers(async ({ a, b, dir }) => {
+    const src = join(dir, "g.bin");
+    await writeRandomFile(src, 10_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, "127.0.0.2"); // the server said the sender is elsewhere
+    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+    for (let i = 0; i < 100 && b.stats.droppedWrongAddress === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(b.stats.droppedWrongAddress >= 1);
+    assert.equal(receiving.progress().bytes, 0);
+    sending.cancel("test over");
+    receiving.cancel("test over");
+    const [s, r] = await Promise.all([sending.done, receiving.done]);
+    assert.equal(s.ok || r.ok, false);
+  });
+});
+
+Deno.test("a file over the size limit is refused and the sender is told why", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "big.bin");
+    await writeRandomFile(src, 200_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, LOCAL);
+    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+    const [sent, received] = await Promise.all([sending.done, receiving.done]);
+    assert.equal(sent.ok, false);
+    assert.equal(!sent.ok && sent.code, CancelCode.TooLarge);
+    assert.match(!sent.ok ? sent.reason : "", /exceeds the limit of 100000 bytes/);
+    assert.equal(received.ok, false);
+    assert.deepEqual([...Deno.readDirSync(bDir)], []);
+  }, { maxFileSize: 100_000 });
+});
+
+Deno.test("cancelling a transfer tells the peer and leaves no .part file", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "long.bin");
+    await writeRandomFile(src, 20_000_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, LOCAL);
+    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+    for (let i = 0; i < 200 && receiving.progress().bytes < 100_000; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    sending.cancel("changed my mind");
+    const [sent, received] = await Promise.all([sending.done, receiving.done]);
+    assert.equal(sent.ok, false);
+    assert.equal(received.ok, false);
+    assert.match(!received.ok ? received.reason : "", /peer cancelled \(changed my mind\)/);
+    for (let i = 0; i < 100 && b.activeTransfers > 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual([...Deno.readDirSync(bDir)], []);
+  }, { payloadSize: 1200 });
+});

@@ -1,0 +1,166 @@
+/**
+ * A lossy UDP relay for tests and benchmarks, loopback only: the client sends to
+ * `relay.port`, the relay forwards to `target` from a second socket and relays answers
+ * back. Each direction drops, duplicates and reorders (swaps adjacent datagrams) with a
+ * seeded PRNG. Bounded: at most one held datagram per direction, flushed within 5 ms.
+ *
+ * ```ts
+ * const relay = await UdpRelay.open({ target: { hostname: "127.0.0.1", port }, loss: 0.05 });
+ * // send to 127.0.0.1:relay.port instead of port
+ * await relay.close();
+ * ```
+ *
+ * @module
+ */
+
+/** Options of {@linkcode UdpRelay.open}. */
+export interface UdpRelayOptions {
+  /** Where datagrams from the client go; must be a 127.x address. */
+  target: { hostname: string; port: number };
+  /** Probability a datagram is dropped. Default 0. */
+  loss?: number;
+  /** Probability a datagram is sent twice. Default 0. */
+  duplicate?: number;
+  /** Probability a datagram is held back behind the next one. Default 0. */
+  reorder?: number;
+  /** PRNG seed. Default 1. */
+  seed?: number;
+}
+
+/** Counters per relay. */
+export interface UdpRelayStats {
+  forwarded: number;
+  dropped: number;
+  duplicated: number;
+  reordered: number;
+}
+
+const HOLD_MS = 5;
+const BUFFER_SIZE = 65536;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+interface Lane {
+  out: Deno.DatagramConn;
+  held: Uint8Array | undefined;
+  heldTimer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** A two-socket impairing relay on 127.0.0.1. */
+export class UdpRelay {
+  /** Port the client sends to. */
+  readonly port: number;
+  readonly stats: UdpRelayStats = { forwarded: 0, dropped: 0, duplicated: 0, reordered: 0 };
+  readonly #front: Deno.DatagramConn;
+  readonly #back: Deno.DatagramConn;
+  readonly #target: Deno.NetAddr;
+  readonly #rng: () => number;
+  readonly #loss: number;
+  readonly #duplicate: number;
+  readonly #reorder: number;
+  #client: Deno.NetAddr | undefined;
+  #closed = false;
+  readonly #loops: Promise<void>[];
+  readonly #pending = new Set<Promise<unknown>>();
+  readonly #toTarget: Lane;
+  readonly #toClient: Lane;
+
+  private constructor(options: UdpRelayOptions) {
+    if (!options.target.hostname.startsWith("127.")) {
+      throw new TypeError(`Cannot relay: target "${options.target.hostname}" is not loopback`);
+    }
+    this.#front = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    this.#back = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+    this.port = (this.#front.addr as Deno.NetAddr).port;
+    this.#target = { transport: "udp", ...options.target };
+    this.#rng = mulberry32(options.seed ?? 1);
+    this.#loss = options.loss ?? 0;
+    this.#duplicate = options.duplicate ?? 0;
+    this.#reorder = options.reorder ?? 0;
+    this.#toTarget = { out: this.#back, held: undefined, heldTimer: undefined };
+    this.#toClient = { out: this.#front, held: undefined, heldTimer: undefined };
+    this.#loops = [this.#run(this.#front, true), this.#run(this.#back, false)];
+  }
+
+  /** Opens the relay. */
+  static open(options: UdpRelayOptions): Promise<UdpRelay> {
+    return Promise.resolve(new UdpRelay(options));
+  }
+
+  async #run(socket: Deno.DatagramConn, fromClient: boolean): Promise<void> {
+    const buffer = new Uint8Array(BUFFER_SIZE);
+    while (!this.#closed) {
+      let data: Uint8Array;
+      let from: Deno.NetAddr;
+      try {
+        const [d, a] = await socket.receive(buffer);
+        data = d;
+        from = a as Deno.NetAddr;
+      } catch {
+        return;
+      }
+      if (fromClient) {
+        this.#client ??= from;
+        this.#forward(this.#toTarget, this.#target, data.slice());
+      } else if (this.#client !== undefined) {
+        this.#forward(this.#toClient, this.#client, data.slice());
+      }
+    }
+  }
+
+  #forward(lane: Lane, to: Deno.NetAddr, data: Uint8Array): void {
+    if (this.#rng() < this.#loss) {
+      this.stats.dropped++;
+      return;
+    }
+    if (lane.held === undefined && this.#rng() < this.#reorder) {
+      this.stats.reordered++;
+      lane.held = data;
+      lane.heldTimer = setTimeout(() => this.#release(lane, to), HOLD_MS);
+      return;
+    }
+    this.#send(lane, to, data);
+    if (this.#rng() < this.#duplicate) {
+      this.stats.duplicated++;
+      this.#send(lane, to, data);
+    }
+    this.#release(lane, to);
+  }
+
+  #release(lane: Lane, to: Deno.NetAddr): void {
+    if (lane.held === undefined) return;
+    clearTimeout(lane.heldTimer);
+    const held = lane.held;
+    lane.held = undefined;
+    lane.heldTimer = undefined;
+    this.#send(lane, to, held);
+  }
+
+  #send(lane: Lane, to: Deno.NetAddr, data: Uint8Array): void {
+    if (this.#closed) return;
+    this.stats.forwarded++;
+    const p = lane.out.send(data, to).catch(() => 0);
+    this.#pending.add(p);
+    p.finally(() => this.#pending.delete(p));
+  }
+
+  /** Closes both sockets and waits for the loops and sends to end. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const lane of [this.#toTarget, this.#toClient]) clearTimeout(lane.heldTimer);
+    await Promise.allSettled([...this.#pending]);
+    this.#front.close();
+    this.#back.close();
+    await Promise.all(this.#loops);
+  }
+}

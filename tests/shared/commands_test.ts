@@ -1,0 +1,34 @@
+import { deepEqual as assertEquals } from "node:assert/strict";
+import { COMMANDS, findCommand, parseCommandLine, usageOf } from "../../shared/commands.ts";
+
+Deno.test("parseCommandLine() keeps the spaces of the text after the fixed arguments", () => {
+  assertEquals(parseCommandLine("/msgto Hans hello   there "), {
+    name: "msgto",
+    args: ["Hans", "hello   there "],
+  });
+  assertEquals(parseCommandLine("/groupmsg  g  hi  all"), {
+    name: "groupmsg",
+    args: ["g", "hi  all"],
+  });
+});
+
+Deno.test("parseCommandLine() splits variadic and fixed commands on spaces", () => {
+  assertEquals(parseCommandLine("/creategroup g  Hans Luke"), {
+    name: "creategroup",
+    args: ["g", "Hans", "Luke"],
+  });
+  assertEquals(parseCommandLine("/activeuser"), { name: "activeuser", args: [] });
+  assertEquals(parseCommandLine("/msgto Hans"), { name: "msgto", args: ["Hans"] });
+});
+
+Deno.test("parseCommandLine() gives no name for text that is not a command", () => {
+  assertEquals(parseCommandLine("hello"), { name: "", args: [] });
+  assertEquals(parseCommandLine(""), { name: "", args: [] });
+});
+
+Deno.test("usageOf() writes each command's usage line", () => {
+  assertEquals(usageOf(findCommand("msgto")!), "/msgto USER TEXT");
+  assertEquals(usageOf(findCommand("creategroup")!), "/creategroup GROUP USER [USER ...]");
+  assertEquals(usageOf(findCommand("p2pvideo")!), "/p2pvideo USER FILE");
+  assertEquals(COMMANDS.every((c) => usageOf(c).startsWith(`/${c.name}`)), true);
+});

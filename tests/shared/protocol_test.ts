@@ -1,0 +1,95 @@
+import {
+  deepEqual as assertEquals,
+  ok as assert,
+  throws as assertThrows,
+} from "node:assert/strict";
+import {
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+  parseRequest,
+  parseServerFrame,
+} from "../../shared/protocol.ts";
+
+const enc = new TextEncoder();
+
+Deno.test("encodeFrame() writes one JSON object and a newline", () => {
+  const bytes = encodeFrame({ t: "req", id: 1, cmd: "msgto", args: ["Hans", "hi there"] });
+  assertEquals(
+    new TextDecoder().decode(bytes),
+    '{"t":"req","id":1,"cmd":"msgto","args":["Hans","hi there"]}\n',
+  );
+});
+
+Deno.test("FrameDecoder joins a frame split across chunks, even inside a UTF-8 character", () => {
+  const d = new FrameDecoder();
+  const bytes = enc.encode('{"t":"req","id":1,"cmd":"msgto","args":["Hans","héllo ✓"]}\n');
+  const out: unknown[] = [];
+  for (let i = 0; i < bytes.length; i += 3) out.push(...d.push(bytes.subarray(i, i + 3)));
+  assertEquals(out, [{ t: "req", id: 1, cmd: "msgto", args: ["Hans", "héllo ✓"] }]);
+  assertEquals(d.bufferedBytes, 0);
+});
+
+Deno.test("FrameDecoder returns several frames from one chunk and skips blank lines", () => {
+  const d = new FrameDecoder();
+  assertEquals(d.push(enc.encode('{"a":1}\n\n\r\n{"b":2}\r\n{"c"')), [{ a: 1 }, { b: 2 }]);
+  assertEquals(d.push(enc.encode(":3}\n")), [{ c: 3 }]);
+});
+
+Deno.test("FrameDecoder rejects a line over the limit once and resynchronises at its newline", () => {
+  const d = new FrameDecoder(32);
+  const out = [
+    ...d.push(enc.encode("x".repeat(20))),
+    ...d.push(enc.encode("y".repeat(20))),
+    ...d.push(enc.encode("z".repeat(20) + '\n{"ok":true}\n')),
+  ];
+  assertEquals(out.length, 2);
+  assert(out[0] instanceof FrameError && out[0].code === "too_large");
+  assertEquals(out[1], { ok: true });
+});
+
+Deno.test("FrameDecoder reports bad UTF-8 and bad JSON as errors, not exceptions", () => {
+  const d = new FrameDecoder();
+  const out = d.push(new Uint8Array([0xc3, 0x28, 0x0a, ...enc.encode("{oops\n")]));
+  assertEquals(out.map((e) => (e as FrameError).code), ["bad_utf8", "bad_json"]);
+});
+
+Deno.test("parseRequest() accepts a well-formed request and defaults args", () => {
+  assertEquals(parseRequest({ t: "req", id: 3, cmd: "activeuser" }), {
+    t: "req",
+    id: 3,
+    cmd: "activeuser",
+    args: [],
+  });
+});
+
+Deno.test("parseRequest() rejects every malformed shape with a bad_frame error", () => {
+  const bad: unknown[] = [
+    null,
+    [],
+    "str",
+    { t: "res", id: 1, cmd: "x" },
+    { t: "req", id: -1, cmd: "x" },
+    { t: "req", id: 1.5, cmd: "x" },
+    { t: "req", id: "1", cmd: "x" },
+    { t: "req", id: 1, cmd: "" },
+    { t: "req", id: 1, cmd: "x".repeat(33) },
+    { t: "req", id: 1, cmd: "x", args: "a" },
+    { t: "req", id: 1, cmd: "x", args: [1] },
+    { t: "req", id: 1, cmd: "x", args: new Array(65).fill("a") },
+  ];
+  for (const value of bad) {
+    assertThrows(
+      () => parseRequest(value),
+      (e) => e instanceof FrameError && e.code === "bad_frame",
+    );
+  }
+});
+
+Deno.test("parseServerFrame() accepts responses, pushes, errors and byes", () => {
+  assertEquals(parseServerFrame({ t: "res", id: 1, ok: true, code: "ok", lines: [] }).t, "res");
+  assertEquals(parseServerFrame({ t: "push", ev: "msg" }).t, "push");
+  assertEquals(parseServerFrame({ t: "bye", reason: "x" }).t, "bye");
+  assertThrows(() => parseServerFrame({ t: "res", id: 1 }), FrameError);
+  assertThrows(() => parseServerFrame({ t: "what" }), FrameError);
+});

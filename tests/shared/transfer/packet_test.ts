@@ -1,0 +1,170 @@
+import assert from "node:assert/strict";
+import {
+  CancelCode,
+  type CipherSuite,
+  createPacketProtection,
+  decodeAccept,
+  decodeAck,
+  decodeCancel,
+  decodeData,
+  decodeHello,
+  encodeAccept,
+  encodeAck,
+  encodeCancel,
+  encodeDataHeader,
+  encodeHello,
+  fromHex,
+  HEADER_SIZE,
+  PacketCodec,
+  PacketError,
+  PacketType,
+  parseSecret,
+  peekTransferId,
+  TAG_SIZE,
+  TransferReceiver,
+} from "../../../shared/transfer/mod.ts";
+import { SECRET, TRANSFER_ID } from "./_sim.ts";
+
+const ID = fromHex(TRANSFER_ID);
+const KEY = parseSecret(SECRET);
+const SUITES: CipherSuite[] = ["chacha20-poly1305", "aes-256-gcm", "hmac-sha256"];
+
+function codecs(suite: CipherSuite) {
+  const protection = createPacketProtection(KEY, suite);
+  return {
+    sender: new PacketCodec(ID, protection, 0),
+    receiver: new PacketCodec(ID, protection, 1),
+  };
+}
+
+function errorKind(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof PacketError, `not a PacketError: ${e}`);
+    return e.kind;
+  }
+  return "none";
+}
+
+for (const suite of SUITES) {
+  Deno.test(`PacketCodec round-trips a DATA packet with ${suite}`, () => {
+    const { sender, receiver } = codecs(suite);
+    const data = new Uint8Array(1000).map((_, i) => i);
+    const datagram = sender.seal(PacketType.Data, 2 ** 40 + 5, encodeDataHeader(77), data);
+    assert.equal(datagram.length, HEADER_SIZE + 4 + 1000 + TAG_SIZE);
+    assert.equal(peekTransferId(datagram), TRANSFER_ID);
+    const opened = receiver.open(datagram);
+    assert.equal(opened.type, PacketType.Data);
+    assert.equal(opened.pn, 2 ** 40 + 5);
+    const { chunk, data: back } = decodeData(opened.body);
+    assert.equal(chunk, 77);
+    assert.deepEqual([...back], [...data]);
+  });
+
+  Deno.test(`PacketCodec rejects a flipped bit anywhere with ${suite}`, () => {
+    const { sender, receiver } = codecs(suite);
+    const datagram = sender.seal(PacketType.Ping, 3, new Uint8Array(0));
+    for (let i = 0; i < datagram.length; i++) {
+      if (i >= 2 && i < 10) continue; // transfer id: routed elsewhere, also rejected below
+      const bad = datagram.slice();
+      bad[i] ^= 0x10;
+      assert.notEqual(errorKind(() => receiver.open(bad)), "none", `byte ${i} not covered`);
+    }
+    const otherId = datagram.slice();
+    otherId[5] ^= 1;
+    assert.equal(errorKind(() => receiver.open(otherId)), "malformed");
+  });
+
+  Deno.test(`PacketCodec refuses its own direction's packets with ${suite}`, () => {
+    const { sender } = codecs(suite);
+    const datagram = sender.seal(PacketType.Ping, 1, new Uint8Array(0));
+    assert.equal(errorKind(() => sender.open(datagram)), "unauthentic");
+  });
+}
+
+Deno.test("PacketCodec reports a bad tag as unauthentic and truncation as malformed", () => {
+  const { sender, receiver } = codecs("chacha20-poly1305");
+  const datagram = sender.seal(PacketType.Ping, 1, new Uint8Array(0));
+  const badTag = datagram.slice();
+  badTag[badTag.length - 1] ^= 1;
+  assert.equal(errorKind(() => receiver.open(badTag)), "unauthentic");
+  for (const n of [0, 1, 17, HEADER_SIZE + TAG_SIZE - 1]) {
+    assert.equal(errorKind(() => receiver.open(datagram.subarray(0, n))), "malformed");
+  }
+  const wrongVersion = datagram.slice();
+  wrongVersion[0] = 0x42;
+  assert.equal(errorKind(() => receiver.open(wrongVersion)), "malformed");
+  assert.equal(peekTransferId(wrongVersion), undefined);
+  const wrongKey = new PacketCodec(
+    ID,
+    createPacketProtection(new Uint8Array(32), "chacha20-poly1305"),
+    1,
+  );
+  assert.equal(errorKind(() => wrongKey.open(datagram)), "unauthentic");
+});
+
+Deno.test("frame codecs round-trip every body", () => {
+  const sha256 = new Uint8Array(32).fill(7);
+  assert.deepEqual(
+    decodeHello(encodeHello({ size: 2 ** 40, chunkSize: 1162, sha256, fileName: "vidéo 1.mp4" })),
+    { size: 2 ** 40, chunkSize: 1162, sha256, fileName: "vidéo 1.mp4" },
+  );
+  assert.deepEqual(decodeAccept(encodeAccept({ largestPn: 9, ackDelayUs: 10, limit: 11 })), {
+    largestPn: 9,
+    ackDelayUs: 10,
+    limit: 11,
+  });
+  const ack = { largestPn: 1234, ackDelayUs: 99, cumAck: 5, limit: 900, ranges: [20, 30, 7, 9] };
+  assert.deepEqual(decodeAck(encodeAck(ack)), ack);
+  assert.deepEqual(decodeCancel(encodeCancel({ code: CancelCode.TooLarge, reason: "big" })), {
+    code: CancelCode.TooLarge,
+    reason: "big",
+  });
+  const long = decodeCancel(encodeCancel({ code: CancelCode.Cancelled, reason: "é".repeat(500) }));
+  assert.ok(new TextEncoder().encode(long.reason).length <= 200);
+});
+
+Deno.test("frame decoders reject truncated and inconsistent bodies", () => {
+  const hello = encodeHello({ size: 1, chunkSize: 1, sha256: new Uint8Array(32), fileName: "a" });
+  for (let n = 0; n < hello.length; n++) {
+    assert.equal(errorKind(() => decodeHello(hello.subarray(0, n))), "malformed");
+  }
+  const trailing = new Uint8Array(hello.length + 1);
+  trailing.set(hello);
+  assert.equal(errorKind(() => decodeHello(trailing)), "malformed");
+  const badRange = encodeAck({
+    largestPn: 1,
+    ackDelayUs: 0,
+    cumAck: 10,
+    limit: 20,
+    ranges: [5, 8],
+  });
+  assert.equal(errorKind(() => decodeAck(badRange)), "malformed");
+  assert.equal(errorKind(() => decodeData(new Uint8Array(3))), "malformed");
+  assert.equal(errorKind(() => decodeCancel(new Uint8Array([1, 0, 5, 65]))), "malformed");
+});
+
+Deno.test("handleDatagram() drops a replayed packet and counts it", () => {
+  const receiver = new TransferReceiver({
+    transferId: TRANSFER_ID,
+    secret: SECRET,
+    expected: { fileName: "a", size: 1, sha256: new Uint8Array(32) },
+  }, 0);
+  const { sender } = codecs("chacha20-poly1305");
+  const hello = sender.seal(
+    PacketType.Hello,
+    0,
+    encodeHello({ size: 1, chunkSize: 1162, sha256: new Uint8Array(32), fileName: "a" }),
+  );
+  assert.equal(receiver.handleDatagram(hello, 1), true);
+  assert.equal(receiver.handleDatagram(hello, 2), false);
+  assert.equal(receiver.stats.droppedReplayed, 1);
+  assert.equal(receiver.handleDatagram(new Uint8Array([1, 2, 3]), 3), false);
+  assert.equal(receiver.stats.droppedMalformed, 1);
+  const forged = hello.slice();
+  forged[forged.length - 2] ^= 4;
+  forged[10 + 7] = 9; // a fresh packet number, so it reaches the tag check
+  assert.equal(receiver.handleDatagram(forged, 4), false);
+  assert.equal(receiver.stats.droppedUnauthentic, 1);
+});

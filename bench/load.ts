@@ -42,6 +42,7 @@ import {
   type IdleStep,
   loginStorm,
   type LoginStormResult,
+  sleep,
   type TalkersResult,
   talkersRun,
 } from "./load/workloads.ts";
@@ -51,7 +52,7 @@ type Workload = typeof WORKLOADS[number];
 
 const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [--runs N]
        [--fanout-sizes LIST] [--fanout-deliveries N] [--talkers N] [--talker-rate N]
-       [--talker-seconds N] [--idle-steps LIST] [--logins N] [--chart FILE] [--json FILE]
+       [--talker-seconds N] [--idle-steps LIST] [--idle-in-flight N] [--logins N] [--chart FILE] [--json FILE]
        [--anchors DIR] [--keep] [--tessenger-flags FLAGS]
 
   --servers LIST          tessenger,ngircd,inspircd (default all three)
@@ -63,6 +64,7 @@ const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [
   --talker-rate N         private messages per second per talker (default 2)
   --talker-seconds N      sending time per talkers run (default 10)
   --idle-steps LIST       idle clients to measure memory at (default 1000,5000,10000)
+  --idle-in-flight N       logins in flight while ramping the idle clients (default 100)
   --logins N              logins per login-storm run (default 300)
   --chart FILE            write the fan-out SVG chart here (default docs/load-chart.svg)
   --json FILE             also write every run's figures as JSON
@@ -97,6 +99,7 @@ interface Settings {
   talkerRate: number;
   talkerSeconds: number;
   idleSteps: number[];
+  idleInFlight: number;
   logins: number;
   chart: string;
   json?: string;
@@ -133,6 +136,7 @@ function parseSettings(argv: string[]): Settings | undefined {
       "talker-rate": { type: "string", default: "2" },
       "talker-seconds": { type: "string", default: "10" },
       "idle-steps": { type: "string", default: "1000,5000,10000" },
+      "idle-in-flight": { type: "string", default: "100" },
       logins: { type: "string", default: "300" },
       chart: { type: "string", default: "docs/load-chart.svg" },
       json: { type: "string" },
@@ -166,6 +170,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     talkerRate: positive(v["talker-rate"], "--talker-rate", 1000),
     talkerSeconds: positive(v["talker-seconds"], "--talker-seconds", 600),
     idleSteps,
+    idleInFlight: positive(v["idle-in-flight"], "--idle-in-flight", 5000),
     logins: positive(v.logins, "--logins", 5000),
     chart: v.chart,
     json: v.json,
@@ -236,6 +241,7 @@ async function runFanout(kind: ServerKind, n: number, ctx: Context): Promise<Fan
       for (let i = 0; i < all.length; i += 50) {
         await Promise.all(all.slice(i, i + 50).map((c) => c.join("load")));
       }
+      await sleep(1000); // let the server finish the joins (IRC: JOIN broadcasts)
       const messages = Math.ceil(ctx.settings.fanoutDeliveries / n);
       log(`  warm-up: ${Math.ceil(messages / 10)} messages`);
       await fanoutRun(sender, receivers, {
@@ -267,6 +273,7 @@ async function runTalkers(kind: ServerKind, ctx: Context): Promise<TalkersResult
       readBytes: 4096,
     });
     try {
+      await sleep(1000);
       const results: TalkersResult[] = [];
       for (let r = 0; r < ctx.settings.runs; r++) {
         const res = await talkersRun(clients, {
@@ -298,13 +305,13 @@ async function runIdle(
     results.push(
       await withServer(kind, ctx, async (server) => {
         // Let the fresh server settle before the baseline.
-        await new Promise((res) => setTimeout(res, 1000));
+        await sleep(1000);
         const t0 = performance.now();
         const { baseRssBytes, steps, clients } = await idleRamp(
           server.driver,
           names("u", 0, max),
           server.rss,
-          { steps: ctx.settings.idleSteps },
+          { steps: ctx.settings.idleSteps, inFlight: ctx.settings.idleInFlight },
         );
         log(
           `  run ${r + 1}: base ${(baseRssBytes / 2 ** 20).toFixed(1)} MiB; ` +

@@ -8,7 +8,8 @@
 
 import { connectMany, type Driver, type LoadClient, markedText } from "./clients.ts";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Value at quantile `q` (nearest rank) of sorted samples; NaN when empty. */
 export function quantile(sorted: ArrayLike<number>, q: number): number {

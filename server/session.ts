@@ -6,6 +6,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import {
   MAX_BAD_FRAMES,
   MAX_FRAME_BYTES,
@@ -76,7 +77,7 @@ export class Session implements Outbox {
       Session.#due.push(this);
       if (!Session.#passScheduled) {
         Session.#passScheduled = true;
-        setTimeout(Session.#writePass, 0);
+        setImmediate(Session.#writePass);
       }
     }
     return true;
@@ -89,7 +90,8 @@ export class Session implements Outbox {
    * Starts the writes of every session queued to since the last pass. Sends
    * are deferred to the end of the event-loop turn so that everything one
    * turn produced for a client (e.g. a burst of group messages) goes out in
-   * one write instead of one write per frame.
+   * one write instead of one write per frame. `setImmediate`, not
+   * `setTimeout(0)`: in Deno the latter waits about 2 ms.
    */
   static #writePass = (): void => {
     Session.#passScheduled = false;

@@ -7,6 +7,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { clearImmediate, setImmediate } from "node:timers";
 
 /** A stored private message. */
 export interface PrivateMessage {
@@ -142,7 +143,7 @@ export class SqliteStore implements ChatStore {
   readonly #q: Record<string, StatementSync>;
   /** True between the BEGIN of a group of writes and its COMMIT. */
   #batchOpen = false;
-  #commitTimer: ReturnType<typeof setTimeout> | undefined;
+  #commitTimer: ReturnType<typeof setImmediate> | undefined;
   /** Set when a COMMIT failed: every later commit throws it. */
   #commitFailure: Error | undefined;
   /**
@@ -254,14 +255,14 @@ export class SqliteStore implements ChatStore {
     this.#db.exec("BEGIN IMMEDIATE");
     this.#batchOpen = true;
     // Nothing stays uncommitted past this turn, even when no reply follows.
-    this.#commitTimer = setTimeout(() => {
+    this.#commitTimer = setImmediate(() => {
       this.#commitTimer = undefined;
       try {
         this.commit();
       } catch {
         // kept in #commitFailure; the next commit() reports it
       }
-    }, 0);
+    });
   }
 
   /** Runs several statements as one all-or-nothing step of the open group of writes. */
@@ -282,7 +283,7 @@ export class SqliteStore implements ChatStore {
   commit(): void {
     if (this.#commitFailure) throw this.#commitFailure;
     if (!this.#batchOpen) return;
-    if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+    if (this.#commitTimer !== undefined) clearImmediate(this.#commitTimer);
     this.#commitTimer = undefined;
     this.#batchOpen = false;
     try {
@@ -433,7 +434,7 @@ export class SqliteStore implements ChatStore {
     try {
       this.commit();
     } finally {
-      if (this.#commitTimer !== undefined) clearTimeout(this.#commitTimer);
+      if (this.#commitTimer !== undefined) clearImmediate(this.#commitTimer);
       this.#db.close();
     }
   }

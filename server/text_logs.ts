@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import { clearImmediate, setImmediate } from "node:timers";
 import { formatTimestamp } from "../shared/time.ts";
 import type { ChatStore } from "./store.ts";
 
@@ -130,7 +131,7 @@ export class MessageLogs {
   readonly #open = new Map<string, Deno.FsFile>();
   /** Lines not yet written, by path. */
   readonly #pending = new Map<string, string[]>();
-  #flushTimer: ReturnType<typeof setTimeout> | undefined;
+  #flushTimer: ReturnType<typeof setImmediate> | undefined;
 
   constructor(dataDir: string) {
     this.#dir = dataDir;
@@ -140,14 +141,14 @@ export class MessageLogs {
     const lines = this.#pending.get(path);
     if (lines) lines.push(line);
     else this.#pending.set(path, [line]);
-    this.#flushTimer ??= setTimeout(() => {
+    this.#flushTimer ??= setImmediate(() => {
       this.#flushTimer = undefined;
       try {
         this.flush();
       } catch {
         // the lines are in the database; reconcile() restores them at the next start
       }
-    }, 0);
+    });
   }
 
   /**
@@ -157,7 +158,7 @@ export class MessageLogs {
    * that failed are dropped here and restored from the store by `reconcile()`.
    */
   flush(): void {
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
     this.#flushTimer = undefined;
     if (this.#pending.size === 0) return;
     let failure: unknown;

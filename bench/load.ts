@@ -192,6 +192,8 @@ interface Results {
   logins: Record<string, LoginStormResult[]>;
   skipped: Record<string, string>;
   failed: string[];
+  /** 1-minute load average before each server's workload: other work on the machine skews figures. */
+  load: string[];
 }
 
 /** Starts a server, runs `body`, and always stops the server by its PID. */
@@ -458,6 +460,13 @@ function report(results: Results, settings: Settings): string {
       "",
     );
   }
+  out.push(
+    `1-minute load average before each part (${navigator.hardwareConcurrency} cores; ` +
+      "anything well above the bench's own ~1-2 means other work shared the CPU):",
+    "",
+    results.load.join("; "),
+    "",
+  );
   for (const [s, why] of Object.entries(results.skipped)) out.push(`- ${s}: ${why}`);
   for (const f of results.failed) out.push(`- failed: ${f}`);
   out.push(...targets(results, settings));
@@ -541,6 +550,7 @@ async function main(argv: string[]): Promise<number> {
     logins: {},
     skipped: {},
     failed: [],
+    load: [],
   };
   for (const s of settings.servers) {
     const why = await missingReason(s, settings.anchors);
@@ -581,7 +591,9 @@ async function main(argv: string[]): Promise<number> {
         const sizes = w === "fanout" ? settings.fanoutSizes : [0];
         for (const n of sizes) {
           const label = w === "fanout" ? `${w} N=${n}` : w;
-          log(`${SERVER_TITLE[s]}: ${label}`);
+          const load = Deno.loadavg()[0];
+          results.load.push(`${SERVER_TITLE[s]} ${label}: ${load.toFixed(2)}`);
+          log(`${SERVER_TITLE[s]}: ${label} (load average ${load.toFixed(2)})`);
           try {
             if (w === "fanout") {
               (results.fanout[s] ??= {})[n] = await runFanout(s, n, ctx);

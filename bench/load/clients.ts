@@ -314,9 +314,13 @@ class IrcClient extends BaseClient {
   }
 
   async register(timeoutMs: number): Promise<void> {
-    const welcome = this.waitLine((l) => /^:\S+ 001 /.test(l), timeoutMs);
+    // 001 is the welcome; 433 (nick in use) and other 4xx fail at once.
+    const reply = this.waitLine((l) => /^:\S+ (001|4\d\d) /.test(l), timeoutMs);
     this.send(`NICK ${this.name}\r\nUSER ${this.name} 0 * :${this.name}\r\n`);
-    await welcome;
+    const line = await reply;
+    if (!/^:\S+ 001 /.test(line)) {
+      throw new Error(`Cannot register ${this.name}: ${line.trim()}`);
+    }
     this.#registered = true;
   }
 
@@ -376,14 +380,15 @@ export function ircDriver(endpoint: Endpoint): Driver {
 }
 
 /**
- * Connects `names` with at most `inFlight` logins pending at once.
+ * Connects `names` with at most `inFlight` logins pending at once, trying a
+ * failed login again up to `retries` times (default 0).
  *
  * @throws {Error} the first login failure, after closing every client.
  */
 export async function connectMany(
   driver: Driver,
   names: string[],
-  options: ConnectOptions & { inFlight?: number } = {},
+  options: ConnectOptions & { inFlight?: number; retries?: number } = {},
 ): Promise<LoadClient[]> {
   const clients: LoadClient[] = new Array(names.length);
   let next = 0;
@@ -391,10 +396,18 @@ export async function connectMany(
   const worker = async () => {
     while (next < names.length && failure === undefined) {
       const i = next++;
-      try {
-        clients[i] = await driver.connect(names[i], options);
-      } catch (e) {
-        failure ??= e;
+      for (let attempt = 0;; attempt++) {
+        try {
+          clients[i] = await driver.connect(names[i], options);
+          break;
+        } catch (e) {
+          if (attempt >= (options.retries ?? 0)) {
+            failure ??= e;
+            break;
+          }
+          // A login lost in a full accept queue: wait for the old socket to go, then retry.
+          await new Promise((r) => setTimeout(r, 1000));
+        }
       }
     }
   };

@@ -298,7 +298,8 @@ export async function idleRamp(
       const batch = await connectMany(driver, names.slice(clients.length, step), {
         inFlight: options.inFlight ?? 100,
         readBytes: options.readBytes ?? 512,
-        timeoutMs: 60_000,
+        timeoutMs: 30_000,
+        retries: 2,
       });
       clients.push(...batch);
       await sleep(settleMs);

@@ -247,6 +247,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         for (const s of sessions) s.abort();
         await done;
         userLog.flush();
+        messageLogs.close();
         store.close();
         log.info("Server stopped");
       })();

@@ -7,6 +7,7 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { clearImmediate, setImmediate } from "node:timers";
 
 /** A stored private message. */
 export interface PrivateMessage {
@@ -32,12 +33,12 @@ export interface GroupMessage {
 /** A user's place in a group. */
 export type MembershipState = "invited" | "joined";
 
-/** A group with its members. */
+/** A group with its members. Read-only: the store may hand out its cached copy. */
 export interface GroupInfo {
-  name: string;
-  creator: string;
-  createdAt: number;
-  members: Map<string, MembershipState>;
+  readonly name: string;
+  readonly creator: string;
+  readonly createdAt: number;
+  readonly members: ReadonlyMap<string, MembershipState>;
 }
 
 /**
@@ -78,6 +79,18 @@ export interface ChatStore {
   /** Removes `user` from `group`; false when they were not in it. */
   removeMembership(group: string, user: string): boolean;
 
+  /**
+   * Makes every write so far durable. Writes made in one event-loop turn are
+   * grouped into one transaction; the server calls this before it sends any
+   * reply, so nothing is acknowledged before it is committed. Uncommitted
+   * writes are committed at the end of the turn anyway.
+   *
+   * @throws {Error} when the commit fails; the store then refuses every later
+   * commit too, so that no reply to a lost write can go out.
+   */
+  commit(): void;
+
+  /** Commits, then closes. */
   close(): void;
 }
 
@@ -130,6 +143,17 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export class SqliteStore implements ChatStore {
   readonly #db: DatabaseSync;
   readonly #q: Record<string, StatementSync>;
+  /** True between the BEGIN of a group of writes and its COMMIT. */
+  #batchOpen = false;
+  #commitTimer: ReturnType<typeof setImmediate> | undefined;
+  /** Set when a COMMIT failed: every later commit throws it. */
+  #commitFailure: Error | undefined;
+  /**
+   * Groups read so far, kept in step with every membership write. Every group
+   * message looks its group up; reading the members from SQLite each time
+   * cost more than the rest of the fan-out.
+   */
+  readonly #groups = new Map<string, GroupInfo & { members: Map<string, MembershipState> }>();
 
   /**
    * Opens (creating if needed) and migrates the database at `path`.
@@ -145,6 +169,7 @@ export class SqliteStore implements ChatStore {
         "PRAGMA busy_timeout = 5000;",
     );
     this.#migrate();
+    this.commit();
     const db = this.#db;
     this.#q = {
       getHash: db.prepare("SELECT password_hash FROM users WHERE name = ?"),
@@ -224,15 +249,56 @@ export class SqliteStore implements ChatStore {
     }
   }
 
-  #transaction<T>(fn: () => T): T {
+  /**
+   * Joins the open group of writes, opening one if needed. A single statement
+   * needs nothing more: SQLite undoes a failed statement on its own.
+   */
+  #begin(): void {
+    if (this.#batchOpen) return;
     this.#db.exec("BEGIN IMMEDIATE");
+    this.#batchOpen = true;
+    // Nothing stays uncommitted past this turn, even when no reply follows.
+    this.#commitTimer = setImmediate(() => {
+      this.#commitTimer = undefined;
+      try {
+        this.commit();
+      } catch {
+        // kept in #commitFailure; the next commit() reports it
+      }
+    });
+  }
+
+  /** Runs several statements as one all-or-nothing step of the open group of writes. */
+  #transaction<T>(fn: () => T): T {
+    this.#begin();
+    this.#db.exec("SAVEPOINT step");
     try {
       const result = fn();
-      this.#db.exec("COMMIT");
+      this.#db.exec("RELEASE step");
       return result;
     } catch (e) {
-      this.#db.exec("ROLLBACK");
+      this.#db.exec("ROLLBACK TO step");
+      this.#db.exec("RELEASE step");
       throw e;
+    }
+  }
+
+  commit(): void {
+    if (this.#commitFailure) throw this.#commitFailure;
+    if (!this.#batchOpen) return;
+    if (this.#commitTimer !== undefined) clearImmediate(this.#commitTimer);
+    this.#commitTimer = undefined;
+    this.#batchOpen = false;
+    try {
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      this.#commitFailure = e instanceof Error ? e : new Error(String(e));
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch {
+        // SQLite may have rolled back already
+      }
+      throw this.#commitFailure;
     }
   }
 
@@ -242,6 +308,7 @@ export class SqliteStore implements ChatStore {
   }
 
   setPasswordHash(user: string, hash: string, at: number): void {
+    this.#begin();
     this.#q.setHash.run(user, hash, at);
   }
 
@@ -258,10 +325,12 @@ export class SqliteStore implements ChatStore {
   }
 
   setMeta(key: string, value: string): void {
+    this.#begin();
     this.#q.setMeta.run(key, value);
   }
 
   addPrivateMessage(m: Omit<PrivateMessage, "seq">): PrivateMessage {
+    this.#begin();
     const row = this.#q.addPrivate.get(m.at, m.sender, m.receiver, m.text, m.delivered ? 1 : 0) as {
       seq: number;
     };
@@ -290,6 +359,8 @@ export class SqliteStore implements ChatStore {
   }
 
   getGroup(name: string): GroupInfo | undefined {
+    const cached = this.#groups.get(name);
+    if (cached) return cached;
     const row = this.#q.getGroup.get(name) as
       | { name: string; creator: string; created_at: number }
       | undefined;
@@ -298,7 +369,14 @@ export class SqliteStore implements ChatStore {
     for (const m of this.#q.getMembers.all(name) as { user: string; state: MembershipState }[]) {
       members.set(m.user, m.state);
     }
-    return { name: row.name, creator: row.creator, createdAt: Number(row.created_at), members };
+    const info = {
+      name: row.name,
+      creator: row.creator,
+      createdAt: Number(row.created_at),
+      members,
+    };
+    this.#groups.set(name, info);
+    return info;
   }
 
   createGroup(name: string, creator: string, invitees: string[], at: number): boolean {
@@ -312,7 +390,9 @@ export class SqliteStore implements ChatStore {
   }
 
   setMembership(group: string, user: string, state: MembershipState): void {
+    this.#begin();
     this.#q.setMember.run(group, user, state);
+    this.#groups.get(group)?.members.set(user, state);
   }
 
   listGroups(): string[] {
@@ -350,11 +430,20 @@ export class SqliteStore implements ChatStore {
   }
 
   removeMembership(group: string, user: string): boolean {
-    return Number(this.#q.removeMember.run(group, user).changes) > 0;
+    this.#begin();
+    const removed = Number(this.#q.removeMember.run(group, user).changes) > 0;
+    this.#groups.get(group)?.members.delete(user);
+    return removed;
   }
 
   close(): void {
-    if (this.#db.isOpen) this.#db.close();
+    if (!this.#db.isOpen) return;
+    try {
+      this.commit();
+    } finally {
+      if (this.#commitTimer !== undefined) clearImmediate(this.#commitTimer);
+      this.#db.close();
+    }
   }
 }
 

@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import { clearImmediate, setImmediate } from "node:timers";
 import { formatTimestamp } from "../shared/time.ts";
 import type { ChatStore } from "./store.ts";
 
@@ -126,16 +127,93 @@ export class UserLog {
   }
 }
 
+/** Log files kept open for appending; the least recently used is closed beyond this. */
+const MAX_OPEN_LOGS = 64;
+
 /**
  * `messagelog.txt` and the group logs. Line numbers come from the store, so
  * the files agree with it; {@link MessageLogs.reconcile} rewrites a file that
  * does not (after a crash between the database write and the log write).
+ *
+ * Appended lines are buffered and written together by {@link MessageLogs.flush},
+ * which the server calls right after the store commits and before any reply
+ * goes out (and which runs at the end of the turn anyway): one write per file
+ * per turn instead of one per message. The files most recently written stay
+ * open; {@link MessageLogs.close} flushes and closes them.
  */
 export class MessageLogs {
   readonly #dir: string;
+  /** Open append handles by path, least recently used first. */
+  readonly #open = new Map<string, Deno.FsFile>();
+  /** Lines not yet written, by path. */
+  readonly #pending = new Map<string, string[]>();
+  #flushTimer: ReturnType<typeof setImmediate> | undefined;
 
   constructor(dataDir: string) {
     this.#dir = dataDir;
+  }
+
+  #append(path: string, line: string): void {
+    const lines = this.#pending.get(path);
+    if (lines) lines.push(line);
+    else this.#pending.set(path, [line]);
+    this.#flushTimer ??= setImmediate(() => {
+      this.#flushTimer = undefined;
+      try {
+        this.flush();
+      } catch {
+        // the lines are in the database; reconcile() restores them at the next start
+      }
+    });
+  }
+
+  /**
+   * Writes every buffered line.
+   *
+   * @throws {Error} the first write error, after trying every file; the lines
+   * that failed are dropped here and restored from the store by `reconcile()`.
+   */
+  flush(): void {
+    if (this.#flushTimer !== undefined) clearImmediate(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#pending.size === 0) return;
+    let failure: unknown;
+    for (const [path, lines] of this.#pending) {
+      try {
+        writeAllSync(this.#file(path), encoder.encode(lines.join("\n") + "\n"));
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+    this.#pending.clear();
+    if (failure !== undefined) throw failure;
+  }
+
+  /** An open append handle for `path`, least recently used ones closed beyond the cap. */
+  #file(path: string): Deno.FsFile {
+    let file = this.#open.get(path);
+    if (file) {
+      this.#open.delete(path);
+    } else {
+      file = Deno.openSync(path, { append: true, create: true });
+      if (this.#open.size >= MAX_OPEN_LOGS) {
+        const [oldest, handle] = this.#open.entries().next().value!;
+        this.#open.delete(oldest);
+        handle.close();
+      }
+    }
+    this.#open.set(path, file);
+    return file;
+  }
+
+  /** Writes buffered lines and closes the open log files; a later append reopens them. */
+  close(): void {
+    try {
+      this.flush();
+    } finally {
+      for (const file of this.#open.values()) file.close();
+      this.#open.clear();
+    }
   }
 
   groupLogPath(group: string): string {
@@ -148,11 +226,11 @@ export class MessageLogs {
   }
 
   appendPrivate(seq: number, at: number, receiver: string, text: string): void {
-    appendLine(join(this.#dir, "messagelog.txt"), privateLogLine(seq, at, receiver, text));
+    this.#append(join(this.#dir, "messagelog.txt"), privateLogLine(seq, at, receiver, text));
   }
 
   appendGroup(group: string, seq: number, at: number, sender: string, text: string): void {
-    appendLine(this.groupLogPath(group), groupLogLine(seq, at, sender, text));
+    this.#append(this.groupLogPath(group), groupLogLine(seq, at, sender, text));
   }
 
   /**
@@ -164,6 +242,8 @@ export class MessageLogs {
    * @returns the files rewritten (a missing file that is created is not listed).
    */
   reconcile(store: ChatStore): string[] {
+    // Pending lines first, and no append handle may outlive a file replaced below.
+    this.close();
     const rewritten: string[] = [];
     const privatePath = join(this.#dir, "messagelog.txt");
     const privateText = [...store.privateMessages()]

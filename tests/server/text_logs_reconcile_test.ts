@@ -12,9 +12,11 @@ async function withStore(
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tessenger-reconcile-" });
   const store = new SqliteStore(`${dir}/tessenger.db`);
+  const logs = new MessageLogs(dir);
   try {
-    fn(dir, store, new MessageLogs(dir));
+    fn(dir, store, logs);
   } finally {
+    logs.close();
     store.close();
     await Deno.remove(dir, { recursive: true });
   }
@@ -43,6 +45,8 @@ function fill(store: SqliteStore, logs: MessageLogs): { priv: string; group: str
     logs.appendGroup("crew", g.seq, AT, "alice", g.text);
     group += groupLogLine(g.seq, AT, "alice", g.text) + "\n";
   }
+  // Appends are buffered until the end of the turn (or the next reply); write them now.
+  logs.flush();
   return { priv, group };
 }
 
@@ -70,6 +74,7 @@ Deno.test("reconcile() repairs a last line cut short by a crash", () =>
       delivered: false,
     });
     logs.appendPrivate(m.seq, AT, "alice", "next");
+    logs.flush();
     assertEquals(
       Deno.readTextFileSync(`${dir}/messagelog.txt`),
       priv + privateLogLine(4, AT, "alice", "next") + "\n",

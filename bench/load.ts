@@ -1,0 +1,630 @@
+/**
+ * `deno task bench:load`: runs the same chat workloads against TESSENGER,
+ * ngIRCd and InspIRCd in one go and prints Markdown tables (min / median /
+ * max over the runs), plus an SVG chart of the fan-out results.
+ *
+ * Workloads: fanout (one sender → a group of N), talkers (many clients sending
+ * private messages at a steady rate), idle (server memory per logged-in idle
+ * client), logins (login storm, 100 in flight). `--help` lists the flags.
+ *
+ * Nothing is installed: a missing IRC daemon is skipped with the reason and
+ * how to install it. Every server is started here and stopped by its PID.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { hashPassword, SCRYPT_COST } from "../server/passwords.ts";
+import { connectMany, type LoadClient } from "./load/clients.ts";
+import {
+  cell,
+  type ChartSeries,
+  fanoutChart,
+  short,
+  type Spread,
+  spread,
+  table,
+} from "./load/report.ts";
+import {
+  DEFAULT_ANCHORS,
+  missingReason,
+  openFileLimit,
+  SERVER_KINDS,
+  type ServerKind,
+  type ServerUnderTest,
+  startServer,
+} from "./load/servers.ts";
+import {
+  type FanoutResult,
+  fanoutRun,
+  idleRamp,
+  type IdleStep,
+  loginStorm,
+  type LoginStormResult,
+  sleep,
+  type TalkersResult,
+  talkersRun,
+} from "./load/workloads.ts";
+
+const WORKLOADS = ["fanout", "talkers", "idle", "logins"] as const;
+type Workload = typeof WORKLOADS[number];
+
+const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [--runs N]
+       [--fanout-sizes LIST] [--fanout-deliveries N] [--talkers N] [--talker-rate N]
+       [--talker-seconds N] [--idle-steps LIST] [--idle-in-flight N] [--logins N] [--chart FILE] [--json FILE]
+       [--anchors DIR] [--keep] [--tessenger-flags FLAGS]
+
+  --servers LIST          tessenger,ngircd,inspircd (default all three)
+  --workloads LIST        fanout,talkers,idle,logins (default all four)
+  --runs N                runs per figure, reported as min / median / max (default 3)
+  --fanout-sizes LIST     receivers per group (default 50,500)
+  --fanout-deliveries N   deliveries per fan-out run; messages = N / receivers (default 1000000)
+  --talkers N             clients in the many-talkers workload (default 1000)
+  --talker-rate N         private messages per second per talker (default 2)
+  --talker-seconds N      sending time per talkers run (default 10)
+  --idle-steps LIST       idle clients to measure memory at (default 1000,5000,10000)
+  --idle-in-flight N       logins in flight while ramping the idle clients (default 100)
+  --logins N              logins per login-storm run (default 300)
+  --chart FILE            write the fan-out SVG chart here (default docs/load-chart.svg)
+  --json FILE             also write every run's figures as JSON
+  --anchors DIR           where ngircd.conf and inspircd.conf are (default ${DEFAULT_ANCHORS})
+  --keep                  keep the scratch directory (server logs, data dirs)
+  --tessenger-flags FLAGS extra deno flags for the TESSENGER server, space-separated
+                          (e.g. --tessenger-flags="--cpu-prof --cpu-prof-dir=/tmp/p")`;
+
+const SERVER_TITLE: Record<ServerKind, string> = {
+  tessenger: "TESSENGER",
+  ngircd: "ngIRCd",
+  inspircd: "InspIRCd",
+};
+
+/** The password of every generated account. */
+const PASSWORD = "load-bench-pw";
+/**
+ * Cost of the accounts used to set up fan-out, talkers and idle: the server
+ * checks each hash with the parameters stored in it, and 30,000 logins at the
+ * production cost would take most of an hour without changing what those
+ * workloads measure. The login storm uses the production cost.
+ */
+const SETUP_COST = { N: 1024, r: 8, p: 1 };
+
+interface Settings {
+  servers: ServerKind[];
+  workloads: Workload[];
+  runs: number;
+  fanoutSizes: number[];
+  fanoutDeliveries: number;
+  talkers: number;
+  talkerRate: number;
+  talkerSeconds: number;
+  idleSteps: number[];
+  idleInFlight: number;
+  logins: number;
+  chart: string;
+  json?: string;
+  anchors: string;
+  keep: boolean;
+  tessengerFlags: string[];
+}
+
+function list(text: string, what: string): string[] {
+  const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0) throw new Error(`Invalid ${what}: empty list`);
+  return items;
+}
+
+function positive(text: string, what: string, max = 1e9): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > max) {
+    throw new Error(`Invalid ${what}: ${JSON.stringify(text)} (an integer 1..${max})`);
+  }
+  return n;
+}
+
+function parseSettings(argv: string[]): Settings | undefined {
+  const { values: v } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      servers: { type: "string", default: SERVER_KINDS.join(",") },
+      workloads: { type: "string", default: WORKLOADS.join(",") },
+      runs: { type: "string", default: "3" },
+      "fanout-sizes": { type: "string", default: "50,500" },
+      "fanout-deliveries": { type: "string", default: "1000000" },
+      talkers: { type: "string", default: "1000" },
+      "talker-rate": { type: "string", default: "2" },
+      "talker-seconds": { type: "string", default: "10" },
+      "idle-steps": { type: "string", default: "1000,5000,10000" },
+      "idle-in-flight": { type: "string", default: "100" },
+      logins: { type: "string", default: "300" },
+      chart: { type: "string", default: "docs/load-chart.svg" },
+      json: { type: "string" },
+      anchors: { type: "string", default: DEFAULT_ANCHORS },
+      keep: { type: "boolean", default: false },
+      "tessenger-flags": { type: "string", default: "" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (v.help) return undefined;
+  const servers = list(v.servers, "--servers");
+  for (const s of servers) {
+    if (!SERVER_KINDS.includes(s as ServerKind)) throw new Error(`Unknown server: ${s}`);
+  }
+  const workloads = list(v.workloads, "--workloads");
+  for (const w of workloads) {
+    if (!WORKLOADS.includes(w as Workload)) throw new Error(`Unknown workload: ${w}`);
+  }
+  const idleSteps = list(v["idle-steps"], "--idle-steps").map((s) =>
+    positive(s, "--idle-steps", 15_000)
+  ).sort((a, b) => a - b);
+  return {
+    servers: servers as ServerKind[],
+    workloads: workloads as Workload[],
+    runs: positive(v.runs, "--runs", 20),
+    fanoutSizes: list(v["fanout-sizes"], "--fanout-sizes").map((s) =>
+      positive(s, "--fanout-sizes", 5000)
+    ),
+    fanoutDeliveries: positive(v["fanout-deliveries"], "--fanout-deliveries", 1e8),
+    talkers: positive(v.talkers, "--talkers", 5000),
+    talkerRate: positive(v["talker-rate"], "--talker-rate", 1000),
+    talkerSeconds: positive(v["talker-seconds"], "--talker-seconds", 600),
+    idleSteps,
+    idleInFlight: positive(v["idle-in-flight"], "--idle-in-flight", 5000),
+    logins: positive(v.logins, "--logins", 5000),
+    chart: v.chart,
+    json: v.json,
+    anchors: v.anchors,
+    keep: v.keep,
+    tessengerFlags: v["tessenger-flags"].split(" ").filter((f) => f !== ""),
+  };
+}
+
+const log = (text: string) => console.error(`[${new Date().toISOString().slice(11, 19)}] ${text}`);
+const names = (prefix: string, from: number, to: number) =>
+  Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}`);
+
+/** Everything measured, keyed by server. */
+interface Results {
+  fanout: Record<string, Record<number, FanoutResult[]>>;
+  talkers: Record<string, TalkersResult[]>;
+  idle: Record<string, { baseRssBytes: number; steps: IdleStep[] }[]>;
+  logins: Record<string, LoginStormResult[]>;
+  skipped: Record<string, string>;
+  failed: string[];
+  /** 1-minute load average before each server's workload: other work on the machine skews figures. */
+  load: string[];
+}
+
+/** Starts a server, runs `body`, and always stops the server by its PID. */
+async function withServer<T>(
+  kind: ServerKind,
+  ctx: Context,
+  body: (server: ServerUnderTest) => Promise<T>,
+  groups?: { name: string; members: string[] }[],
+): Promise<T> {
+  const runDir = await Deno.makeTempDir({ dir: ctx.scratch, prefix: `${kind}-` });
+  const server = await startServer(kind, {
+    runDir,
+    credentialsPath: ctx.credentialsPath,
+    password: PASSWORD,
+    anchorsDir: ctx.settings.anchors,
+    denoFlags: ctx.settings.tessengerFlags,
+    groups,
+  });
+  ctx.running.add(server);
+  try {
+    return await body(server);
+  } finally {
+    await server.stop();
+    ctx.running.delete(server);
+  }
+}
+
+interface Context {
+  settings: Settings;
+  scratch: string;
+  credentialsPath: string;
+  running: Set<ServerUnderTest>;
+}
+
+async function closeAll(clients: LoadClient[]): Promise<void> {
+  for (const c of clients) c?.close();
+  await Promise.all(clients.map((c) => c?.closed));
+}
+
+async function runFanout(kind: ServerKind, n: number, ctx: Context): Promise<FanoutResult[]> {
+  const members = names("u", 0, n + 1);
+  return await withServer(kind, ctx, async (server) => {
+    const receivers = await connectMany(server.driver, members.slice(1), { readBytes: 32768 });
+    const [sender] = await connectMany(server.driver, members.slice(0, 1));
+    const all = [sender, ...receivers];
+    try {
+      for (let i = 0; i < all.length; i += 50) {
+        await Promise.all(all.slice(i, i + 50).map((c) => c.join("load")));
+      }
+      await sleep(1000); // let the server finish the joins (IRC: JOIN broadcasts)
+      const messages = Math.ceil(ctx.settings.fanoutDeliveries / n);
+      log(`  warm-up: ${Math.ceil(messages / 10)} messages`);
+      await fanoutRun(sender, receivers, {
+        group: "load",
+        messages: Math.ceil(messages / 10),
+        tag: 1000,
+      });
+      const results: FanoutResult[] = [];
+      for (let r = 0; r < ctx.settings.runs; r++) {
+        const res = await fanoutRun(sender, receivers, { group: "load", messages, tag: r });
+        log(
+          `  run ${r + 1}: ${short(res.deliveriesPerSec)} deliveries/s, p50 ${
+            res.p50Ms.toFixed(2)
+          } ms, p99 ${res.p99Ms.toFixed(2)} ms, lost ${res.lost}, dup ${res.duplicated}, ` +
+            `errors ${res.errors}`,
+        );
+        results.push(res);
+      }
+      return results;
+    } finally {
+      await closeAll(all);
+    }
+  }, [{ name: "load", members }]);
+}
+
+async function runTalkers(kind: ServerKind, ctx: Context): Promise<TalkersResult[]> {
+  return await withServer(kind, ctx, async (server) => {
+    const clients = await connectMany(server.driver, names("u", 0, ctx.settings.talkers), {
+      readBytes: 4096,
+    });
+    try {
+      await sleep(1000);
+      const results: TalkersResult[] = [];
+      for (let r = 0; r < ctx.settings.runs; r++) {
+        const res = await talkersRun(clients, {
+          ratePerSec: ctx.settings.talkerRate,
+          durationMs: ctx.settings.talkerSeconds * 1000,
+          tag: r,
+        });
+        log(
+          `  run ${r + 1}: ${short(res.sentPerSec)} msg/s, p50 ${res.p50Ms.toFixed(2)} ms, ` +
+            `p99 ${res.p99Ms.toFixed(2)} ms, lost ${res.lost}, dup ${res.duplicated}, ` +
+            `misdelivered ${res.misdelivered}, errors ${res.errors}`,
+        );
+        results.push(res);
+      }
+      return results;
+    } finally {
+      await closeAll(clients);
+    }
+  });
+}
+
+async function runIdle(
+  kind: ServerKind,
+  ctx: Context,
+): Promise<{ baseRssBytes: number; steps: IdleStep[] }[]> {
+  const results = [];
+  const max = ctx.settings.idleSteps.at(-1)!;
+  for (let r = 0; r < ctx.settings.runs; r++) {
+    results.push(
+      await withServer(kind, ctx, async (server) => {
+        // Let the fresh server settle before the baseline.
+        await sleep(1000);
+        const t0 = performance.now();
+        const { baseRssBytes, steps, clients } = await idleRamp(
+          server.driver,
+          names("u", 0, max),
+          server.rss,
+          { steps: ctx.settings.idleSteps, inFlight: ctx.settings.idleInFlight },
+        );
+        log(
+          `  run ${r + 1}: base ${(baseRssBytes / 2 ** 20).toFixed(1)} MiB; ` +
+            steps.map((s) => `${s.clients}: ${(s.perClientBytes / 1000).toFixed(2)} KB/client`)
+              .join(", ") +
+            ` (${((performance.now() - t0) / 1000).toFixed(0)} s)`,
+        );
+        await closeAll(clients);
+        return { baseRssBytes, steps };
+      }),
+    );
+  }
+  return results;
+}
+
+async function runLogins(kind: ServerKind, ctx: Context): Promise<LoginStormResult[]> {
+  return await withServer(kind, ctx, async (server) => {
+    const results: LoginStormResult[] = [];
+    const k = ctx.settings.logins;
+    for (let r = 0; r < ctx.settings.runs; r++) {
+      const res = await loginStorm(server.driver, names("s", r * k, (r + 1) * k), 100);
+      log(
+        `  run ${r + 1}: ${res.loginsPerSec.toFixed(1)} logins/s ` +
+          `(${res.logins} in ${(res.elapsedMs / 1000).toFixed(1)} s, ${res.failures} failed)`,
+      );
+      results.push(res);
+    }
+    return results;
+  });
+}
+
+/** Writes the accounts every workload logs in as; one hash per cost, shared. */
+async function writeCredentials(path: string, settings: Settings): Promise<void> {
+  const setupHash = await hashPassword(PASSWORD, SETUP_COST);
+  const stormHash = await hashPassword(PASSWORD, SCRYPT_COST);
+  const setupUsers = Math.max(
+    settings.idleSteps.at(-1)!,
+    settings.talkers,
+    ...settings.fanoutSizes.map((n) => n + 1),
+  );
+  const lines = names("u", 0, setupUsers).map((u) => `${u} ${setupHash}`);
+  lines.push(...names("s", 0, settings.logins * settings.runs).map((u) => `${u} ${stormHash}`));
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const ms = (v: number) => v.toFixed(1);
+const kb = (v: number) => (v / 1000).toFixed(2);
+
+function report(results: Results, settings: Settings): string {
+  const out: string[] = [];
+  const servers = settings.servers.filter((s) => !results.skipped[s]);
+  if (settings.workloads.includes("fanout")) {
+    const rows: string[][] = [];
+    for (const n of settings.fanoutSizes) {
+      for (const s of servers) {
+        const runs = results.fanout[s]?.[n];
+        if (!runs) continue;
+        rows.push([
+          `N=${n}`,
+          SERVER_TITLE[s],
+          cell(spread(runs.map((r) => r.deliveriesPerSec))),
+          cell(spread(runs.map((r) => r.p50Ms)), ms),
+          cell(spread(runs.map((r) => r.p99Ms)), ms),
+          `${sum(runs.map((r) => r.lost))} / ${sum(runs.map((r) => r.duplicated))} / ${
+            sum(runs.map((r) => r.errors))
+          }`,
+        ]);
+      }
+    }
+    out.push(
+      `### Fan-out (closed loop, ≤ 100 in flight, ${settings.fanoutDeliveries} deliveries per run)`,
+      "",
+      table(
+        ["case", "server", "deliveries/s", "p50 ms", "p99 ms", "lost / dup / errors"],
+        rows,
+      ),
+      "",
+    );
+  }
+  if (settings.workloads.includes("talkers")) {
+    const rows = servers.filter((s) => results.talkers[s]).map((s) => {
+      const runs = results.talkers[s];
+      return [
+        SERVER_TITLE[s],
+        cell(spread(runs.map((r) => r.sentPerSec))),
+        cell(spread(runs.map((r) => r.p50Ms)), ms),
+        cell(spread(runs.map((r) => r.p99Ms)), ms),
+        `${sum(runs.map((r) => r.lost))} / ${sum(runs.map((r) => r.duplicated))} / ${
+          sum(runs.map((r) => r.misdelivered))
+        } / ${sum(runs.map((r) => r.errors))}`,
+      ];
+    });
+    out.push(
+      `### Many talkers (${settings.talkers} clients × ${settings.talkerRate} msg/s for ` +
+        `${settings.talkerSeconds} s, random peers)`,
+      "",
+      table(
+        ["server", "sent msg/s", "p50 ms", "p99 ms", "lost / dup / misdelivered / errors"],
+        rows,
+      ),
+      "",
+    );
+  }
+  if (settings.workloads.includes("idle")) {
+    const rows: string[][] = [];
+    for (const s of servers) {
+      const runs = results.idle[s];
+      if (!runs) continue;
+      settings.idleSteps.forEach((step, i) => {
+        const at = runs.map((r) => r.steps[i]).filter((x) => x !== undefined);
+        rows.push([
+          SERVER_TITLE[s],
+          String(step),
+          cell(spread(runs.map((r) => r.baseRssBytes / 2 ** 20)), (v) => v.toFixed(1)),
+          cell(spread(at.map((x) => x.rssBytes / 2 ** 20)), (v) => v.toFixed(1)),
+          cell(spread(at.map((x) => x.perClientBytes)), kb),
+        ]);
+      });
+    }
+    out.push(
+      "### Idle clients: server RSS growth per client (VmRSS 2 s after the last login)",
+      "",
+      table(["server", "clients", "RSS before MiB", "RSS after MiB", "KB per client"], rows),
+      "",
+    );
+  }
+  if (settings.workloads.includes("logins")) {
+    const rows = servers.filter((s) => results.logins[s]).map((s) => {
+      const runs = results.logins[s];
+      return [
+        SERVER_TITLE[s],
+        cell(spread(runs.map((r) => r.loginsPerSec)), (v) => v.toFixed(1)),
+        String(sum(runs.map((r) => r.failures))),
+        s === "tessenger"
+          ? `scrypt N=2^${Math.log2(SCRYPT_COST.N)}, r=${SCRYPT_COST.r}, p=${SCRYPT_COST.p}`
+          : "none (IRC NICK/USER)",
+      ];
+    });
+    out.push(
+      `### Login storm (${settings.logins} logins per run, 100 in flight)`,
+      "",
+      table(["server", "logins/s", "failed", "password check"], rows),
+      "",
+    );
+  }
+  out.push(
+    `1-minute load average before each part (${navigator.hardwareConcurrency} cores; ` +
+      "anything well above the bench's own ~1-2 means other work shared the CPU):",
+    "",
+    results.load.join("; "),
+    "",
+  );
+  for (const [s, why] of Object.entries(results.skipped)) out.push(`- ${s}: ${why}`);
+  for (const f of results.failed) out.push(`- failed: ${f}`);
+  out.push(...targets(results, settings));
+  return out.join("\n");
+}
+
+/** The issue's targets, checked against the best reference of this run. */
+function targets(results: Results, settings: Settings): string[] {
+  const lines = ["", "### Targets (TESSENGER vs the best reference in this run, medians)", ""];
+  const refs = settings.servers.filter((s) => s !== "tessenger" && !results.skipped[s]);
+  const med = (runs: number[]) => spread(runs).median;
+  for (const n of settings.fanoutSizes) {
+    const ours = results.fanout.tessenger?.[n];
+    const theirs = refs.map((s) => results.fanout[s]?.[n]).filter((x) => x !== undefined);
+    if (!ours || theirs.length === 0) continue;
+    const best = Math.max(...theirs.map((runs) => med(runs.map((r) => r.deliveriesPerSec))));
+    const bestP99 = Math.min(...theirs.map((runs) => med(runs.map((r) => r.p99Ms))));
+    const d = med(ours.map((r) => r.deliveriesPerSec)) / best;
+    const p = med(ours.map((r) => r.p99Ms)) / bestP99;
+    lines.push(
+      `- fan-out N=${n}: deliveries/s ${d.toFixed(2)}× best (${d >= 1 ? "met" : "NOT met"}), ` +
+        `p99 ${p.toFixed(2)}× best (${p <= 1 ? "met" : "NOT met"})`,
+    );
+  }
+  const idle = results.idle.tessenger;
+  if (idle) {
+    const last = settings.idleSteps.length - 1;
+    const per = med(idle.map((r) => r.steps[last]?.perClientBytes ?? NaN));
+    lines.push(
+      `- idle ${settings.idleSteps[last]} clients: ${kb(per)} KB per client ` +
+        `(target ≤ 8 KB: ${per <= 8000 ? "met" : "NOT met"})`,
+    );
+  }
+  let bad = 0;
+  for (const runs of Object.values(results.fanout.tessenger ?? {})) {
+    bad += sum(runs.map((r) => r.lost + r.duplicated));
+  }
+  bad += sum((results.talkers.tessenger ?? []).map((r) => r.lost + r.duplicated + r.misdelivered));
+  lines.push(`- lost + duplicated messages (TESSENGER, all workloads): ${bad}`);
+  return lines;
+}
+
+function chart(results: Results, settings: Settings): string | undefined {
+  const servers = settings.servers.filter((s) => !results.skipped[s] && results.fanout[s]);
+  if (servers.length === 0) return undefined;
+  const series = (pick: (r: FanoutResult) => number): ChartSeries[] =>
+    settings.fanoutSizes.map((n) => ({
+      label: `N=${n}`,
+      values: servers.map((s) => ({
+        server: s,
+        spread: results.fanout[s]?.[n]
+          ? spread(results.fanout[s][n].map(pick))
+          : { min: NaN, median: NaN, max: NaN } as Spread,
+      })),
+    }));
+  return fanoutChart(
+    series((r) => r.deliveriesPerSec),
+    series((r) => r.p99Ms),
+    `bench/load.ts, ${settings.runs} runs per bar (median; whisker min–max), ` +
+      `${new Date().toISOString().slice(0, 16)}Z, ${navigator.hardwareConcurrency} cores ` +
+      "shared by generator and server",
+  );
+}
+
+async function main(argv: string[]): Promise<number> {
+  let settings: Settings | undefined;
+  try {
+    settings = parseSettings(argv);
+  } catch (e) {
+    console.error(`bench:load: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (!settings) {
+    console.log(USAGE);
+    return 0;
+  }
+  const results: Results = {
+    fanout: {},
+    talkers: {},
+    idle: {},
+    logins: {},
+    skipped: {},
+    failed: [],
+    load: [],
+  };
+  for (const s of settings.servers) {
+    const why = await missingReason(s, settings.anchors);
+    if (why) {
+      results.skipped[s] = why;
+      log(why);
+    }
+  }
+  const limit = await openFileLimit();
+  const needFds = Math.max(settings.idleSteps.at(-1)!, settings.talkers) + 200;
+  if (limit < needFds) {
+    console.error(
+      `bench:load: the open-file limit is ${limit}, ${needFds} are needed; ` +
+        `raise it first (ulimit -n ${needFds}) or pass smaller --idle-steps/--talkers`,
+    );
+    return 2;
+  }
+  const scratch = await Deno.makeTempDir({ prefix: "tessenger-load-" });
+  // ngIRCd runs as nobody and must reach its config inside.
+  await Deno.chmod(scratch, 0o755);
+  const ctx: Context = {
+    settings,
+    scratch,
+    credentialsPath: join(scratch, "credentials.txt"),
+    running: new Set(),
+  };
+  const onSignal = () => {
+    log("interrupted: stopping servers");
+    Promise.all([...ctx.running].map((s) => s.stop())).finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  const started = performance.now();
+  try {
+    await writeCredentials(ctx.credentialsPath, settings);
+    const servers = settings.servers.filter((s) => !results.skipped[s]);
+    for (const w of settings.workloads) {
+      for (const s of servers) {
+        const sizes = w === "fanout" ? settings.fanoutSizes : [0];
+        for (const n of sizes) {
+          const label = w === "fanout" ? `${w} N=${n}` : w;
+          const load = Deno.loadavg()[0];
+          results.load.push(`${SERVER_TITLE[s]} ${label}: ${load.toFixed(2)}`);
+          log(`${SERVER_TITLE[s]}: ${label} (load average ${load.toFixed(2)})`);
+          try {
+            if (w === "fanout") {
+              (results.fanout[s] ??= {})[n] = await runFanout(s, n, ctx);
+            } else if (w === "talkers") results.talkers[s] = await runTalkers(s, ctx);
+            else if (w === "idle") results.idle[s] = await runIdle(s, ctx);
+            else results.logins[s] = await runLogins(s, ctx);
+          } catch (e) {
+            const why = `${SERVER_TITLE[s]} ${label}: ${(e as Error).message}`;
+            results.failed.push(why);
+            log(`FAILED ${why}`);
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.all([...ctx.running].map((s) => s.stop()));
+    Deno.removeSignalListener("SIGINT", onSignal);
+    if (!settings.keep) await Deno.remove(scratch, { recursive: true }).catch(() => {});
+    else log(`scratch kept in ${scratch}`);
+  }
+  log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(report(results, settings));
+  const svg = chart(results, settings);
+  if (svg && settings.workloads.includes("fanout")) {
+    await Deno.writeTextFile(settings.chart, svg);
+    log(`chart written to ${settings.chart}`);
+  }
+  if (settings.json) {
+    await Deno.writeTextFile(settings.json, JSON.stringify({ settings, results }, null, 2));
+  }
+  return results.failed.length === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -118,6 +118,32 @@ export class TokenBucket {
   }
 }
 
+/**
+ * The key an address is rate-limited under: an IPv4 address as is (also when
+ * IPv4-mapped, `::ffff:192.0.2.1`), an IPv6 address by its /64 prefix, since
+ * one host or customer usually has a whole /64 to pick addresses from.
+ *
+ * @example
+ * ```ts
+ * addressBucket("2001:db8::1");      // "2001:db8:0:0::/64"
+ * addressBucket("::ffff:192.0.2.7"); // "192.0.2.7"
+ * ```
+ */
+export function addressBucket(ip: string): string {
+  if (!ip.includes(":")) return ip;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  const [head, tail = ""] = ip.toLowerCase().split("%")[0].split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = ip.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];
+  const groups = [
+    ...left,
+    ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"),
+    ...right,
+  ];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":")}::/64`;
+}
+
 /** Why a new connection is turned away. */
 export type Refusal = "server_full" | "ip_rate";
 
@@ -144,11 +170,12 @@ export class ConnectionGate {
       refusal = "server_full";
     } else if (this.#limits.connectionsPerIpPerMinute > 0) {
       const now = this.#clock();
-      let bucket = this.#perIp.get(ip);
+      const key = addressBucket(ip);
+      let bucket = this.#perIp.get(key);
       if (!bucket) {
         const perMinute = this.#limits.connectionsPerIpPerMinute;
         bucket = new TokenBucket(perMinute, perMinute / 60, now);
-        this.#perIp.set(ip, bucket);
+        this.#perIp.set(key, bucket);
       }
       if (!bucket.take(now)) refusal = "ip_rate";
     }

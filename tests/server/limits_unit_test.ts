@@ -2,6 +2,7 @@
 
 import { assert, assertEquals } from "./_assert.ts";
 import {
+  addressBucket,
   BusyError,
   COMMAND_BURST,
   ConnectionGate,
@@ -38,6 +39,27 @@ Deno.test("ConnectionGate caps open connections and each address's rate, and for
   time.advance(60_000);
   assertEquals(gate.sweep(), { server_full: 0, ip_rate: 0 });
   assertEquals(gate.trackedAddresses, 0);
+});
+
+Deno.test("addressBucket() limits IPv6 by /64 and IPv4-mapped addresses as IPv4", () => {
+  assertEquals(addressBucket("192.0.2.7"), "192.0.2.7");
+  assertEquals(addressBucket("::ffff:192.0.2.7"), "192.0.2.7");
+  assertEquals(addressBucket("2001:db8::1"), "2001:db8:0:0::/64");
+  assertEquals(addressBucket("2001:0db8:0000:0001:aaaa::2"), "2001:db8:0:1::/64");
+  assertEquals(addressBucket("2001:db8:0:1:ffff:ffff:ffff:ffff"), "2001:db8:0:1::/64");
+  assertEquals(addressBucket("::1"), "0:0:0:0::/64");
+  assertEquals(addressBucket("fe80::1%eth0"), "fe80:0:0:0::/64");
+});
+
+Deno.test("ConnectionGate counts a whole IPv6 /64 as one address", () => {
+  const gate = new ConnectionGate(
+    { ...DEFAULT_LIMITS, connectionsPerIpPerMinute: 2 },
+    new ManualClock().clock,
+  );
+  assertEquals(gate.admit("2001:db8::1", 0), undefined);
+  assertEquals(gate.admit("2001:db8::2", 0), undefined);
+  assertEquals(gate.admit("2001:db8::3", 0), "ip_rate");
+  assertEquals(gate.admit("2001:db8:0:1::3", 0), undefined);
 });
 
 Deno.test("SessionGuard: login deadline, idle deadline, then rate limit and abuse", () => {

@@ -4,10 +4,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
-  argsError,
   parseByteSize,
+  parseFlags,
   parseHost,
   parseIntIn,
   parsePort,
@@ -70,28 +69,18 @@ export interface ClientCommand {
  * @throws {UsageError} with a one-line reason.
  */
 export function parseClientArgs(argv: string[]): ClientCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "udp-port": { type: "string" },
-        downloads: { type: "string" },
-        tls: { type: "boolean" },
-        ca: { type: "string" },
-        "max-file-size": { type: "string" },
-        "payload-size": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw argsError(e, CLIENT_USAGE);
-  }
+  const parsed = parseFlags(argv, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "udp-port": { type: "string" },
+    downloads: { type: "string" },
+    tls: { type: "boolean" },
+    ca: { type: "string" },
+    "max-file-size": { type: "string" },
+    "payload-size": { type: "string" },
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }, CLIENT_USAGE);
   const { values: v, positionals: p } = parsed;
   try {
     if (p.length > 3) throw new UsageError(`Too many arguments: ${p.slice(3).join(" ")}`);

@@ -5,8 +5,7 @@
  */
 
 import { configure, getConsoleSink, getTextFormatter, type LogLevel } from "@logtape/logtape";
-import { parseArgs } from "node:util";
-import { argsError, parseHost, parseIntIn, parsePort, UsageError } from "../shared/cli_args.ts";
+import { parseFlags, parseHost, parseIntIn, parsePort, UsageError } from "../shared/cli_args.ts";
 import { formatTimestamp } from "../shared/time.ts";
 import {
   DEFAULT_COMMANDS_PER_SECOND,
@@ -75,33 +74,23 @@ export interface ServerCommand {
  * @throws {UsageError} with a one-line reason.
  */
 export function parseServerArgs(argv: string[]): ServerCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        host: { type: "string" },
-        port: { type: "string" },
-        "max-attempts": { type: "string" },
-        "block-seconds": { type: "string" },
-        credentials: { type: "string" },
-        "data-dir": { type: "string" },
-        "log-level": { type: "string" },
-        "tls-cert": { type: "string" },
-        "tls-key": { type: "string" },
-        "max-connections": { type: "string" },
-        "conn-rate": { type: "string" },
-        "login-timeout": { type: "string" },
-        "idle-timeout": { type: "string" },
-        "command-rate": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw argsError(e, SERVER_USAGE);
-  }
+  const parsed = parseFlags(argv, {
+    host: { type: "string" },
+    port: { type: "string" },
+    "max-attempts": { type: "string" },
+    "block-seconds": { type: "string" },
+    credentials: { type: "string" },
+    "data-dir": { type: "string" },
+    "log-level": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "max-connections": { type: "string" },
+    "conn-rate": { type: "string" },
+    "login-timeout": { type: "string" },
+    "idle-timeout": { type: "string" },
+    "command-rate": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  }, SERVER_USAGE);
   const { values: v, positionals: p } = parsed;
   if (p.length > 3) {
     throw new UsageError(`Too many arguments: ${p.slice(3).join(" ")}`, SERVER_USAGE);

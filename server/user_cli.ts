@@ -5,9 +5,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { argsError, UsageError } from "../shared/cli_args.ts";
+import { parseFlags, UsageError } from "../shared/cli_args.ts";
 import { USERNAME_PATTERN } from "../shared/limits.ts";
 import { hashPassword } from "./passwords.ts";
 import { SqliteStore } from "./store.ts";
@@ -57,21 +56,11 @@ async function readPassword(prompt: string): Promise<string> {
 
 /** Runs `tessenger user ARGS`; returns the exit code. */
 export async function userMain(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        "data-dir": { type: "string" },
-        "print-hash": { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
-  } catch (e) {
-    throw argsError(e, USER_USAGE);
-  }
+  const parsed = parseFlags(argv, {
+    "data-dir": { type: "string" },
+    "print-hash": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  }, USER_USAGE);
   const { values: v, positionals: p } = parsed;
   if (v.help) {
     console.log(USER_HELP);

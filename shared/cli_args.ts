@@ -6,6 +6,7 @@
  */
 
 import { isIP } from "node:net";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 
 /** A bad command line. The message is one line, shown as is. */
 export class UsageError extends Error {
@@ -67,4 +68,21 @@ export function argsError(e: unknown, usage: string): UsageError {
   // Node's wording goes on with advice about positionals; the option is what matters.
   const unknown = /^Unknown option '[^']+'/.exec(first);
   return new UsageError(unknown ? unknown[0] : first, usage);
+}
+
+/**
+ * Parses flags and positionals strictly (unknown flags are errors).
+ *
+ * @throws {UsageError} with a one-line reason and `usage`.
+ */
+export function parseFlags<O extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: O,
+  usage: string,
+) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+  } catch (e) {
+    throw argsError(e, usage);
+  }
 }

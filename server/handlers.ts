@@ -48,6 +48,19 @@ function checkText(ctx: CommandContext, text: string): boolean {
   return true;
 }
 
+/** The receiver of a message or file must be another registered user. */
+function checkPeer(ctx: CommandContext, to: string, what: string): boolean {
+  if (to === ctx.session.user) {
+    ctx.reply.fail("self", `You cannot send ${what} to yourself.`);
+    return false;
+  }
+  if (!ctx.services.store.userExists(to)) {
+    ctx.reply.fail("unknown_user", `${to} is not a registered user.`);
+    return false;
+  }
+  return true;
+}
+
 // hello VERSION [AGENT]
 export function hello(ctx: CommandContext, args: string[]): void {
   const version = Number(args[0]);
@@ -174,15 +187,7 @@ export async function pass(ctx: CommandContext, [password, port]: string[]): Pro
 export function msgto(ctx: CommandContext, [to, text]: string[]): void {
   const { store, presence, messageLogs, clock } = ctx.services;
   const from = ctx.session.user!;
-  if (to === from) {
-    ctx.reply.fail("self", "You cannot send a message to yourself.");
-    return;
-  }
-  if (!store.userExists(to)) {
-    ctx.reply.fail("unknown_user", `${to} is not a registered user.`);
-    return;
-  }
-  if (!checkText(ctx, text)) return;
+  if (!checkPeer(ctx, to, "a message") || !checkText(ctx, text)) return;
   const at = clock();
   let online = presence.get(to) !== undefined;
   const m = store.addPrivateMessage({ at, sender: from, receiver: to, text, delivered: online });
@@ -318,16 +323,9 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 // /p2pvideo USER FILE (the client adds SIZE SHA256)
 export function p2pvideo(ctx: CommandContext, [to, file, size, sha256]: string[]): void {
-  const { store, presence, log } = ctx.services;
+  const { presence, log } = ctx.services;
   const me = ctx.session.user!;
-  if (to === me) {
-    ctx.reply.fail("self", "You cannot send a file to yourself.");
-    return;
-  }
-  if (!store.userExists(to)) {
-    ctx.reply.fail("unknown_user", `${to} is not a registered user.`);
-    return;
-  }
+  if (!checkPeer(ctx, to, "a file")) return;
   const peer = presence.get(to);
   if (!peer) {
     ctx.reply.fail("offline", `${to} is offline`);

@@ -163,6 +163,11 @@ export class TransferSender extends TransferMachine {
     return this.#cc.cwnd;
   }
 
+  /** How late the driver ran the machine after pacing waits (ms, decaying maximum). */
+  get pacingLateness(): number {
+    return this.#pacer.lateness;
+  }
+
   /** Bytes sent and neither acknowledged nor declared lost. */
   get bytesInFlight(): number {
     return this.#bytesInFlight;
@@ -370,6 +375,9 @@ export class TransferSender extends TransferMachine {
   }
 
   protected pollPacket(now: number): Uint8Array | undefined {
+    if (this.#pacingAt !== undefined && now >= this.#pacingAt) {
+      this.#pacer.onWake(this.#pacingAt, now);
+    }
     this.#pacingAt = undefined;
     if (this.stateValue === "handshake") {
       if (!this.#helloDue) return undefined;

@@ -287,7 +287,11 @@ async function runOurs(
       const s = handle.stats();
       console.log(
         `    ${handle.progress().bytes} B acked, cwnd ${s.cwndBytes?.toFixed(0)}, ` +
-          `srtt ${s.srttMs?.toFixed(2)} ms, lost ${s.lostPackets}, sent ${s.dataPacketsSent}`,
+          `srtt ${s.srttMs?.toFixed(2)} ms, pacing ${
+            ((s.pacingRateBps ?? 0) / 1e6).toFixed(0)
+          } MB/s ` +
+          `(wake-ups ${s.pacingLatenessMs?.toFixed(1)} ms late), lost ${s.lostPackets}, ` +
+          `sent ${s.dataPacketsSent}`,
       );
     }, 100)
     : undefined;

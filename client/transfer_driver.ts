@@ -141,7 +141,13 @@ export interface TransferHandle {
   /** Bytes done, total, rate and ETA. */
   progress(): TransferProgress;
   /** The machine's counters (drops, retransmissions, …), for diagnostics. */
-  stats(): TransferStats & { srttMs?: number; cwndBytes?: number; bytesInFlight?: number };
+  stats(): TransferStats & {
+    srttMs?: number;
+    cwndBytes?: number;
+    pacingRateBps?: number;
+    pacingLatenessMs?: number;
+    bytesInFlight?: number;
+  };
 }
 
 /** Counters of an endpoint; transfers keep their own in their machines' `stats`. */
@@ -399,6 +405,8 @@ export class TransferEndpoint {
           ? {
             srttMs: t.machine.srtt,
             cwndBytes: t.machine.cwnd,
+            pacingRateBps: t.machine.pacingRate * 1000,
+            pacingLatenessMs: t.machine.pacingLateness,
             bytesInFlight: t.machine.bytesInFlight,
           }
           : {}),

@@ -73,9 +73,9 @@ export const SLOW_START_PACING_GAIN = 2;
 export const PACING_BURST_PACKETS = 4;
 
 /** Receiver acknowledges after this many in-order data packets (unless told otherwise). */
-export const DEFAULT_ACK_EVERY = 4;
+export const DEFAULT_ACK_EVERY = 2;
 /** ...or once this many bytes of data are unacknowledged, whichever comes first. */
-export const ACK_EVERY_BYTES = 64 * 1024;
+export const ACK_EVERY_BYTES = 16 * 1024;
 /** Receiver acknowledges at most this long after an unacknowledged packet (ms). */
 export const DEFAULT_MAX_ACK_DELAY_MS = 2;
 /** Largest number of SACK ranges in one ACK. */

@@ -64,7 +64,7 @@ export interface ReceiverOptions extends TransferMachineOptions {
   maxFileSize?: number;
   /** Memory for out-of-order and not yet written data (bytes). Default 8 MiB. */
   receiveWindowBytes?: number;
-  /** Acknowledge after this many in-order DATA packets. Default 4. */
+  /** Acknowledge after this many in-order DATA packets. Default 2. */
   ackEvery?: number;
   /** Acknowledge at most this long after the first unacknowledged packet (ms). Default 2. */
   maxAckDelayMs?: number;

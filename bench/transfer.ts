@@ -122,10 +122,12 @@ function serveWorker(): void {
       });
       const handle = endpoint.expect(req.offer, HOST);
       post({ kind: "ready", port: endpoint.port });
+      // Closed on "stop", once the sender finished too: a draining receiver answers the
+      // sender's probes with DONE, so a lost DONE does not leave the sender to time out.
+      stop = () => endpoint.close();
       const result = await handle.done;
       const at = clock();
       if (Deno.env.get("BENCH_DEBUG")) console.log("receiver", handle.stats(), endpoint.stats);
-      await endpoint.close();
       post({
         kind: "finished",
         bytes: result.ok ? result.bytes : 0,

@@ -122,10 +122,12 @@ function serveWorker(): void {
       });
       const handle = endpoint.expect(req.offer, HOST);
       post({ kind: "ready", port: endpoint.port });
+      // Closed on "stop", once the sender finished too: a draining receiver answers the
+      // sender's probes with DONE, so a lost DONE does not leave the sender to time out.
+      stop = () => endpoint.close();
       const result = await handle.done;
       const at = clock();
       if (Deno.env.get("BENCH_DEBUG")) console.log("receiver", handle.stats(), endpoint.stats);
-      await endpoint.close();
       post({
         kind: "finished",
         bytes: result.ok ? result.bytes : 0,
@@ -287,7 +289,11 @@ async function runOurs(
       const s = handle.stats();
       console.log(
         `    ${handle.progress().bytes} B acked, cwnd ${s.cwndBytes?.toFixed(0)}, ` +
-          `srtt ${s.srttMs?.toFixed(2)} ms, lost ${s.lostPackets}, sent ${s.dataPacketsSent}`,
+          `srtt ${s.srttMs?.toFixed(2)} ms, pacing ${
+            ((s.pacingRateBps ?? 0) / 1e6).toFixed(0)
+          } MB/s ` +
+          `(wake-ups ${s.pacingLatenessMs?.toFixed(1)} ms late), lost ${s.lostPackets}, ` +
+          `sent ${s.dataPacketsSent}`,
       );
     }, 100)
     : undefined;

@@ -44,6 +44,8 @@ export { describeFile, type FileDescription } from "./transfer_files.ts";
 export const LOOPBACK_PAYLOAD_SIZE = 16384;
 /** Largest datagram the socket reads. */
 const RECEIVE_BUFFER_SIZE = 65536;
+/** A write block is IO_BLOCK plus at most one piece, which is smaller than a datagram. */
+const MAX_DATAGRAM_SIZE = RECEIVE_BUFFER_SIZE;
 /** File bytes read or written per file-system call. */
 const IO_BLOCK = 1024 * 1024;
 /** Sends handed to Deno and not yet completed, at most. */
@@ -139,7 +141,13 @@ export interface TransferHandle {
   /** Bytes done, total, rate and ETA. */
   progress(): TransferProgress;
   /** The machine's counters (drops, retransmissions, …), for diagnostics. */
-  stats(): TransferStats & { srttMs?: number; cwndBytes?: number; bytesInFlight?: number };
+  stats(): TransferStats & {
+    srttMs?: number;
+    cwndBytes?: number;
+    pacingRateBps?: number;
+    pacingLatenessMs?: number;
+    bytesInFlight?: number;
+  };
 }
 
 /** Counters of an endpoint; transfers keep their own in their machines' `stats`. */
@@ -187,6 +195,8 @@ interface Transfer {
   /** Receiver: pieces waiting to be written. */
   writeQueue: Uint8Array[];
   writeQueued: number;
+  /** Receiver: reused buffer that joins queued pieces into one write. */
+  writeBuffer: Uint8Array | undefined;
   verified: boolean;
   savedPath: string | undefined;
   offer: TransferOffer;
@@ -372,6 +382,7 @@ export class TransferEndpoint {
       filePath: undefined,
       writeQueue: [],
       writeQueued: 0,
+      writeBuffer: undefined,
       verified: false,
       savedPath: undefined,
       offer,
@@ -394,6 +405,8 @@ export class TransferEndpoint {
           ? {
             srttMs: t.machine.srtt,
             cwndBytes: t.machine.cwnd,
+            pacingRateBps: t.machine.pacingRate * 1000,
+            pacingLatenessMs: t.machine.pacingLateness,
             bytesInFlight: t.machine.bytesInFlight,
           }
           : {}),
@@ -520,14 +533,20 @@ export class TransferEndpoint {
       if (datagram === undefined) break;
       this.#pendingSends++;
       this.stats.datagramsSent++;
-      this.#conn.send(datagram, t.peer).catch(() => {
-        this.stats.sendErrors++;
-      }).finally(() => {
-        this.#pendingSends--;
-        if (this.#pendingSends === MAX_PENDING_SENDS / 2) this.#pumpAll();
-      });
+      this.#conn.send(datagram, t.peer).then(this.#onSent, this.#onSendFailed);
     }
   }
+
+  // One reaction per send (not catch + finally: two more promises per datagram).
+  readonly #onSent = (): void => {
+    this.#pendingSends--;
+    if (this.#pendingSends === MAX_PENDING_SENDS / 2) this.#pumpAll();
+  };
+
+  readonly #onSendFailed = (): void => {
+    this.stats.sendErrors++;
+    this.#onSent();
+  };
 
   async #flushSends(): Promise<void> {
     for (let i = 0; i < 100 && this.#pendingSends > 0; i++) {
@@ -647,7 +666,11 @@ export class TransferEndpoint {
       if (pieces.length === 1) {
         block = pieces[0];
       } else {
-        block = new Uint8Array(size);
+        // One staging buffer per transfer, reused: a fresh 1 MiB array per write costs
+        // page faults and zeroing (the previous write has completed when we get here).
+        t.writeBuffer ??= new Uint8Array(IO_BLOCK + MAX_DATAGRAM_SIZE);
+        if (t.writeBuffer.length < size) t.writeBuffer = new Uint8Array(size);
+        block = t.writeBuffer.subarray(0, size);
         let at = 0;
         for (const p of pieces) {
           block.set(p, at);

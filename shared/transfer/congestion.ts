@@ -25,6 +25,10 @@ import {
 } from "./constants.ts";
 
 const PACING_SLACK_BYTES = 1;
+/** Lateness samples are clamped to this (ms): a stall is not a timer property. */
+const MAX_PACING_LATENESS_MS = 8;
+/** The lateness estimate is a decaying maximum: each sample keeps this much of the old one. */
+const PACING_LATENESS_DECAY = 0.97;
 const MIN_PACING_STEP_MS = 0.001;
 
 /** NewReno window in bytes for packets of `packetSize` bytes. */
@@ -105,10 +109,12 @@ export class Pacer {
   readonly #quantum: number;
   #tokens: number;
   #last = -Infinity;
+  /** Smoothed lateness of the driver's wake-ups after a pacing wait (ms). */
+  #lateness = 0;
 
   /**
    * @param packetSize size of a full datagram (bytes).
-   * @param quantumMs the driver's timer granularity: a burst covers this much time.
+   * @param quantumMs the driver's timer granularity: a burst covers at least this much time.
    */
   constructor(packetSize: number, quantumMs: number = TIMER_GRANULARITY_MS) {
     this.#packetSize = packetSize;
@@ -122,11 +128,27 @@ export class Pacer {
     return gain * cwnd / Math.max(srtt, 0.05);
   }
 
-  /** Bucket size: a few packets, or one timer tick's worth at the current rate. */
-  #capacity(rate: number): number {
-    return Math.max(PACING_BURST_PACKETS * this.#packetSize, rate * this.#quantum);
+  /** Smoothed lateness of wake-ups after a pacing wait (ms). */
+  get lateness(): number {
+    return this.#lateness;
   }
 
+  /**
+   * The machine asked to be woken at `requested` to pace and was next run at `actual`.
+   * A coarse or busy timer makes the gaps between sending opportunities longer than
+   * asked; the bucket then holds that much sending time, or the rate would be capped at
+   * one bucket per (late) wake-up.
+   */
+  onWake(requested: number, actual: number): void {
+    const late = Math.min(Math.max(actual - requested, 0), MAX_PACING_LATENESS_MS);
+    this.#lateness = Math.max(late, this.#lateness * PACING_LATENESS_DECAY);
+  }
+
+  /** Bucket size: a few packets, or one (late) timer tick's worth at the current rate. */
+  #capacity(rate: number): number {
+    const span = Math.max(this.#quantum, this.#lateness);
+    return Math.max(PACING_BURST_PACKETS * this.#packetSize, rate * span);
+  }
   #refill(now: number, rate: number): void {
     if (now > this.#last) {
       const capacity = this.#capacity(rate);

@@ -163,6 +163,16 @@ export class TransferSender extends TransferMachine {
     return this.#cc.cwnd;
   }
 
+  /** Pacing rate in bytes per ms. */
+  get pacingRate(): number {
+    return Pacer.rate(this.#cc.cwnd, this.#rtt.smoothed, this.#cc.inSlowStart);
+  }
+
+  /** How late the driver ran the machine after pacing waits (ms, decaying maximum). */
+  get pacingLateness(): number {
+    return this.#pacer.lateness;
+  }
+
   /** Bytes sent and neither acknowledged nor declared lost. */
   get bytesInFlight(): number {
     return this.#bytesInFlight;
@@ -370,6 +380,9 @@ export class TransferSender extends TransferMachine {
   }
 
   protected pollPacket(now: number): Uint8Array | undefined {
+    if (this.#pacingAt !== undefined && now >= this.#pacingAt) {
+      this.#pacer.onWake(this.#pacingAt, now);
+    }
     this.#pacingAt = undefined;
     if (this.stateValue === "handshake") {
       if (!this.#helloDue) return undefined;
@@ -386,7 +399,7 @@ export class TransferSender extends TransferMachine {
     const length = this.#chunkLength(chunk);
     const size = length + DATA_OVERHEAD;
     if (this.#bytesInFlight + size > this.#cc.cwnd) return undefined;
-    const rate = Pacer.rate(this.#cc.cwnd, this.#rtt.smoothed, this.#cc.inSlowStart);
+    const rate = this.pacingRate;
     const at = this.#pacer.nextSendTime(now, size, rate);
     if (at > now) {
       this.#pacingAt = at;

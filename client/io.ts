@@ -111,6 +111,7 @@ export class TerminalIO implements ClientIO {
     const write = rl._writeToOutput.bind(rl);
     rl._writeToOutput = (s: string) => {
       if (!this.#muted) write(s);
+      else if (s.includes("\n")) write("\n");
     };
     this.#rl.on("line", (line) => this.#deliver(line));
     this.#rl.on("close", () => {

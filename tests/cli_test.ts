@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, match as assertMatch, ok as assert } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { fileURLToPath } from "node:url";
 import { startServer } from "../server/server.ts";
 import { RawClient } from "./helpers/raw_client.ts";

@@ -3,7 +3,7 @@
  * run for about a second against a server started in-process on port 0.
  */
 
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { join } from "node:path";
 import { hashPassword } from "../../server/passwords.ts";
 import { startServer } from "../../server/server.ts";

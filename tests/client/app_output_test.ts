@@ -1,7 +1,7 @@
 import { runClient } from "../../client/app.ts";
 import type { ClientIO } from "../../client/io.ts";
 import { Roster } from "../../client/roster.ts";
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { login, logout, startChatServer } from "./_chat_server.ts";
 import { ScriptedIO } from "./_scripted_io.ts";
 

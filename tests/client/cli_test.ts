@@ -1,7 +1,7 @@
 import { CLIENT_HELP, CLIENT_USAGE, parseClientArgs } from "../../client/cli.ts";
 import { SERVER_HELP, SERVER_USAGE } from "../../server/cli.ts";
 import { USER_HELP, USER_USAGE } from "../../server/user_cli.ts";
-import { assert, assertEquals, assertIncludes } from "./_assert.ts";
+import { assert, assertEquals, assertIncludes } from "../helpers/assert.ts";
 import { startChatServer } from "./_chat_server.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

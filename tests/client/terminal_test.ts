@@ -4,7 +4,7 @@
  * where `script` is missing (it is on Linux).
  */
 
-import { assert } from "./_assert.ts";
+import { assert } from "../helpers/assert.ts";
 import { login, logout, startChatServer } from "./_chat_server.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  * the buffer stays bounded, and the decoder always resynchronises at a newline.
  */
 
-import { assert, assertEquals } from "../server/_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { MAX_FRAME_BYTES } from "../../shared/limits.ts";
 import { FrameDecoder, FrameError, parseRequest } from "../../shared/protocol.ts";
 import { Random, randomLine } from "./_random.ts";

@@ -6,7 +6,7 @@
  * its real sender, without stalls.
  */
 
-import { assert, assertEquals } from "../server/_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { startTestServer, WireClient } from "../server/_harness.ts";
 import { Random, randomLine, randomRequest } from "./_random.ts";
 

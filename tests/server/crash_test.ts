@@ -6,7 +6,7 @@
  * groups and memberships must survive.
  */
 
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { WireClient, writeCredentials } from "./_harness.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertMatch } from "../client/_assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { login, logout, startChatServer } from "../client/_chat_server.ts";
 import { SqliteStore } from "../../server/store.ts";
 

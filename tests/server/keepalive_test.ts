@@ -5,7 +5,7 @@
  * silent connection is.
  */
 
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { sleep, startTestServer, WireClient } from "./_harness.ts";
 import { ServerConnection } from "../../client/connection.ts";
 

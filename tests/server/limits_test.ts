@@ -3,7 +3,7 @@
  * Time is a {@link ManualClock}; the sweep runs every 20 ms of real time.
  */
 
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { ManualClock, startTestServer, WireClient } from "./_harness.ts";
 import { COMMAND_BURST, MAX_RATE_LIMITED_REQUESTS } from "../../server/limits.ts";
 import { MAX_FRAME_BYTES, MAX_MESSAGE_CHARS } from "../../shared/limits.ts";

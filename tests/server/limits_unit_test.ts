@@ -1,6 +1,6 @@
 /** The building blocks of `server/limits.ts`, without sockets. */
 
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   addressBucket,
   BusyError,

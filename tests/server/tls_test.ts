@@ -5,7 +5,7 @@
  * skipped.
  */
 
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { ManualClock, sleep, startTestServer, WireClient } from "./_harness.ts";
 import { CLOSE_GRACE_MS } from "../../server/limits.ts";
 import { ServerConnection } from "../../client/connection.ts";

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert } from "../../helpers/assert.ts";
 import { RangeSet } from "../../../shared/transfer/range_set.ts";
 import { ReplayWindow } from "../../../shared/transfer/replay_window.ts";
 import { prng } from "./_sim.ts";

@@ -2,7 +2,12 @@ import { runClient } from "../../client/app.ts";
 import type { ClientIO } from "../../client/io.ts";
 import { Roster } from "../../client/roster.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { login, logout, startChatServer } from "./_chat_server.ts";
+import {
+  loginConnection,
+  logoutConnection,
+  startTestServer,
+  tickingClock,
+} from "../helpers/test_server.ts";
 import { ScriptedTerminal } from "../helpers/scripted_io.ts";
 
 const TS = /\d\d \w{3} \d{4} \d\d:\d\d:\d\d/.source;
@@ -24,8 +29,8 @@ function start(
 }
 
 Deno.test("runClient: login, commands, history, groups, notices and logout in text", async () => {
-  const s = await startChatServer();
-  const hans = await login(s.port, "Hans");
+  const s = await startTestServer({ clock: tickingClock() });
+  const hans = await loginConnection(s, "Hans");
   const t = new ScriptedTerminal();
   const roster = new Roster();
   const exit = start(s.port, t, { roster });
@@ -90,14 +95,14 @@ Deno.test("runClient: login, commands, history, groups, notices and logout in te
   } finally {
     t.end();
     await exit;
-    await logout(hans);
+    await logoutConnection(hans);
     await s.close();
   }
 });
 
 Deno.test("runClient --json prints one JSON object per event and no prompts", async () => {
-  const s = await startChatServer();
-  const hans = await login(s.port, "Hans");
+  const s = await startTestServer({ clock: tickingClock() });
+  const hans = await loginConnection(s, "Hans");
   const t = new ScriptedTerminal();
   const exit = start(s.port, t, { json: true });
   try {
@@ -141,13 +146,13 @@ Deno.test("runClient --json prints one JSON object per event and no prompts", as
   } finally {
     t.end();
     await exit;
-    await logout(hans);
+    await logoutConnection(hans);
     await s.close();
   }
 });
 
 Deno.test("runClient reports a lost server and a refused connection", async () => {
-  const s = await startChatServer();
+  const s = await startTestServer({ clock: tickingClock() });
   const t = new ScriptedTerminal();
   const exit = start(s.port, t);
   t.type("Yoda", "wise@!man");
@@ -170,11 +175,11 @@ Deno.test("runClient reports a lost server and a refused connection", async () =
 });
 
 Deno.test("runClient on a terminal learns who is online and the groups right after login", async () => {
-  const s = await startChatServer();
-  const hans = await login(s.port, "Hans");
-  const earlier = await login(s.port, "Yoda");
+  const s = await startTestServer({ clock: tickingClock() });
+  const hans = await loginConnection(s, "Hans");
+  const earlier = await loginConnection(s, "Yoda");
   await hans.conn.request("creategroup", ["Jedi", "Yoda"]);
-  await logout(earlier);
+  await logoutConnection(earlier);
   const t = new ScriptedTerminal();
   const roster = new Roster();
   // The same lines, but the client believes a person is typing at a terminal.
@@ -210,7 +215,7 @@ Deno.test("runClient on a terminal learns who is online and the groups right aft
   } finally {
     t.end();
     await exit;
-    await logout(hans);
+    await logoutConnection(hans);
     await s.close();
   }
 });

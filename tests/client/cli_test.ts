@@ -2,7 +2,7 @@ import { CLIENT_HELP, CLIENT_USAGE, parseClientArgs } from "../../client/cli.ts"
 import { SERVER_HELP, SERVER_USAGE } from "../../server/cli.ts";
 import { USER_HELP, USER_USAGE } from "../../server/user_cli.ts";
 import { assert, assertEquals, assertIncludes } from "../helpers/assert.ts";
-import { startChatServer } from "./_chat_server.ts";
+import { startTestServer, tickingClock } from "../helpers/test_server.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -62,7 +62,7 @@ Deno.test("tessenger client --help lists --json", async () => {
 });
 
 Deno.test("tessenger client on a pipe prints no colour codes, even without NO_COLOR", async () => {
-  const s = await startChatServer();
+  const s = await startTestServer({ clock: tickingClock() });
   try {
     const r = await runCli(
       ["client", "--port", String(s.port)],
@@ -83,7 +83,7 @@ Deno.test("tessenger client on a pipe prints no colour codes, even without NO_CO
 });
 
 Deno.test("tessenger client --json prints only JSON lines on stdout", async () => {
-  const s = await startChatServer();
+  const s = await startTestServer({ clock: tickingClock() });
   try {
     const r = await runCli(
       ["client", "--json", "--port", String(s.port)],

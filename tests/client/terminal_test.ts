@@ -5,7 +5,12 @@
  */
 
 import { assert } from "../helpers/assert.ts";
-import { login, logout, startChatServer } from "./_chat_server.ts";
+import {
+  loginConnection,
+  logoutConnection,
+  startTestServer,
+  tickingClock,
+} from "../helpers/test_server.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 // deno-lint-ignore no-control-regex
@@ -99,11 +104,11 @@ Deno.test({
     : "on a terminal, Tab completes ... (skipped: util-linux script is not available)",
   ignore: !SCRIPT,
   async fn() {
-    const s = await startChatServer();
-    const hans = await login(s.port, "Hans");
-    const before = await login(s.port, "Yoda");
+    const s = await startTestServer({ clock: tickingClock() });
+    const hans = await loginConnection(s, "Hans");
+    const before = await loginConnection(s, "Yoda");
     await hans.conn.request("creategroup", ["Jedi", "Yoda"]);
-    await logout(before);
+    await logoutConnection(before);
     const pty = new PtyClient(s.port, { TERM: "xterm" });
     try {
       await pty.waitFor("Username: ");
@@ -145,7 +150,7 @@ Deno.test({
       assert(pty.output.includes("\x1b[1;35mJedi\x1b[0m"), pty.output);
     } finally {
       await pty.close();
-      await logout(hans);
+      await logoutConnection(hans);
       await s.close();
     }
   },
@@ -157,7 +162,7 @@ Deno.test({
     : "on a terminal with NO_COLOR set ... (skipped: util-linux script is not available)",
   ignore: !SCRIPT,
   async fn() {
-    const s = await startChatServer();
+    const s = await startTestServer({ clock: tickingClock() });
     const pty = new PtyClient(s.port, { TERM: "xterm", NO_COLOR: "1" });
     try {
       await pty.waitFor("Username: ");

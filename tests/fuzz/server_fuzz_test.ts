@@ -9,7 +9,8 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { pwAccounts, startTestServer } from "../helpers/test_server.ts";
-import { Random, randomLine, randomRequest } from "./_random.ts";
+import { Random } from "../helpers/random.ts";
+import { randomLine, randomRequest } from "./_fuzz_inputs.ts";
 
 const SEED = 77;
 const HOSTILE_CONNECTIONS = 150;

@@ -8,7 +8,7 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { pwAccounts, startTestServer } from "../helpers/test_server.ts";
+import { namedAccounts, startTestServer } from "../helpers/test_server.ts";
 import { Random } from "../helpers/random.ts";
 import { randomLine, randomRequest } from "./_fuzz_inputs.ts";
 
@@ -18,8 +18,7 @@ const LINES_PER_CONNECTION = 80;
 
 Deno.test("a live server survives fuzzed connections while others keep chatting", async () => {
   const t = await startTestServer({
-    users: pwAccounts(["alice", "bob", "carol", "dave", "erin"]),
-    hashPasswords: true,
+    ...namedAccounts(["alice", "bob", "carol", "dave", "erin"]),
     clock: "real",
     limits: { connectionsPerIpPerMinute: 0 },
   });

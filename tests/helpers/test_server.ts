@@ -27,6 +27,14 @@ export function pwAccounts(names: string[]): Record<string, string> {
   return Object.fromEntries(names.map((n) => [n, `pw-${n}`]));
 }
 
+/**
+ * Server options for the named users with the passwords `pw-NAME`, pre-hashed
+ * so logins are fast: `startTestServer({ ...namedAccounts(["alice"]), ... })`.
+ */
+export function namedAccounts(names: string[]): Pick<TestServerOptions, "users" | "hashPasswords"> {
+  return { users: pwAccounts(names), hashPasswords: true };
+}
+
 /** Cheap scrypt cost, so pre-hashed logins in tests take about a millisecond. */
 export const TEST_SCRYPT_COST = { N: 1024, r: 8, p: 1 } as const;
 

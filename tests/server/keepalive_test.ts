@@ -7,14 +7,13 @@
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { pwAccounts, sleep, startTestServer } from "../helpers/test_server.ts";
+import { namedAccounts, sleep, startTestServer } from "../helpers/test_server.ts";
 import { ServerConnection } from "../../client/connection.ts";
 
 Deno.test("ServerConnection pings often enough that a quiet client is not timed out", async () => {
   // keepAliveMs = max(1000, 3000 / 3): pings every second against a 3 s timeout.
   const t = await startTestServer({
-    users: pwAccounts(["alice", "bob"]),
-    hashPasswords: true,
+    ...namedAccounts(["alice", "bob"]),
     clock: "real",
     sweepIntervalMs: 100,
     limits: { idleTimeoutMs: 3_000 },

@@ -5,7 +5,7 @@
 
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { ManualClock, pwAccounts, startTestServer } from "../helpers/test_server.ts";
+import { ManualClock, namedAccounts, startTestServer } from "../helpers/test_server.ts";
 import { COMMAND_BURST, MAX_RATE_LIMITED_REQUESTS } from "../../server/limits.ts";
 import { MAX_FRAME_BYTES, MAX_MESSAGE_CHARS } from "../../shared/limits.ts";
 
@@ -13,8 +13,7 @@ const USERS = ["alice", "bob", "carol"];
 
 Deno.test("startServer() refuses a connection over maxConnections with a bye", async () => {
   const t = await startTestServer({
-    users: pwAccounts(USERS),
-    hashPasswords: true,
+    ...namedAccounts(USERS),
     clock: "real",
     limits: { maxConnections: 2 },
   });
@@ -34,8 +33,7 @@ Deno.test("startServer() refuses a connection over maxConnections with a bye", a
 Deno.test("startServer() limits new connections per IP per minute", async () => {
   const time = new ManualClock();
   const t = await startTestServer({
-    users: pwAccounts(USERS),
-    hashPasswords: true,
+    ...namedAccounts(USERS),
     clock: time,
     limits: { connectionsPerIpPerMinute: 3 },
   });
@@ -55,8 +53,7 @@ Deno.test("startServer() limits new connections per IP per minute", async () => 
 Deno.test("a connection that does not log in within the login timeout is closed", async () => {
   const time = new ManualClock();
   const t = await startTestServer({
-    users: pwAccounts(USERS),
-    hashPasswords: true,
+    ...namedAccounts(USERS),
     clock: time,
     sweepIntervalMs: 20,
     limits: { loginTimeoutMs: 10_000, idleTimeoutMs: 3_600_000 },
@@ -80,8 +77,7 @@ Deno.test("a connection that does not log in within the login timeout is closed"
 Deno.test("an idle session is closed and a pinging one is kept", async () => {
   const time = new ManualClock();
   const t = await startTestServer({
-    users: pwAccounts(USERS),
-    hashPasswords: true,
+    ...namedAccounts(USERS),
     clock: time,
     sweepIntervalMs: 20,
     limits: { idleTimeoutMs: 30_000 },
@@ -100,8 +96,7 @@ Deno.test("an idle session is closed and a pinging one is kept", async () => {
 
 Deno.test("hello announces a keep-alive interval below the idle timeout", async () => {
   const t = await startTestServer({
-    users: pwAccounts(USERS),
-    hashPasswords: true,
+    ...namedAccounts(USERS),
     clock: "real",
     limits: { idleTimeoutMs: 12_000 },
   });
@@ -113,7 +108,7 @@ Deno.test("hello announces a keep-alive interval below the idle timeout", async 
 });
 
 Deno.test("ping answers ok in every phase", async () => {
-  const t = await startTestServer({ users: pwAccounts(USERS), hashPasswords: true, clock: "real" });
+  const t = await startTestServer({ ...namedAccounts(USERS), clock: "real" });
   const c = await RawClient.connect(t.port);
   assertEquals((await c.request("ping")).ok, true);
   await c.expectOk("hello", ["1"]);
@@ -128,8 +123,7 @@ Deno.test("ping answers ok in every phase", async () => {
 Deno.test("a session over the request rate gets rate_limited, then is disconnected", async () => {
   const time = new ManualClock();
   const t = await startTestServer({
-    users: pwAccounts(USERS),
-    hashPasswords: true,
+    ...namedAccounts(USERS),
     clock: time,
     limits: { commandsPerSecond: 5 },
   });
@@ -164,7 +158,7 @@ Deno.test("a session over the request rate gets rate_limited, then is disconnect
 });
 
 Deno.test("oversized lines, long messages and bad names get clear errors", async () => {
-  const t = await startTestServer({ users: pwAccounts(USERS), hashPasswords: true, clock: "real" });
+  const t = await startTestServer({ ...namedAccounts(USERS), clock: "real" });
   const a = await RawClient.login(t.port, "alice", "pw-alice");
   const b = await RawClient.login(t.port, "bob", "pw-bob");
   await a.tryWrite("x".repeat(MAX_FRAME_BYTES + 10) + "\n");
@@ -187,8 +181,7 @@ Deno.test("oversized lines, long messages and bad names get clear errors", async
 
 Deno.test("a client that stops reading is cut off; its messages are queued, others unaffected", async () => {
   const t = await startTestServer({
-    users: pwAccounts(USERS),
-    hashPasswords: true,
+    ...namedAccounts(USERS),
     clock: "real",
     limits: { commandsPerSecond: 0 },
   });

@@ -7,7 +7,7 @@
 
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { RawClient } from "../helpers/raw_client.ts";
-import { ManualClock, pwAccounts, sleep, startTestServer } from "../helpers/test_server.ts";
+import { ManualClock, namedAccounts, sleep, startTestServer } from "../helpers/test_server.ts";
 import { CLOSE_GRACE_MS } from "../../server/limits.ts";
 import { ServerConnection } from "../../client/connection.ts";
 import { parseServerArgs } from "../../server/cli.ts";
@@ -70,8 +70,7 @@ Deno.test({
     const { certPath, keyPath } = await makeCertificate(dir);
     const tls = await readTlsFiles(certPath, keyPath);
     const t = await startTestServer({
-      users: pwAccounts(["alice", "bob"]),
-      hashPasswords: true,
+      ...namedAccounts(["alice", "bob"]),
       clock: "real",
       tls,
     });
@@ -108,8 +107,7 @@ Deno.test({
       ...Object.values(await makeCertificate(dir)) as [string, string],
     );
     const t = await startTestServer({
-      users: pwAccounts(["alice"]),
-      hashPasswords: true,
+      ...namedAccounts(["alice"]),
       clock: "real",
       tls,
     });
@@ -181,8 +179,7 @@ Deno.test({
     );
     const time = new ManualClock();
     const t = await startTestServer({
-      users: pwAccounts(["alice"]),
-      hashPasswords: true,
+      ...namedAccounts(["alice"]),
       tls,
       clock: time,
       sweepIntervalMs: 20,

@@ -5,6 +5,7 @@
  */
 
 import { assert } from "../helpers/assert.ts";
+import { mainArgs } from "../helpers/main_process.ts";
 import {
   loginConnection,
   logoutConnection,
@@ -12,7 +13,6 @@ import {
   tickingClock,
 } from "../helpers/test_server.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 // deno-lint-ignore no-control-regex
 const SGR = /\x1b\[[0-9;]*m/;
 
@@ -38,12 +38,8 @@ class PtyClient {
   constructor(port: number, env: Record<string, string>) {
     const command = [
       Deno.execPath(),
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
+      ...mainArgs(["client", "--port", String(port)]),
     ]
-      .concat(["--allow-env=NO_COLOR,TERM", MAIN, "client", "--port", String(port)])
       .map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
     const keep = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"].flatMap((k) => {
       const v = Deno.env.get(k);

@@ -7,10 +7,9 @@
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { mainArgs } from "../helpers/main_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { pwAccounts, writeCredentials } from "../helpers/test_server.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 interface ServerProcess {
   child: Deno.ChildProcess;
@@ -22,13 +21,7 @@ interface ServerProcess {
 /** Runs `main.ts server --port 0` and waits for its "listening on HOST:PORT" line. */
 async function spawnServer(dir: string): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=NO_COLOR,TERM",
-      MAIN,
+    args: mainArgs([
       "server",
       "--port",
       "0",
@@ -38,7 +31,7 @@ async function spawnServer(dir: string): Promise<ServerProcess> {
       `${dir}/credentials.txt`,
       "--command-rate",
       "0",
-    ],
+    ]),
     stdout: "piped",
     stderr: "piped",
   }).spawn();

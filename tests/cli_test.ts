@@ -1,44 +1,19 @@
-import { deepEqual as assertEquals, match as assertMatch, ok as assert } from "node:assert/strict";
-import { fileURLToPath } from "node:url";
+import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startServer } from "../server/server.ts";
+import { type MainRun, runMain } from "./helpers/main_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 
-const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function tessenger(args: string[], stdin?: string): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      "--allow-net=127.0.0.1",
-      MAIN,
-      ...args,
-    ],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
+/** Runs `tessenger ARGS` quietly, without colour and without env access. */
+function tessenger(args: string[], stdin?: string): Promise<MainRun> {
+  return runMain(args, {
+    stdin,
     env: { NO_COLOR: "1" },
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    denoFlags: ["--quiet", "--allow-read", "--allow-write", "--allow-net=127.0.0.1"],
+  });
 }
 
 /** A bad argument: non-zero exit, a one-line reason and the usage line, no stack trace. */
-function assertUsageError(run: Run, reason: RegExp | string): void {
+function assertUsageError(run: MainRun, reason: RegExp | string): void {
   assert(run.code !== 0, "exits non-zero");
   const lines = run.stderr.trimEnd().split("\n");
   assertEquals(lines.length, 2, run.stderr);

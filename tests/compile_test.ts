@@ -5,7 +5,7 @@
  */
 
 import { compileArgs, isDenortFailure, RELEASE_TARGETS } from "../scripts/compile.ts";
-import { assertEquals, assertIncludes } from "./client/_assert.ts";
+import { assertEquals, assertIncludes } from "./helpers/assert.ts";
 import { VERSION } from "../shared/version.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -3,10 +3,8 @@
  * run for about a second against a server started in-process on port 0.
  */
 
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { join } from "node:path";
-import { hashPassword } from "../../server/passwords.ts";
-import { startServer } from "../../server/server.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { startTestServer } from "../helpers/test_server.ts";
 import { connectMany, tessengerDriver } from "../../bench/load/clients.ts";
 import { seedGroups } from "../../bench/load/servers.ts";
 import { fanoutRun, idleRamp, loginStorm, talkersRun } from "../../bench/load/workloads.ts";
@@ -16,20 +14,17 @@ const USERS = Array.from({ length: 15 }, (_, i) => `u${i}`);
 
 Deno.test("bench:load's TESSENGER driver runs every workload without loss", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "tessenger-load-smoke-" });
-  const credentialsPath = join(dataDir, "credentials.txt");
-  // A cheap hash keeps the test fast; the server checks it with its own cost.
-  const hash = await hashPassword(PASSWORD, { N: 16, r: 1, p: 1 });
-  await Deno.writeTextFile(credentialsPath, USERS.map((u) => `${u} ${hash}\n`).join(""));
   seedGroups(dataDir, [{ name: "load", members: USERS.slice(0, 9) }]);
-  const server = await startServer({
-    host: "127.0.0.1",
-    port: 0,
+  // Pre-hashed (cheaply) to keep the test fast; the server checks with the stored cost.
+  const t = await startTestServer({
     dataDir,
-    credentialsPath,
+    users: Object.fromEntries(USERS.map((u) => [u, PASSWORD])),
+    hashPasswords: true,
+    clock: "real",
     // Throttles off, as the benchmark runs the server.
     limits: { commandsPerSecond: 0, connectionsPerIpPerMinute: 0 },
   });
-  const driver = tessengerDriver({ hostname: "127.0.0.1", port: server.port }, PASSWORD);
+  const driver = tessengerDriver({ hostname: "127.0.0.1", port: t.port }, PASSWORD);
   try {
     const [sender, ...receivers] = await connectMany(driver, USERS.slice(0, 9));
     try {
@@ -66,7 +61,6 @@ Deno.test("bench:load's TESSENGER driver runs every workload without loss", asyn
     const storm = await loginStorm(driver, USERS.slice(12), 2);
     assertEquals([storm.logins, storm.failures], [3, 0]);
   } finally {
-    await server.close();
-    await Deno.remove(dataDir, { recursive: true });
+    await t.close();
   }
 });

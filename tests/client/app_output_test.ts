@@ -1,14 +1,23 @@
 import { runClient } from "../../client/app.ts";
 import type { ClientIO } from "../../client/io.ts";
 import { Roster } from "../../client/roster.ts";
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { login, logout, startChatServer } from "./_chat_server.ts";
-import { ScriptedIO } from "./_scripted_io.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import {
+  loginConnection,
+  logoutConnection,
+  startTestServer,
+  tickingClock,
+} from "../helpers/test_server.ts";
+import { ScriptedTerminal } from "../helpers/scripted_io.ts";
 
 const TS = /\d\d \w{3} \d{4} \d\d:\d\d:\d\d/.source;
 const SHA = "0".repeat(64);
 
-function start(port: number, io: ScriptedIO, extra: { json?: boolean; roster?: Roster } = {}) {
+function start(
+  port: number,
+  io: ScriptedTerminal,
+  extra: { json?: boolean; roster?: Roster } = {},
+) {
   return runClient({
     host: "127.0.0.1",
     port,
@@ -20,28 +29,28 @@ function start(port: number, io: ScriptedIO, extra: { json?: boolean; roster?: R
 }
 
 Deno.test("runClient: login, commands, history, groups, notices and logout in text", async () => {
-  const s = await startChatServer();
-  const hans = await login(s.port, "Hans");
-  const t = new ScriptedIO();
+  const s = await startTestServer({ clock: tickingClock() });
+  const hans = await loginConnection(s, "Hans");
+  const t = new ScriptedTerminal();
   const roster = new Roster();
   const exit = start(s.port, t, { roster });
   try {
-    t.input.push("Nobody");
+    t.type("Nobody");
     await t.waitFor("Invalid Username. Please try again");
-    t.input.push("Yoda", "wrong");
+    t.type("Yoda", "wrong");
     await t.waitFor("Invalid Password. Please try again");
-    t.input.push("wise@!man");
+    t.type("wise@!man");
     await t.waitFor(/^Enter one of the following commands \(\/msgto, .*\/history, /);
-    assertEquals(t.texts.slice(0, 3), [
+    assertEquals(t.output.slice(0, 3), [
       "Invalid Username. Please try again",
       "Invalid Password. Please try again",
       "Welcome to TESSENGER!",
     ]);
     assertEquals(t.printed.slice(0, 2).map((p) => p.error), [true, true]);
 
-    t.input.push("/foo");
+    t.type("/foo");
     await t.waitFor((p) => p.error && p.text === "Error. Invalid command!");
-    t.input.push("/msgto Hans hi  there");
+    t.type("/msgto Hans hi  there");
     await t.waitFor(new RegExp(`^message sent at ${TS}\\.$`));
     await hans.conn.request("msgto", ["Yoda", "hello back"]);
     await t.waitFor(new RegExp(`^${TS}, Hans: hello back$`));
@@ -53,60 +62,60 @@ Deno.test("runClient: login, commands, history, groups, notices and logout in te
     await hans.conn.request("p2pvideo", ["Yoda", "dir/clip.mp4", "2048", SHA]);
     await t.waitFor("Hans is sending you clip.mp4 (2.0 KiB).");
 
-    t.input.push("/joingroup Jedi", "/groups");
+    t.type("/joingroup Jedi", "/groups");
     await t.waitFor("Jedi: joined, members: Hans Yoda");
-    t.input.push("/history Hans 5", "/help");
+    t.type("/history Hans 5", "/help");
     await t.waitFor("Commands:");
-    const at = t.texts.indexOf("Last 2 messages with Hans:");
-    assert(at !== -1, JSON.stringify(t.texts));
-    assertMatch(t.texts[at + 1], new RegExp(`^${TS}, Yoda: hi {2}there$`));
-    assertMatch(t.texts[at + 2], new RegExp(`^${TS}, Hans: hello back$`));
+    const at = t.output.indexOf("Last 2 messages with Hans:");
+    assert(at !== -1, JSON.stringify(t.output));
+    assertMatch(t.output[at + 1], new RegExp(`^${TS}, Yoda: hi {2}there$`));
+    assertMatch(t.output[at + 2], new RegExp(`^${TS}, Hans: hello back$`));
 
-    t.input.push("/activeuser");
+    t.type("/activeuser");
     await t.waitFor(new RegExp(`^Hans, 127\\.0\\.0\\.1, 0, active since ${TS}\\.$`));
-    t.input.push("/leavegroup Jedi");
+    t.type("/leavegroup Jedi");
     await t.waitFor("You have left the group chat Jedi.");
-    t.input.push("/groupmsg Jedi anyone?");
+    t.type("/groupmsg Jedi anyone?");
     await t.waitFor((p) => p.error && p.text === "You are not in this group chat.");
-    t.input.push("/history");
+    t.type("/history");
     await t.waitFor((p) => p.error && p.text === "Usage: /history USER|GROUP [N]");
 
     assertEquals(roster.self, "Yoda");
     assertEquals([...roster.users].sort(), ["Hans", "Yoda"]);
     assertEquals([...roster.groups], []);
 
-    t.input.push("/logout");
+    t.type("/logout");
     assertEquals(await exit, 0);
     // The announced file never came: logging out cancels it, then says bye.
-    assertEquals(t.texts.slice(-2), [
+    assertEquals(t.output.slice(-2), [
       "Cannot receive clip.mp4 from Hans: Cannot complete transfer: cancelled (the user logged out)",
       "Bye, Yoda!",
     ]);
-    assert(!t.texts.some((l) => l.includes("\x1b")), "no colour codes without a style");
+    assert(!t.output.some((l) => l.includes("\x1b")), "no colour codes without a style");
   } finally {
-    t.input.end();
+    t.end();
     await exit;
-    await logout(hans);
+    await logoutConnection(hans);
     await s.close();
   }
 });
 
 Deno.test("runClient --json prints one JSON object per event and no prompts", async () => {
-  const s = await startChatServer();
-  const hans = await login(s.port, "Hans");
-  const t = new ScriptedIO();
+  const s = await startTestServer({ clock: tickingClock() });
+  const hans = await loginConnection(s, "Hans");
+  const t = new ScriptedTerminal();
   const exit = start(s.port, t, { json: true });
   try {
-    t.input.push("Yoda", "wise@!man");
+    t.type("Yoda", "wise@!man");
     await t.waitFor(/"type":"ready"/);
-    t.input.push("/nope", "/msgto Hans hi");
+    t.type("/nope", "/msgto Hans hi");
     await t.waitFor(/"cmd":"msgto"/);
     await hans.conn.request("p2pvideo", ["Yoda", "clip.mp4", "10", SHA]);
     await t.waitFor(/"ev":"transfer"/);
-    t.input.push("/logout");
+    t.type("/logout");
     assertEquals(await exit, 0);
 
-    const events = t.texts.map((l) => JSON.parse(l));
+    const events = t.output.map((l) => JSON.parse(l));
     assertEquals(events.map((e) => e.type), [
       "response",
       "response",
@@ -120,7 +129,7 @@ Deno.test("runClient --json prints one JSON object per event and no prompts", as
     assertEquals(events[0], { type: "response", cmd: "user", ok: true, code: "ok", lines: [] });
     assertEquals(events[1].cmd, "pass");
     assertEquals(events[1].lines, ["Welcome to TESSENGER!"]);
-    assert(!t.texts[1].includes("wise@!man"), "the password is never printed");
+    assert(!t.output[1].includes("wise@!man"), "the password is never printed");
     assertEquals(events[2].user, "Yoda");
     assert(events[2].commands.includes("history"));
     assertEquals(events[3], {
@@ -135,18 +144,18 @@ Deno.test("runClient --json prints one JSON object per event and no prompts", as
     assertEquals([events[6].direction, events[6].ok, events[6].peer], ["receive", false, "Hans"]);
     assertEquals(events[7].lines, ["Bye, Yoda!"]);
   } finally {
-    t.input.end();
+    t.end();
     await exit;
-    await logout(hans);
+    await logoutConnection(hans);
     await s.close();
   }
 });
 
 Deno.test("runClient reports a lost server and a refused connection", async () => {
-  const s = await startChatServer();
-  const t = new ScriptedIO();
+  const s = await startTestServer({ clock: tickingClock() });
+  const t = new ScriptedTerminal();
   const exit = start(s.port, t);
-  t.input.push("Yoda", "wise@!man");
+  t.type("Yoda", "wise@!man");
   await t.waitFor(/^Enter one of the following commands/);
   await s.close();
   assertEquals(await exit, 1);
@@ -154,24 +163,24 @@ Deno.test("runClient reports a lost server and a refused connection", async () =
     text: "Disconnected from the server: server shutting down",
     error: true,
   });
-  t.input.end();
+  t.end();
 
-  const j = new ScriptedIO();
+  const j = new ScriptedTerminal();
   assertEquals(await start(s.port, j, { json: true }), 1);
-  const event = JSON.parse(j.texts[0]);
+  const event = JSON.parse(j.output[0]);
   assertEquals(event.type, "error");
   assertEquals(event.code, "connect");
   assertMatch(event.message, new RegExp(`^Cannot connect to 127\\.0\\.0\\.1:${s.port}: `));
-  j.input.end();
+  j.end();
 });
 
 Deno.test("runClient on a terminal learns who is online and the groups right after login", async () => {
-  const s = await startChatServer();
-  const hans = await login(s.port, "Hans");
-  const earlier = await login(s.port, "Yoda");
+  const s = await startTestServer({ clock: tickingClock() });
+  const hans = await loginConnection(s, "Hans");
+  const earlier = await loginConnection(s, "Yoda");
   await hans.conn.request("creategroup", ["Jedi", "Yoda"]);
-  await logout(earlier);
-  const t = new ScriptedIO();
+  await logoutConnection(earlier);
+  const t = new ScriptedTerminal();
   const roster = new Roster();
   // The same lines, but the client believes a person is typing at a terminal.
   const terminal: ClientIO = {
@@ -190,7 +199,7 @@ Deno.test("runClient on a terminal learns who is online and the groups right aft
     roster,
   });
   try {
-    t.input.push("Yoda", "wise@!man");
+    t.type("Yoda", "wise@!man");
     await t.waitFor(/^Enter one of the following commands/);
     for (let i = 0; i < 100 && roster.groups.size === 0; i++) {
       await new Promise((r) => setTimeout(r, 10));
@@ -198,15 +207,15 @@ Deno.test("runClient on a terminal learns who is online and the groups right aft
     assertEquals([...roster.users], ["Hans"]);
     assertEquals([...roster.groups], ["Jedi"]);
     assertEquals(roster.completionSource().users, ["Hans"]);
-    t.input.push("/logout");
+    t.type("/logout");
     assertEquals(await exit, 0);
     // Nothing of the priming requests was printed.
-    assertEquals(t.texts.slice(-1), ["Bye, Yoda!"]);
-    assertEquals(t.texts.length, 3);
+    assertEquals(t.output.slice(-1), ["Bye, Yoda!"]);
+    assertEquals(t.output.length, 3);
   } finally {
-    t.input.end();
+    t.end();
     await exit;
-    await logout(hans);
+    await logoutConnection(hans);
     await s.close();
   }
 });

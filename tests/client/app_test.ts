@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { runClient } from "../../client/app.ts";
 import { formatTimestamp } from "../../shared/time.ts";
 import { RawClient } from "../helpers/raw_client.ts";

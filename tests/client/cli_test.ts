@@ -1,10 +1,9 @@
 import { CLIENT_HELP, CLIENT_USAGE, parseClientArgs } from "../../client/cli.ts";
 import { SERVER_HELP, SERVER_USAGE } from "../../server/cli.ts";
 import { USER_HELP, USER_USAGE } from "../../server/user_cli.ts";
-import { assert, assertEquals, assertIncludes } from "./_assert.ts";
-import { startChatServer } from "./_chat_server.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { assert, assertEquals, assertIncludes } from "../helpers/assert.ts";
+import { runMain } from "../helpers/main_process.ts";
+import { startTestServer, tickingClock } from "../helpers/test_server.ts";
 
 Deno.test("every flag in a usage line is in its --help with its default", () => {
   for (
@@ -30,28 +29,9 @@ Deno.test("parseClientArgs() reads --json, off by default", () => {
   assertEquals(parseClientArgs(["--json", "127.0.0.1", "5000"]).json, true);
 });
 
-async function runCli(args: string[], stdin: string, env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=NO_COLOR,TERM",
-      MAIN,
-      ...args,
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env,
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
+/** Runs `tessenger ARGS` with `stdin` piped in. */
+function runCli(args: string[], stdin: string, env: Record<string, string> = {}) {
+  return runMain(args, { stdin, env });
 }
 
 Deno.test("tessenger client --help lists --json", async () => {
@@ -62,7 +42,7 @@ Deno.test("tessenger client --help lists --json", async () => {
 });
 
 Deno.test("tessenger client on a pipe prints no colour codes, even without NO_COLOR", async () => {
-  const s = await startChatServer();
+  const s = await startTestServer({ clock: tickingClock() });
   try {
     const r = await runCli(
       ["client", "--port", String(s.port)],
@@ -83,7 +63,7 @@ Deno.test("tessenger client on a pipe prints no colour codes, even without NO_CO
 });
 
 Deno.test("tessenger client --json prints only JSON lines on stdout", async () => {
-  const s = await startChatServer();
+  const s = await startTestServer({ clock: tickingClock() });
   try {
     const r = await runCli(
       ["client", "--json", "--port", String(s.port)],

@@ -1,6 +1,6 @@
 import { completeLine, type CompletionSource } from "../../client/completion.ts";
 import { COMMANDS } from "../../shared/commands.ts";
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 
 const source: CompletionSource = {
   commands: COMMANDS,

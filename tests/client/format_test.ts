@@ -8,7 +8,7 @@ import {
 } from "../../client/format.ts";
 import { plainStyle, type Style } from "../../client/style.ts";
 import type { PushFrame, ResponseFrame } from "../../shared/protocol.ts";
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 
 /** Shows where each style applies, without escape codes. */
 const tags: Style = {

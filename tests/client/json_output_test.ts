@@ -1,5 +1,5 @@
 import { formatJsonEvent } from "../../client/json_output.ts";
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 
 Deno.test("formatJsonEvent() writes a response with its command, lines and data", () => {
   const line = formatJsonEvent({

@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { join } from "node:path";
 import { runClient } from "../../client/app.ts";
 import { describeFile, TransferEndpoint } from "../../client/transfer_driver.ts";

@@ -1,6 +1,6 @@
 import { Roster } from "../../client/roster.ts";
 import type { ResponseFrame } from "../../shared/protocol.ts";
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 
 const ok = (data?: Record<string, unknown>): ResponseFrame => ({
   t: "res",

@@ -5,7 +5,7 @@ import {
   sanitize,
   shouldUseColor,
 } from "../../client/style.ts";
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 
 Deno.test("shouldUseColor() colours only a terminal without NO_COLOR or TERM=dumb", () => {
   assertEquals(shouldUseColor({ isTerminal: true }), true);

@@ -4,10 +4,15 @@
  * where `script` is missing (it is on Linux).
  */
 
-import { assert } from "./_assert.ts";
-import { login, logout, startChatServer } from "./_chat_server.ts";
+import { assert } from "../helpers/assert.ts";
+import { mainArgs } from "../helpers/main_process.ts";
+import {
+  loginConnection,
+  logoutConnection,
+  startTestServer,
+  tickingClock,
+} from "../helpers/test_server.ts";
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 // deno-lint-ignore no-control-regex
 const SGR = /\x1b\[[0-9;]*m/;
 
@@ -33,12 +38,8 @@ class PtyClient {
   constructor(port: number, env: Record<string, string>) {
     const command = [
       Deno.execPath(),
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
+      ...mainArgs(["client", "--port", String(port)]),
     ]
-      .concat(["--allow-env=NO_COLOR,TERM", MAIN, "client", "--port", String(port)])
       .map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(" ");
     const keep = ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"].flatMap((k) => {
       const v = Deno.env.get(k);
@@ -99,11 +100,11 @@ Deno.test({
     : "on a terminal, Tab completes ... (skipped: util-linux script is not available)",
   ignore: !SCRIPT,
   async fn() {
-    const s = await startChatServer();
-    const hans = await login(s.port, "Hans");
-    const before = await login(s.port, "Yoda");
+    const s = await startTestServer({ clock: tickingClock() });
+    const hans = await loginConnection(s, "Hans");
+    const before = await loginConnection(s, "Yoda");
     await hans.conn.request("creategroup", ["Jedi", "Yoda"]);
-    await logout(before);
+    await logoutConnection(before);
     const pty = new PtyClient(s.port, { TERM: "xterm" });
     try {
       await pty.waitFor("Username: ");
@@ -145,7 +146,7 @@ Deno.test({
       assert(pty.output.includes("\x1b[1;35mJedi\x1b[0m"), pty.output);
     } finally {
       await pty.close();
-      await logout(hans);
+      await logoutConnection(hans);
       await s.close();
     }
   },
@@ -157,7 +158,7 @@ Deno.test({
     : "on a terminal with NO_COLOR set ... (skipped: util-linux script is not available)",
   ignore: !SCRIPT,
   async fn() {
-    const s = await startChatServer();
+    const s = await startTestServer({ clock: tickingClock() });
     const pty = new PtyClient(s.port, { TERM: "xterm", NO_COLOR: "1" });
     try {
       await pty.waitFor("Username: ");

@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert } from "../helpers/assert.ts";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import {

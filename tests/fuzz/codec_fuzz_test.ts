@@ -4,10 +4,11 @@
  * the buffer stays bounded, and the decoder always resynchronises at a newline.
  */
 
-import { assert, assertEquals } from "../server/_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { MAX_FRAME_BYTES } from "../../shared/limits.ts";
 import { FrameDecoder, FrameError, parseRequest } from "../../shared/protocol.ts";
-import { Random, randomLine } from "./_random.ts";
+import { Random } from "../helpers/random.ts";
+import { randomLine } from "./_fuzz_inputs.ts";
 
 const SEED = 20261125;
 const STREAMS = 200;

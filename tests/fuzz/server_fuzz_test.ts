@@ -6,20 +6,24 @@
  * its real sender, without stalls.
  */
 
-import { assert, assertEquals } from "../server/_assert.ts";
-import { startTestServer, WireClient } from "../server/_harness.ts";
-import { Random, randomLine, randomRequest } from "./_random.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { namedAccounts, startTestServer } from "../helpers/test_server.ts";
+import { Random } from "../helpers/random.ts";
+import { randomLine, randomRequest } from "./_fuzz_inputs.ts";
 
 const SEED = 77;
 const HOSTILE_CONNECTIONS = 150;
 const LINES_PER_CONNECTION = 80;
 
 Deno.test("a live server survives fuzzed connections while others keep chatting", async () => {
-  const t = await startTestServer(["alice", "bob", "carol", "dave", "erin"], {
+  const t = await startTestServer({
+    ...namedAccounts(["alice", "bob", "carol", "dave", "erin"]),
+    clock: "real",
     limits: { connectionsPerIpPerMinute: 0 },
   });
-  const alice = await WireClient.login(t.port, "alice");
-  const bob = await WireClient.login(t.port, "bob");
+  const alice = await RawClient.login(t.port, "alice", "pw-alice");
+  const bob = await RawClient.login(t.port, "bob", "pw-bob");
 
   // The well-behaved pair: alice messages bob until the fuzzing is over.
   let fuzzing = true;
@@ -41,7 +45,7 @@ Deno.test("a live server survives fuzzed connections while others keep chatting"
     // One generator per connection, so the inputs do not depend on how the
     // concurrent connections interleave.
     const r = new Random(SEED * 1000 + n);
-    const c = await WireClient.connect(t.port);
+    const c = await RawClient.connect(t.port);
     // Half of them log in first (as carol or dave), so the fuzz reaches the
     // handlers of a logged-in session too.
     if (n % 2 === 0) {
@@ -54,8 +58,8 @@ Deno.test("a live server survives fuzzed connections while others keep chatting"
       const line = r.next() < 0.5
         ? randomLine(r, i)
         : new TextEncoder().encode(randomRequest(r, i));
-      if (!(await c.writeRaw(line))) break;
-      if (r.next() < 0.9) await c.writeRaw(newline);
+      if (!(await c.tryWrite(line))) break;
+      if (r.next() < 0.9) await c.tryWrite(newline);
     }
     switch (n % 3) {
       case 0:
@@ -103,7 +107,7 @@ Deno.test("a live server survives fuzzed connections while others keep chatting"
   assert(sent > 10, `the steady pair only exchanged ${sent} messages`);
   assert(slowest < 5000, `a steady message took ${slowest.toFixed(0)} ms`);
   // The server still takes new logins.
-  const late = await WireClient.login(t.port, "erin");
+  const late = await RawClient.login(t.port, "erin", "pw-erin");
   await late.expectOk("activeuser");
   await late.close();
   await alice.close();

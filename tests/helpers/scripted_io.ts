@@ -1,14 +1,23 @@
 /**
- * Drives the real client module with typed lines and collects what it prints.
+ * Drives the real client (client/app.ts runClient) through a {@link LineIO}:
+ * the test types lines as it goes and waits for what the client prints.
  *
  * @module
  */
 
 import { LineIO } from "../../client/io.ts";
 
-/** Lines typed into the client, fed as the test goes, plus its output. */
+/** One line the client printed, and whether it went to the error stream. */
+export interface Printed {
+  text: string;
+  error: boolean;
+}
+
+/** Lines typed into the client, fed as the test goes, plus everything it printed. */
 export class ScriptedTerminal {
-  readonly output: string[] = [];
+  /** Every printed line, in order, with its stream. */
+  readonly printed: Printed[] = [];
+  /** The LineIO to hand to the client. */
   readonly io: LineIO;
   #queue: string[] = [];
   #waiting: ((r: IteratorResult<string>) => void) | undefined;
@@ -22,11 +31,21 @@ export class ScriptedTerminal {
         return: () => Promise.resolve({ done: true, value: undefined }),
       }),
     };
-    const out = (text: string) => {
-      this.output.push(text);
-      for (const w of this.#watchers.splice(0)) w();
-    };
-    this.io = new LineIO(input, out);
+    this.io = new LineIO(
+      input,
+      (text) => this.#record({ text, error: false }),
+      (text) => this.#record({ text, error: true }),
+    );
+  }
+
+  /** The printed texts so far (both streams). */
+  get output(): string[] {
+    return this.printed.map((p) => p.text);
+  }
+
+  #record(p: Printed): void {
+    this.printed.push(p);
+    for (const w of this.#watchers.splice(0)) w();
   }
 
   #next(): Promise<IteratorResult<string>> {
@@ -36,7 +55,7 @@ export class ScriptedTerminal {
     return new Promise((resolve) => this.#waiting = resolve);
   }
 
-  /** Types lines, as if followed by Enter. */
+  /** Types lines, as if each were followed by Enter. */
   type(...lines: string[]): void {
     for (const line of lines) {
       const waiting = this.#waiting;
@@ -54,13 +73,23 @@ export class ScriptedTerminal {
     waiting?.({ done: true, value: undefined });
   }
 
-  /** Waits until a printed line matches. */
-  async waitFor(match: string | RegExp, timeoutMs = 5000): Promise<string> {
-    const test = (l: string) => typeof match === "string" ? l === match : match.test(l);
+  /**
+   * Waits until a printed line (already or later) matches: equal to a string,
+   * matching a RegExp, or passing a predicate. Returns its text.
+   *
+   * @throws {Error} after `timeoutMs`, listing the output so far.
+   */
+  async waitFor(
+    match: string | RegExp | ((p: Printed) => boolean),
+    timeoutMs = 5000,
+  ): Promise<string> {
+    const test = typeof match === "function"
+      ? match
+      : (p: Printed) => typeof match === "string" ? p.text === match : match.test(p.text);
     const deadline = Date.now() + timeoutMs;
     while (true) {
-      const found = this.output.find(test);
-      if (found !== undefined) return found;
+      const found = this.printed.find(test);
+      if (found !== undefined) return found.text;
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new Error(`No line matched ${match}; output: ${JSON.stringify(this.output)}`);

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { mulberry32 } from "./random.ts";
+
 /** Options of {@linkcode UdpRelay.open}. */
 export interface UdpRelayOptions {
   /** Where datagrams from the client go; must be a 127.x address. */
@@ -37,17 +39,6 @@ export interface UdpRelayStats {
 
 const HOLD_MS = 5;
 const BUFFER_SIZE = 65536;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Lane {
   out: Deno.DatagramConn;

@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { parseCredentials } from "../../server/credentials.ts";
 import { LoginThrottle } from "../../server/login_throttle.ts";
 import { hashPassword, isPasswordHash, verifyPassword } from "../../server/passwords.ts";

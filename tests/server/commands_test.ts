@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, match as assertMatch, ok as assert } from "node:assert/strict";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { formatTimestamp } from "../../shared/time.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { TEST_USERS, withUsers } from "../helpers/test_server.ts";

@@ -6,10 +6,10 @@
  * groups and memberships must survive.
  */
 
-import { assert, assertEquals } from "./_assert.ts";
-import { WireClient, writeCredentials } from "./_harness.ts";
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { mainArgs } from "../helpers/main_process.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { pwAccounts, writeCredentials } from "../helpers/test_server.ts";
 
 interface ServerProcess {
   child: Deno.ChildProcess;
@@ -21,13 +21,7 @@ interface ServerProcess {
 /** Runs `main.ts server --port 0` and waits for its "listening on HOST:PORT" line. */
 async function spawnServer(dir: string): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=NO_COLOR,TERM",
-      MAIN,
+    args: mainArgs([
       "server",
       "--port",
       "0",
@@ -37,7 +31,7 @@ async function spawnServer(dir: string): Promise<ServerProcess> {
       `${dir}/credentials.txt`,
       "--command-rate",
       "0",
-    ],
+    ]),
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -84,11 +78,11 @@ function assertOnce(texts: string[], acked: string[], what: string): void {
 
 Deno.test("after kill -9 and restart, no acknowledged message, group or queued message is lost or doubled", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessenger-crash-" });
-  await writeCredentials(`${dir}/credentials.txt`, ["alice", "bob", "carol"]);
+  await writeCredentials(`${dir}/credentials.txt`, pwAccounts(["alice", "bob", "carol"]), true);
   let server = await spawnServer(dir);
 
-  const alice = await WireClient.login(server.port, "alice");
-  const bob = await WireClient.login(server.port, "bob");
+  const alice = await RawClient.login(server.port, "alice", "pw-alice");
+  const bob = await RawClient.login(server.port, "bob", "pw-bob");
   await alice.expectOk("creategroup", ["crew", "bob"]);
   await bob.expectOk("joingroup", ["crew"]);
 
@@ -97,7 +91,7 @@ Deno.test("after kill -9 and restart, no acknowledged message, group or queued m
   const ackedCarol: string[] = [];
   const ackedGroup: string[] = [];
   let stop = false;
-  const sender = async (c: WireClient, me: string) => {
+  const sender = async (c: RawClient, me: string) => {
     for (let i = 0; !stop; i++) {
       let text: string;
       let res;
@@ -142,7 +136,7 @@ Deno.test("after kill -9 and restart, no acknowledged message, group or queued m
   assertOnce(readLog(`${dir}/data/crew_messagelog.txt`), ackedGroup, "crew_messagelog.txt");
 
   // carol gets every queued message exactly once, in order.
-  const carol = await WireClient.login(server.port, "carol");
+  const carol = await RawClient.login(server.port, "carol", "pw-carol");
   await carol.expectOk("ping"); // pushes for the login arrive before this response
   const queued = carol.pushes().filter((p) => p.ev === "msg").map((p) =>
     p.ev === "msg" ? p.text : ""
@@ -156,17 +150,17 @@ Deno.test("after kill -9 and restart, no acknowledged message, group or queued m
   // A second login delivers nothing again.
   await carol.expectOk("logout");
   await carol.waitClosed();
-  const again = await WireClient.login(server.port, "carol");
+  const again = await RawClient.login(server.port, "carol", "pw-carol");
   await again.expectOk("ping");
   assertEquals(again.pushes().filter((p) => p.ev === "msg").length, 0);
   await again.close();
 
   // The group and bob's membership survived; numbering continues without a gap.
-  const bob2 = await WireClient.login(server.port, "bob");
+  const bob2 = await RawClient.login(server.port, "bob", "pw-bob");
   assertEquals((await bob2.expectOk("groupmsg", ["crew", "after restart"])).lines, [
     "Group chat message sent.",
   ]);
-  const alice2 = await WireClient.login(server.port, "alice");
+  const alice2 = await RawClient.login(server.port, "alice", "pw-alice");
   assertEquals((await alice2.request("creategroup", ["crew", "bob"])).code, "exists");
   await alice2.expectOk("msgto", ["bob", "after restart too"]);
   await alice2.close();

@@ -1,11 +1,16 @@
-import { assert, assertEquals, assertMatch } from "../client/_assert.ts";
-import { login, logout, startChatServer } from "../client/_chat_server.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import {
+  loginConnection,
+  logoutConnection,
+  startTestServer,
+  tickingClock,
+} from "../helpers/test_server.ts";
 import { SqliteStore } from "../../server/store.ts";
 
 Deno.test("/history USER shows the private messages both ways, oldest first", async () => {
-  const s = await startChatServer();
-  const yoda = await login(s.port, "Yoda");
-  const hans = await login(s.port, "Hans");
+  const s = await startTestServer({ clock: tickingClock() });
+  const yoda = await loginConnection(s, "Yoda");
+  const hans = await loginConnection(s, "Hans");
   try {
     await yoda.conn.request("msgto", ["Hans", "one"]);
     await hans.conn.request("msgto", ["Yoda", "two"]);
@@ -35,17 +40,17 @@ Deno.test("/history USER shows the private messages both ways, oldest first", as
     const none = await hans.conn.request("history", ["Luke"]);
     assertEquals(none.lines, ["No messages with Luke yet."]);
   } finally {
-    await logout(yoda);
-    await logout(hans);
+    await logoutConnection(yoda);
+    await logoutConnection(hans);
     await s.close();
   }
 });
 
 Deno.test("/history checks its count, its target and membership", async () => {
-  const s = await startChatServer();
-  const yoda = await login(s.port, "Yoda");
-  const hans = await login(s.port, "Hans");
-  const luke = await login(s.port, "Luke");
+  const s = await startTestServer({ clock: tickingClock() });
+  const yoda = await loginConnection(s, "Yoda");
+  const hans = await loginConnection(s, "Hans");
+  const luke = await loginConnection(s, "Luke");
   try {
     const codes = async (args: string[]) => {
       const r = await yoda.conn.request("history", args);
@@ -72,15 +77,15 @@ Deno.test("/history checks its count, its target and membership", async () => {
     const invited = await luke.conn.request("history", ["Jedi"]);
     assertEquals(invited.code, "not_joined");
   } finally {
-    for (const c of [yoda, hans, luke]) await logout(c);
+    for (const c of [yoda, hans, luke]) await logoutConnection(c);
     await s.close();
   }
 });
 
 Deno.test("/history GROUP shows the last N group messages to a joined member", async () => {
-  const s = await startChatServer();
-  const yoda = await login(s.port, "Yoda");
-  const hans = await login(s.port, "Hans");
+  const s = await startTestServer({ clock: tickingClock() });
+  const yoda = await loginConnection(s, "Yoda");
+  const hans = await loginConnection(s, "Hans");
   try {
     await yoda.conn.request("creategroup", ["Jedi", "Hans"]);
     const empty = await yoda.conn.request("history", ["Jedi"]);
@@ -102,17 +107,17 @@ Deno.test("/history GROUP shows the last N group messages to a joined member", a
       "m25",
     ]]);
   } finally {
-    await logout(yoda);
-    await logout(hans);
+    await logoutConnection(yoda);
+    await logoutConnection(hans);
     await s.close();
   }
 });
 
 Deno.test("/groups lists joined groups and invitations", async () => {
-  const s = await startChatServer();
-  const yoda = await login(s.port, "Yoda");
-  const hans = await login(s.port, "Hans");
-  const luke = await login(s.port, "Luke");
+  const s = await startTestServer({ clock: tickingClock() });
+  const yoda = await loginConnection(s, "Yoda");
+  const hans = await loginConnection(s, "Hans");
+  const luke = await loginConnection(s, "Luke");
   try {
     assertEquals((await hans.conn.request("groups")).lines, [
       "You are in no group chat and have no invitations.",
@@ -132,15 +137,15 @@ Deno.test("/groups lists joined groups and invitations", async () => {
       ],
     });
   } finally {
-    for (const c of [yoda, hans, luke]) await logout(c);
+    for (const c of [yoda, hans, luke]) await logoutConnection(c);
     await s.close();
   }
 });
 
 Deno.test("/leavegroup removes the membership and leaves the group log untouched", async () => {
-  const s = await startChatServer();
-  const yoda = await login(s.port, "Yoda");
-  const hans = await login(s.port, "Hans");
+  const s = await startTestServer({ clock: tickingClock() });
+  const yoda = await loginConnection(s, "Yoda");
+  const hans = await loginConnection(s, "Hans");
   try {
     await yoda.conn.request("creategroup", ["Jedi", "Hans"]);
     await hans.conn.request("joingroup", ["Jedi"]);
@@ -163,8 +168,8 @@ Deno.test("/leavegroup removes the membership and leaves the group log untouched
     const yodaGroups = (await yoda.conn.request("groups")).lines;
     assertEquals(yodaGroups, ["Jedi: joined, members: Yoda"]);
   } finally {
-    await logout(yoda);
-    await logout(hans);
+    await logoutConnection(yoda);
+    await logoutConnection(hans);
     await s.close();
   }
 });

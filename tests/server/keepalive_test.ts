@@ -5,20 +5,23 @@
  * silent connection is.
  */
 
-import { assert, assertEquals } from "./_assert.ts";
-import { sleep, startTestServer, WireClient } from "./_harness.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { namedAccounts, sleep, startTestServer } from "../helpers/test_server.ts";
 import { ServerConnection } from "../../client/connection.ts";
 
 Deno.test("ServerConnection pings often enough that a quiet client is not timed out", async () => {
   // keepAliveMs = max(1000, 3000 / 3): pings every second against a 3 s timeout.
-  const t = await startTestServer(["alice", "bob"], {
+  const t = await startTestServer({
+    ...namedAccounts(["alice", "bob"]),
+    clock: "real",
     sweepIntervalMs: 100,
     limits: { idleTimeoutMs: 3_000 },
   });
   const quiet = await ServerConnection.connect({ host: "127.0.0.1", port: t.port });
   await quiet.request("user", ["alice"]);
   assertEquals((await quiet.request("pass", ["pw-alice", "0"])).ok, true);
-  const silent = await WireClient.login(t.port, "bob");
+  const silent = await RawClient.login(t.port, "bob", "pw-bob");
   await sleep(3_600);
   assert(!quiet.isClosed, "the pinging client was timed out");
   assertEquals(await silent.waitClosed(1_000), "idle timeout");

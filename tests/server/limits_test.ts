@@ -3,19 +3,24 @@
  * Time is a {@link ManualClock}; the sweep runs every 20 ms of real time.
  */
 
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { ManualClock, startTestServer, WireClient } from "./_harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { ManualClock, namedAccounts, startTestServer } from "../helpers/test_server.ts";
 import { COMMAND_BURST, MAX_RATE_LIMITED_REQUESTS } from "../../server/limits.ts";
 import { MAX_FRAME_BYTES, MAX_MESSAGE_CHARS } from "../../shared/limits.ts";
 
 const USERS = ["alice", "bob", "carol"];
 
 Deno.test("startServer() refuses a connection over maxConnections with a bye", async () => {
-  const t = await startTestServer(USERS, { limits: { maxConnections: 2 } });
-  const a = await WireClient.login(t.port, "alice");
-  const b = await WireClient.connect(t.port);
+  const t = await startTestServer({
+    ...namedAccounts(USERS),
+    clock: "real",
+    limits: { maxConnections: 2 },
+  });
+  const a = await RawClient.login(t.port, "alice", "pw-alice");
+  const b = await RawClient.connect(t.port);
   await b.expectOk("hello", ["1"]);
-  const c = await WireClient.connect(t.port);
+  const c = await RawClient.connect(t.port);
   assertMatch((await c.waitClosed()) ?? "", /server full/);
   // The two admitted connections are unaffected.
   await b.expectOk("ping");
@@ -27,18 +32,19 @@ Deno.test("startServer() refuses a connection over maxConnections with a bye", a
 
 Deno.test("startServer() limits new connections per IP per minute", async () => {
   const time = new ManualClock();
-  const t = await startTestServer(USERS, {
-    clock: time.clock,
+  const t = await startTestServer({
+    ...namedAccounts(USERS),
+    clock: time,
     limits: { connectionsPerIpPerMinute: 3 },
   });
   const admitted = [];
-  for (let i = 0; i < 3; i++) admitted.push(await WireClient.connect(t.port));
+  for (let i = 0; i < 3; i++) admitted.push(await RawClient.connect(t.port));
   for (const c of admitted) await c.expectOk("hello", ["1"]);
-  const refused = await WireClient.connect(t.port);
+  const refused = await RawClient.connect(t.port);
   assertMatch((await refused.waitClosed()) ?? "", /too many new connections/);
   // A minute later the address has its allowance back.
   time.advance(60_000);
-  const later = await WireClient.connect(t.port);
+  const later = await RawClient.connect(t.port);
   await later.expectOk("hello", ["1"]);
   for (const c of [...admitted, later]) await c.close();
   await t.close();
@@ -46,14 +52,15 @@ Deno.test("startServer() limits new connections per IP per minute", async () => 
 
 Deno.test("a connection that does not log in within the login timeout is closed", async () => {
   const time = new ManualClock();
-  const t = await startTestServer(USERS, {
-    clock: time.clock,
+  const t = await startTestServer({
+    ...namedAccounts(USERS),
+    clock: time,
     sweepIntervalMs: 20,
     limits: { loginTimeoutMs: 10_000, idleTimeoutMs: 3_600_000 },
   });
-  const ready = await WireClient.login(t.port, "alice");
-  const silent = await WireClient.connect(t.port);
-  const greeted = await WireClient.connect(t.port);
+  const ready = await RawClient.login(t.port, "alice", "pw-alice");
+  const silent = await RawClient.connect(t.port);
+  const greeted = await RawClient.connect(t.port);
   await greeted.expectOk("hello", ["1"]);
   // Pings do not extend the login deadline.
   time.advance(9_000);
@@ -69,13 +76,14 @@ Deno.test("a connection that does not log in within the login timeout is closed"
 
 Deno.test("an idle session is closed and a pinging one is kept", async () => {
   const time = new ManualClock();
-  const t = await startTestServer(USERS, {
-    clock: time.clock,
+  const t = await startTestServer({
+    ...namedAccounts(USERS),
+    clock: time,
     sweepIntervalMs: 20,
     limits: { idleTimeoutMs: 30_000 },
   });
-  const pinger = await WireClient.login(t.port, "alice");
-  const idle = await WireClient.login(t.port, "bob");
+  const pinger = await RawClient.login(t.port, "alice", "pw-alice");
+  const idle = await RawClient.login(t.port, "bob", "pw-bob");
   time.advance(20_000);
   await pinger.expectOk("ping");
   time.advance(15_000);
@@ -87,8 +95,12 @@ Deno.test("an idle session is closed and a pinging one is kept", async () => {
 });
 
 Deno.test("hello announces a keep-alive interval below the idle timeout", async () => {
-  const t = await startTestServer(USERS, { limits: { idleTimeoutMs: 12_000 } });
-  const c = await WireClient.connect(t.port);
+  const t = await startTestServer({
+    ...namedAccounts(USERS),
+    clock: "real",
+    limits: { idleTimeoutMs: 12_000 },
+  });
+  const c = await RawClient.connect(t.port);
   const res = await c.expectOk("hello", ["1"]);
   assertEquals(res.data?.keepAliveMs, 4_000);
   await c.close();
@@ -96,8 +108,8 @@ Deno.test("hello announces a keep-alive interval below the idle timeout", async 
 });
 
 Deno.test("ping answers ok in every phase", async () => {
-  const t = await startTestServer(USERS);
-  const c = await WireClient.connect(t.port);
+  const t = await startTestServer({ ...namedAccounts(USERS), clock: "real" });
+  const c = await RawClient.connect(t.port);
   assertEquals((await c.request("ping")).ok, true);
   await c.expectOk("hello", ["1"]);
   assertEquals((await c.request("ping", ["tok"])).data, { token: "tok" });
@@ -110,19 +122,20 @@ Deno.test("ping answers ok in every phase", async () => {
 
 Deno.test("a session over the request rate gets rate_limited, then is disconnected", async () => {
   const time = new ManualClock();
-  const t = await startTestServer(USERS, {
-    clock: time.clock,
+  const t = await startTestServer({
+    ...namedAccounts(USERS),
+    clock: time,
     limits: { commandsPerSecond: 5 },
   });
-  const flooder = await WireClient.login(t.port, "alice");
-  const bystander = await WireClient.login(t.port, "bob");
+  const flooder = await RawClient.login(t.port, "alice", "pw-alice");
+  const bystander = await RawClient.login(t.port, "bob", "pw-bob");
   // The login used 3 requests of the burst.
   const burst = COMMAND_BURST - 3;
   const lines = [];
   for (let i = 0; i < burst + 1; i++) {
     lines.push(JSON.stringify({ t: "req", id: 1000 + i, cmd: "ping", args: [] }) + "\n");
   }
-  await flooder.writeRaw(lines.join(""));
+  await flooder.tryWrite(lines.join(""));
   const limited = await flooder.request("ping");
   assertEquals(limited.code, "rate_limited");
   // Time passes: the bucket refills and the session is served again.
@@ -134,7 +147,7 @@ Deno.test("a session over the request rate gets rate_limited, then is disconnect
   for (let i = 0; i < COMMAND_BURST + MAX_RATE_LIMITED_REQUESTS + 10; i++) {
     flood.push(JSON.stringify({ t: "req", id: 5000 + i, cmd: "ping", args: [] }) + "\n");
   }
-  await flooder.writeRaw(flood.join(""));
+  await flooder.tryWrite(flood.join(""));
   assertEquals(await flooder.waitClosed(), "too many requests");
   const errors = flooder.frames.filter((f) => "t" in f && f.t === "error");
   assertEquals(errors.length, MAX_RATE_LIMITED_REQUESTS + 2);
@@ -145,10 +158,10 @@ Deno.test("a session over the request rate gets rate_limited, then is disconnect
 });
 
 Deno.test("oversized lines, long messages and bad names get clear errors", async () => {
-  const t = await startTestServer(USERS);
-  const a = await WireClient.login(t.port, "alice");
-  const b = await WireClient.login(t.port, "bob");
-  await a.writeRaw("x".repeat(MAX_FRAME_BYTES + 10) + "\n");
+  const t = await startTestServer({ ...namedAccounts(USERS), clock: "real" });
+  const a = await RawClient.login(t.port, "alice", "pw-alice");
+  const b = await RawClient.login(t.port, "bob", "pw-bob");
+  await a.tryWrite("x".repeat(MAX_FRAME_BYTES + 10) + "\n");
   const tooLarge = await a.waitFor((f) => "t" in f && f.t === "error");
   assertEquals("code" in tooLarge ? tooLarge.code : "", "too_large");
   assertEquals(
@@ -167,7 +180,11 @@ Deno.test("oversized lines, long messages and bad names get clear errors", async
 });
 
 Deno.test("a client that stops reading is cut off; its messages are queued, others unaffected", async () => {
-  const t = await startTestServer(USERS, { limits: { commandsPerSecond: 0 } });
+  const t = await startTestServer({
+    ...namedAccounts(USERS),
+    clock: "real",
+    limits: { commandsPerSecond: 0 },
+  });
   // carol logs in and then never reads again.
   const carolConn = await Deno.connect({ hostname: "127.0.0.1", port: t.port });
   const enc = new TextEncoder();
@@ -176,8 +193,8 @@ Deno.test("a client that stops reading is cut off; its messages are queued, othe
       '{"t":"req","id":2,"cmd":"user","args":["carol"]}\n' +
       '{"t":"req","id":3,"cmd":"pass","args":["pw-carol","0"]}\n',
   ));
-  const a = await WireClient.login(t.port, "alice");
-  const b = await WireClient.login(t.port, "bob");
+  const a = await RawClient.login(t.port, "alice", "pw-alice");
+  const b = await RawClient.login(t.port, "bob", "pw-bob");
   // Wait until carol is online.
   for (let i = 0; i < 100; i++) {
     const res = await a.expectOk("activeuser");
@@ -196,7 +213,7 @@ Deno.test("a client that stops reading is cut off; its messages are queued, othe
   await b.waitFor((f) => "ev" in f && f.ev === "msg" && f.text === "hello bob");
   carolConn.close();
   // Every message carol did not get is queued for her next login.
-  const carol = await WireClient.login(t.port, "carol");
+  const carol = await RawClient.login(t.port, "carol", "pw-carol");
   const queued = await carol.waitFor((f) => "ev" in f && f.ev === "msg" && f.queued === true);
   assert(queued !== undefined);
   await carol.close();

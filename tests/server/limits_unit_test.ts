@@ -1,6 +1,6 @@
 /** The building blocks of `server/limits.ts`, without sockets. */
 
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import {
   addressBucket,
   BusyError,
@@ -13,7 +13,7 @@ import {
   SessionGuard,
   TokenBucket,
 } from "../../server/limits.ts";
-import { ManualClock } from "./_harness.ts";
+import { ManualClock } from "../helpers/test_server.ts";
 
 Deno.test("TokenBucket refills at its rate up to its capacity", () => {
   const b = new TokenBucket(2, 1, 0);
@@ -28,7 +28,7 @@ Deno.test("ConnectionGate caps open connections and each address's rate, and for
   const time = new ManualClock();
   const gate = new ConnectionGate(
     { ...DEFAULT_LIMITS, maxConnections: 10, connectionsPerIpPerMinute: 2 },
-    time.clock,
+    time.read,
   );
   assertEquals(gate.admit("10.0.0.1", 0), undefined);
   assertEquals(gate.admit("10.0.0.1", 1), undefined);
@@ -54,7 +54,7 @@ Deno.test("addressBucket() limits IPv6 by /64 and IPv4-mapped addresses as IPv4"
 Deno.test("ConnectionGate counts a whole IPv6 /64 as one address", () => {
   const gate = new ConnectionGate(
     { ...DEFAULT_LIMITS, connectionsPerIpPerMinute: 2 },
-    new ManualClock().clock,
+    new ManualClock().read,
   );
   assertEquals(gate.admit("2001:db8::1", 0), undefined);
   assertEquals(gate.admit("2001:db8::2", 0), undefined);
@@ -66,7 +66,7 @@ Deno.test("SessionGuard: login deadline, idle deadline, then rate limit and abus
   const time = new ManualClock();
   const g = new SessionGuard(
     { ...DEFAULT_LIMITS, loginTimeoutMs: 1000, idleTimeoutMs: 5000, commandsPerSecond: 10 },
-    time.clock,
+    time.read,
   );
   time.advance(999);
   assertEquals(g.expiredReason("login"), undefined);
@@ -84,7 +84,7 @@ Deno.test("SessionGuard: login deadline, idle deadline, then rate limit and abus
 
 Deno.test("SessionGuard forgives a client that backs off until its bucket is full", () => {
   const time = new ManualClock();
-  const g = new SessionGuard({ ...DEFAULT_LIMITS, commandsPerSecond: 10 }, time.clock);
+  const g = new SessionGuard({ ...DEFAULT_LIMITS, commandsPerSecond: 10 }, time.read);
   for (let i = 0; i < COMMAND_BURST; i++) g.admitFrame();
   for (let i = 0; i < MAX_RATE_LIMITED_REQUESTS; i++) assertEquals(g.admitFrame(), "rate_limited");
   time.advance(60_000);

@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { startTestServer } from "../helpers/test_server.ts";
 

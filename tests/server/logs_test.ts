@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals } from "node:assert/strict";
+import { assertEquals } from "../helpers/assert.ts";
 import { formatTimestamp } from "../../shared/time.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { startTestServer, TEST_USERS, withUsers } from "../helpers/test_server.ts";

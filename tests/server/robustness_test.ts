@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { assert, assertEquals } from "../helpers/assert.ts";
 import { MAX_BAD_FRAMES, MAX_FRAME_BYTES } from "../../shared/limits.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { startTestServer, TEST_USERS } from "../helpers/test_server.ts";

@@ -3,7 +3,7 @@
  * text log that disagrees with it is rewritten, whatever a crash left behind.
  */
 
-import { assertEquals } from "./_assert.ts";
+import { assertEquals } from "../helpers/assert.ts";
 import { SqliteStore } from "../../server/store.ts";
 import { groupLogLine, MessageLogs, privateLogLine } from "../../server/text_logs.ts";
 

@@ -5,8 +5,9 @@
  * skipped.
  */
 
-import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { ManualClock, sleep, startTestServer, WireClient } from "./_harness.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { RawClient } from "../helpers/raw_client.ts";
+import { ManualClock, namedAccounts, sleep, startTestServer } from "../helpers/test_server.ts";
 import { CLOSE_GRACE_MS } from "../../server/limits.ts";
 import { ServerConnection } from "../../client/connection.ts";
 import { parseServerArgs } from "../../server/cli.ts";
@@ -68,8 +69,12 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "tessenger-tls-" });
     const { certPath, keyPath } = await makeCertificate(dir);
     const tls = await readTlsFiles(certPath, keyPath);
-    const t = await startTestServer(["alice", "bob"], { tls });
-    const alice = await WireClient.connect(t.port, tls.cert);
+    const t = await startTestServer({
+      ...namedAccounts(["alice", "bob"]),
+      clock: "real",
+      tls,
+    });
+    const alice = await RawClient.connect(t.port, { caCert: tls.cert });
     await alice.expectOk("hello", ["1"]);
     await alice.expectOk("user", ["alice"]);
     await alice.expectOk("pass", ["pw-alice", "0"]);
@@ -101,7 +106,11 @@ Deno.test({
     const tls = await readTlsFiles(
       ...Object.values(await makeCertificate(dir)) as [string, string],
     );
-    const t = await startTestServer(["alice"], { tls });
+    const t = await startTestServer({
+      ...namedAccounts(["alice"]),
+      clock: "real",
+      tls,
+    });
     let error: unknown;
     try {
       const c = await ServerConnection.connect({ host: "127.0.0.1", port: t.port, tls: {} });
@@ -112,11 +121,11 @@ Deno.test({
     assert(error instanceof Error, "connected to an untrusted server");
     assertMatch(String(error), /certificate|UnknownIssuer|invalid peer/i);
     // A plain-TCP client gets nowhere, and the server keeps serving TLS clients.
-    const plain = await WireClient.connect(t.port);
-    await plain.writeRaw('{"t":"req","id":1,"cmd":"hello","args":["1"]}\n');
+    const plain = await RawClient.connect(t.port);
+    await plain.tryWrite('{"t":"req","id":1,"cmd":"hello","args":["1"]}\n');
     await plain.waitClosed(3000);
     assertEquals(plain.frames.length, 0);
-    const ok = await WireClient.connect(t.port, tls.cert);
+    const ok = await RawClient.connect(t.port, { caCert: tls.cert });
     await ok.expectOk("hello", ["1"]);
     await ok.close();
     await t.close();
@@ -169,17 +178,18 @@ Deno.test({
       ...Object.values(await makeCertificate(dir)) as [string, string],
     );
     const time = new ManualClock();
-    const t = await startTestServer(["alice"], {
+    const t = await startTestServer({
+      ...namedAccounts(["alice"]),
       tls,
-      clock: time.clock,
+      clock: time,
       sweepIntervalMs: 20,
       limits: { loginTimeoutMs: 5_000, maxConnections: 1 },
     });
-    const silent = await WireClient.connect(t.port); // plain TCP: no ClientHello ever
+    const silent = await RawClient.connect(t.port); // plain TCP: no ClientHello ever
     await sleep(100);
     // It holds the only slot.
-    const refused = await WireClient.connect(t.port, tls.cert);
-    await refused.writeRaw('{"t":"req","id":1,"cmd":"ping","args":[]}\n');
+    const refused = await RawClient.connect(t.port, { caCert: tls.cert });
+    await refused.tryWrite('{"t":"req","id":1,"cmd":"ping","args":[]}\n');
     assertMatch((await refused.waitClosed()) ?? "", /server full/);
     // The login deadline asks it to close; the bye cannot be written before a
     // handshake, so the grace period ends it. (Deno's TlsConn.close() still
@@ -189,7 +199,7 @@ Deno.test({
     await sleep(100);
     time.advance(CLOSE_GRACE_MS);
     await sleep(100);
-    const admitted = await WireClient.connect(t.port, tls.cert);
+    const admitted = await RawClient.connect(t.port, { caCert: tls.cert });
     await admitted.expectOk("hello", ["1"]);
     await admitted.close();
     await silent.close();

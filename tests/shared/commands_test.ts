@@ -1,4 +1,4 @@
-import { deepEqual as assertEquals } from "node:assert/strict";
+import { assertEquals } from "../helpers/assert.ts";
 import { COMMANDS, findCommand, parseCommandLine, usageOf } from "../../shared/commands.ts";
 
 Deno.test("parseCommandLine() keeps the spaces of the text after the fixed arguments", () => {

@@ -1,8 +1,4 @@
-import {
-  deepEqual as assertEquals,
-  ok as assert,
-  throws as assertThrows,
-} from "node:assert/strict";
+import { assert, assertEquals, assertThrows } from "../helpers/assert.ts";
 import {
   encodeFrame,
   FrameDecoder,

@@ -8,6 +8,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { mulberry32 } from "../../helpers/random.ts";
 import {
   type CipherSuite,
   type TransferEvent,
@@ -61,18 +62,6 @@ export const PROFILES: LinkProfile[] = [
     ...BASE,
   },
 ];
-
-/** mulberry32: small seeded PRNG returning [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Deterministic pseudo-random file contents. */
 export function fileBytes(size: number, seed: number): Uint8Array {
@@ -257,7 +246,7 @@ const MAX_STEPS = 3_000_000;
 
 /** Runs one transfer to completion (or failure, or maxTimeMs) in virtual time. */
 export function simulate(options: SimOptions): SimResult {
-  const rng = prng(options.seed);
+  const rng = mulberry32(options.seed);
   const input = fileBytes(options.size, options.seed);
   const sent = options.actualData ?? input;
   const sha256 = sha256Hex(input);

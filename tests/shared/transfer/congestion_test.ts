@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert } from "../../helpers/assert.ts";
 import { Pacer } from "../../../shared/transfer/congestion.ts";
 import { PACING_BURST_PACKETS } from "../../../shared/transfer/constants.ts";
 

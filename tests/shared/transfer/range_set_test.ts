@@ -1,7 +1,7 @@
-import assert from "node:assert/strict";
+import { assert } from "../../helpers/assert.ts";
 import { RangeSet } from "../../../shared/transfer/range_set.ts";
 import { ReplayWindow } from "../../../shared/transfer/replay_window.ts";
-import { prng } from "./_sim.ts";
+import { mulberry32 } from "../../helpers/random.ts";
 
 Deno.test("RangeSet.add() merges ranges and reports only new sub-ranges", () => {
   const set = new RangeSet();
@@ -19,7 +19,7 @@ Deno.test("RangeSet.add() merges ranges and reports only new sub-ranges", () => 
 });
 
 Deno.test("RangeSet agrees with a plain set under random operations", () => {
-  const rng = prng(3);
+  const rng = mulberry32(3);
   const set = new RangeSet();
   const model = new Set<number>();
   for (let i = 0; i < 2000; i++) {

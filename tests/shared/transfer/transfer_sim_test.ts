@@ -1,4 +1,4 @@
-import assert from "node:assert/strict";
+import { assert } from "../../helpers/assert.ts";
 import { equalBytes, lastEvent, PROFILES, simulate } from "./_sim.ts";
 
 const CHUNK_1200 = 1200 - 38;

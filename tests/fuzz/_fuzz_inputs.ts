@@ -1,42 +1,11 @@
 /**
- * A small seeded PRNG and input generators for the fuzz tests, so every run
- * feeds the same inputs and a failure can be replayed.
+ * Input generators for the fuzz tests, driven by the seeded {@link Random}, so
+ * every run feeds the same inputs and a failure can be replayed.
  *
  * @module
  */
 
-/** mulberry32: a fast 32-bit seeded generator. */
-export class Random {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-
-  bytes(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    for (let i = 0; i < n; i++) out[i] = this.int(256);
-    return out;
-  }
-}
+import type { Random } from "../helpers/random.ts";
 
 const encoder = new TextEncoder();
 

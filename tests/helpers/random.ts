@@ -1,0 +1,49 @@
+/**
+ * The seeded PRNG every test uses, so runs are repeatable and a failure can be
+ * replayed from its seed.
+ *
+ * @module
+ */
+
+/** mulberry32: a small, fast 32-bit seeded generator returning floats in [0, 1). */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** {@link mulberry32} with helpers for integers, choices and bytes. */
+export class Random {
+  readonly #next: () => number;
+
+  constructor(seed: number) {
+    this.#next = mulberry32(seed);
+  }
+
+  /** A float in [0, 1). */
+  next(): number {
+    return this.#next();
+  }
+
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  /** One element of `xs`. */
+  pick<T>(xs: readonly T[]): T {
+    return xs[this.int(xs.length)];
+  }
+
+  /** `n` random bytes. */
+  bytes(n: number): Uint8Array {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.int(256);
+    return out;
+  }
+}

@@ -20,7 +20,8 @@ Deno.test("a live server survives fuzzed connections while others keep chatting"
   const t = await startTestServer({
     ...namedAccounts(["alice", "bob", "carol", "dave", "erin"]),
     clock: "real",
-    limits: { connectionsPerIpPerMinute: 0 },
+    // The steady pair chats at up to ~200 requests/s; rate limits have their own tests.
+    limits: { connectionsPerIpPerMinute: 0, commandsPerSecond: 1000 },
   });
   const alice = await RawClient.login(t.port, "alice", "pw-alice");
   const bob = await RawClient.login(t.port, "bob", "pw-bob");

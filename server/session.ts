@@ -235,9 +235,15 @@ export class Session implements Outbox {
 
   #onRead(n: number | null): void {
     if (n === null) return this.#end();
-    const decoder = this.#decoder ??= new FrameDecoder(MAX_FRAME_BYTES);
-    const items = decoder.push(this.#buf.subarray(0, n));
-    if (decoder.idle) this.#decoder = undefined;
+    let items;
+    try {
+      const decoder = this.#decoder ??= new FrameDecoder(MAX_FRAME_BYTES);
+      items = decoder.push(this.#buf.subarray(0, n));
+      if (decoder.idle) this.#decoder = undefined;
+    } catch {
+      // as any failure of the read loop: the session ends
+      return this.#end();
+    }
     if (items.length === 0) return this.#next(n);
     this.#handleAll(items).then(() => this.#next(n), () => this.#end());
   }

@@ -8,6 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { SERVER_V8_FLAGS_ARG } from "../server/v8_flags.ts";
 
 /**
  * Permissions baked into the binary.
@@ -41,6 +42,8 @@ export function compileArgs(output: string, target?: string): string[] {
   return [
     "compile",
     ...BINARY_PERMISSIONS,
+    // The binary is also the client; the cap costs it nothing measurable.
+    SERVER_V8_FLAGS_ARG,
     ...(target ? ["--target", target] : []),
     "--output",
     output,

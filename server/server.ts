@@ -152,6 +152,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     conn.write(encodeFrame({ t: "bye", reason })).then(done, done);
   };
 
+  const ended = (session: Session) => sessions.delete(session);
   let stopping = false;
   const acceptLoop = (async () => {
     while (!stopping) {
@@ -179,9 +180,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           // not every platform supports it
         }
       }
-      const session = new Session(conn, services, new SessionGuard(limits, clock));
+      const session = new Session(conn, services, new SessionGuard(limits, clock), ended);
       sessions.add(session);
-      session.run().finally(() => sessions.delete(session));
+      session.run();
     }
   })();
 

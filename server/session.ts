@@ -46,19 +46,41 @@ export class Session implements Outbox {
   #closeAfterFlush = false;
   #badFrames = 0;
   #loggedOut = false;
-  readonly #done: PromiseWithResolvers<void> = Promise.withResolvers();
+  /** Set once the read loop has ended and the session is cleaned up. */
+  #ended = false;
+  /** Created only when someone waits for the end (a server shutting down). */
+  #done: Promise<void> | undefined;
+  #resolveDone: (() => void) | undefined;
+  readonly #onEnd: ((session: Session) => void) | undefined;
+  /** The read buffer; see {@link SMALL_READ_BYTES}. */
+  #buf: Uint8Array = new Uint8Array(SMALL_READ_BYTES);
+  /** Holds a partial frame between reads; dropped while there is none. */
+  #decoder: FrameDecoder | undefined;
 
-  constructor(conn: Deno.Conn, services: ServerServices, guard?: SessionGuard) {
+  /**
+   * @param onEnd called once the connection is closed and the session cleaned
+   *   up (one function shared by every session, rather than a promise chain
+   *   held by each idle one).
+   */
+  constructor(
+    conn: Deno.Conn,
+    services: ServerServices,
+    guard?: SessionGuard,
+    onEnd?: (session: Session) => void,
+  ) {
     this.#conn = conn;
     this.#services = services;
     this.guard = guard ?? new SessionGuard(DEFAULT_LIMITS, services.clock);
+    this.#onEnd = onEnd;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.state = { phase: "hello", ip: addr.hostname };
   }
 
   /** Resolves once the connection is closed and the session cleaned up. */
   get done(): Promise<void> {
-    return this.#done.promise;
+    if (this.#ended) return Promise.resolve();
+    this.#done ??= new Promise<void>((resolve) => this.#resolveDone = resolve);
+    return this.#done;
   }
 
   /** Queues bytes; cuts the client off when its queue is over the limit. */
@@ -193,31 +215,64 @@ export class Session implements Outbox {
     this.#cleanup();
   }
 
-  /** Reads and handles frames until the connection ends, then cleans up. */
-  async run(): Promise<void> {
-    const decoder = new FrameDecoder(MAX_FRAME_BYTES);
-    let buf = new Uint8Array(SMALL_READ_BYTES);
-    try {
-      while (!this.#closed) {
-        const n = await this.#conn.read(buf);
-        if (n === null) break;
-        for (const item of decoder.push(buf.subarray(0, n))) {
-          if (this.#closed || this.#closeAfterFlush) break;
-          await this.#handle(item);
-        }
-        // Grow for a burst, shrink back once the connection goes quiet.
-        if (n === buf.length && buf.length < LARGE_READ_BYTES) {
-          buf = new Uint8Array(LARGE_READ_BYTES);
-        } else if (n < SMALL_READ_BYTES && buf.length > SMALL_READ_BYTES) {
-          buf = new Uint8Array(SMALL_READ_BYTES);
-        }
-      }
-    } catch {
+  /**
+   * Reads and handles frames until the connection ends, then cleans up.
+   * Returns at once; {@link done} resolves at the end. An idle session holds
+   * one pending read and its callback, not a suspended async function.
+   */
+  run(): void {
+    this.#read();
+  }
+
+  #read(): void {
+    if (this.#closed) return this.#end();
+    this.#conn.read(this.#buf).then(
+      (n) => this.#onRead(n),
       // reset by peer, or closed by us while reading
-    } finally {
-      this.#abort();
-      this.#done.resolve();
+      () => this.#end(),
+    );
+  }
+
+  #onRead(n: number | null): void {
+    if (n === null) return this.#end();
+    let items;
+    try {
+      const decoder = this.#decoder ??= new FrameDecoder(MAX_FRAME_BYTES);
+      items = decoder.push(this.#buf.subarray(0, n));
+      if (decoder.idle) this.#decoder = undefined;
+    } catch {
+      // as any failure of the read loop: the session ends
+      return this.#end();
     }
+    if (items.length === 0) return this.#next(n);
+    this.#handleAll(items).then(() => this.#next(n), () => this.#end());
+  }
+
+  async #handleAll(items: unknown[]): Promise<void> {
+    for (const item of items) {
+      if (this.#closed || this.#closeAfterFlush) break;
+      await this.#handle(item);
+    }
+  }
+
+  /** Sizes the buffer after a read of `n` bytes and reads again. */
+  #next(n: number): void {
+    // Grow for a burst, shrink back once the connection goes quiet.
+    const size = this.#buf.length;
+    if (n === size && size < LARGE_READ_BYTES) {
+      this.#buf = new Uint8Array(LARGE_READ_BYTES);
+    } else if (n < SMALL_READ_BYTES && size > SMALL_READ_BYTES) {
+      this.#buf = new Uint8Array(SMALL_READ_BYTES);
+    }
+    this.#read();
+  }
+
+  #end(): void {
+    if (this.#ended) return;
+    this.#abort();
+    this.#ended = true;
+    this.#resolveDone?.();
+    this.#onEnd?.(this);
   }
 
   async #handle(item: unknown): Promise<void> {

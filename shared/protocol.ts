@@ -211,6 +211,11 @@ export class FrameDecoder {
     return this.#pendingBytes;
   }
 
+  /** True when nothing is held: the decoder may be dropped and a new one used. */
+  get idle(): boolean {
+    return this.#pendingBytes === 0 && !this.#discarding;
+  }
+
   /**
    * Feeds bytes; returns each complete line decoded as JSON, or a
    * {@link FrameError} in its place.

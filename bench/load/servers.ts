@@ -9,6 +9,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SqliteStore } from "../../server/store.ts";
+import { SERVER_V8_FLAGS_ARG } from "../../server/v8_flags.ts";
 import { type Driver, ircDriver, tessengerDriver } from "./clients.ts";
 
 /** The servers the bench knows. */
@@ -197,6 +198,8 @@ export async function startServer(
         `--allow-read=${REPO},${options.runDir},${options.credentialsPath}`,
         `--allow-write=${options.runDir}`,
         "--allow-env=NO_COLOR,TERM",
+        // As `deno task server` and the binary run it.
+        SERVER_V8_FLAGS_ARG,
         ...(options.denoFlags ?? []),
         join(REPO, "main.ts"),
         "server",

@@ -54,6 +54,10 @@ const MAX_PENDING_SENDS = 64;
 const WRITE_BATCH = 256 * 1024;
 /** Received bytes the driver queues for writing, at most (the rest waits in the machine). */
 const MAX_WRITE_QUEUE = 2 * IO_BLOCK;
+/** close() waits this long, at most, for transfers that are completing (ms). */
+const CLOSE_LINGER_MS = 2000;
+/** How often close() checks whether they finished (ms). */
+const CLOSE_POLL_MS = 5;
 /** Receive errors in a row after which the endpoint gives up its socket. */
 const MAX_RECEIVE_ERRORS = 100;
 
@@ -198,6 +202,8 @@ interface Transfer {
   /** Receiver: reused buffer that joins queued pieces into one write. */
   writeBuffer: Uint8Array | undefined;
   verified: boolean;
+  /** Receiver: saving the verified file has begun; it is no longer cancelled. */
+  committing: boolean;
   savedPath: string | undefined;
   offer: TransferOffer;
   lastDroppedCount: number;
@@ -242,6 +248,7 @@ export class TransferEndpoint {
   #timerAt = Infinity;
   #pendingSends = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #receiving: Promise<void>;
   readonly #origin = performance.now();
 
@@ -321,13 +328,38 @@ export class TransferEndpoint {
   }
 
   /**
-   * Cancels every transfer (telling the peers), then closes the socket and the timer,
-   * removes unfinished `.part` files and settles every handle.
+   * Cancels every unfinished transfer (telling the peers), then closes the socket and the
+   * timer, removes unfinished `.part` files and settles every handle.
+   *
+   * Transfers that are completing are not cancelled: a receiver whose file is verified or
+   * saved, and a sender whose data is all acknowledged and that waits for DONE. They get
+   * up to CLOSE_LINGER_MS to finish (like TCP's TIME_WAIT): a saved receiver keeps
+   * answering the sender's probes with DONE until the sender confirms it (DONE_ACK), so
+   * a lost DONE cannot turn a saved file into a failure on the sender's side.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const start = this.#now();
+    for (const t of this.#transfers.values()) {
+      if (this.#completing(t)) continue;
+      t.machine.cancel("the endpoint is closing", start);
+      this.#pump(t, start);
+    }
+    for (let i = 0; i < CLOSE_LINGER_MS / CLOSE_POLL_MS + 1; i++) {
+      if (this.#now() - start >= CLOSE_LINGER_MS) break;
+      let lingering = false;
+      for (const t of this.#transfers.values()) lingering ||= this.#completing(t);
+      if (!lingering) break;
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
+    }
     const now = this.#now();
     for (const t of this.#transfers.values()) {
+      // A receiver that began saving its file is never cancelled (see #maybeCommit).
+      if (t.committing) continue;
       t.machine.cancel("the endpoint is closing", now);
       this.#pump(t, now);
     }
@@ -350,6 +382,13 @@ export class TransferEndpoint {
     this.#transfers.clear();
   }
 
+  /** Whether close() should let the transfer finish rather than cancel it. */
+  #completing(t: Transfer): boolean {
+    const state = t.machine.state;
+    if (t.machine instanceof TransferSender) return state === "finishing";
+    return state === "finishing" || state === "draining" || t.committing;
+  }
+
   #now(): number {
     return performance.now() - this.#origin;
   }
@@ -361,7 +400,9 @@ export class TransferEndpoint {
     peerHost: string,
     peer: PeerAddress | undefined,
   ): TransferHandle {
-    if (this.#closed) throw new TypeError("Cannot start transfer: the endpoint is closed");
+    if (this.#closing !== undefined) {
+      throw new TypeError("Cannot start transfer: the endpoint is closed");
+    }
     if (this.#transfers.has(machine.id)) {
       throw new TypeError(`Cannot start transfer: id "${machine.id}" is already in use`);
     }
@@ -384,6 +425,7 @@ export class TransferEndpoint {
       writeQueued: 0,
       writeBuffer: undefined,
       verified: false,
+      committing: false,
       savedPath: undefined,
       offer,
       lastDroppedCount: 0,
@@ -396,6 +438,7 @@ export class TransferEndpoint {
       fileName: offer.fileName,
       done,
       cancel: (reason = "cancelled by user") => {
+        if (t.committing) return; // too late: the file is being saved
         t.machine.cancel(reason, this.#now());
         this.#pump(t, this.#now());
       },
@@ -593,6 +636,7 @@ export class TransferEndpoint {
 
   #ioFailed(t: Transfer, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
+    t.committing = false; // the file was not saved
     t.machine.cancel(`file error: ${message}`, this.#now(), CancelCode.IoError);
   }
 
@@ -705,12 +749,14 @@ export class TransferEndpoint {
     t.verified = false;
     this.#chain(t, async () => {
       if (m.state !== "finishing" || t.file === undefined || t.filePath === undefined) return;
+      t.committing = true;
       await t.file.sync();
       t.file.close();
       t.file = undefined;
       const name = receivedFileName(t.offer.from, t.offer.fileName);
       t.savedPath = await commitPartFile(t.filePath, this.#options.downloadsDir, name);
       t.filePath = undefined;
+      t.committing = false;
       m.commit(this.#now());
     });
   }

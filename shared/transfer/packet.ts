@@ -43,6 +43,8 @@ export const PacketType = {
   Done: 6,
   /** either way: the transfer is abandoned, with a reason. */
   Cancel: 7,
+  /** sender → receiver: DONE arrived; the receiver may stop lingering. */
+  DoneAck: 8,
 } as const;
 /** One of {@linkcode PacketType}. */
 export type PacketType = typeof PacketType[keyof typeof PacketType];
@@ -408,7 +410,7 @@ export class PacketCodec {
   open(datagram: Uint8Array): OpenedPacket {
     const pn = this.peekPacketNumber(datagram);
     const type = datagram[1];
-    if (type < PacketType.Hello || type > PacketType.Cancel) {
+    if (type < PacketType.Hello || type > PacketType.DoneAck) {
       throw new PacketError("Cannot decode packet: unknown type");
     }
     const body = this.#protection.open(this.#remote, pn, datagram);

@@ -183,6 +183,11 @@ export class TransferReceiver extends TransferMachine {
         else return false;
         this.stats.duplicateChunks++;
         return true;
+      case PacketType.DoneAck:
+        // The sender has our DONE: stop lingering.
+        if (this.stateValue !== "draining") return false;
+        this.close();
+        return true;
       case PacketType.Ping:
         if (this.stateValue === "draining") this.#doneDue = true;
         else if (this.stateValue === "handshake") return false;

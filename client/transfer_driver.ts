@@ -247,6 +247,10 @@ export class TransferEndpoint {
 
   #timerAt = Infinity;
   #pendingSends = 0;
+  /** Send buffers not in use; at most MAX_PENDING_SENDS + 1 exist. */
+  readonly #freeSlots: Uint8Array[] = [];
+  /** Size of a send buffer: the largest payload of any transfer of this endpoint. */
+  #slotSize = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #receiving: Promise<void>;
@@ -430,6 +434,10 @@ export class TransferEndpoint {
       offer,
       lastDroppedCount: 0,
     };
+    if (machine.payloadSize > this.#slotSize) {
+      this.#slotSize = machine.payloadSize;
+      this.#freeSlots.length = 0; // smaller buffers in flight are dropped when they return
+    }
     this.#transfers.set(t.id, t);
     this.#pump(t, this.#now());
     return {
@@ -572,24 +580,34 @@ export class TransferEndpoint {
   #transmit(t: Transfer, now: number): void {
     if (t.peer === undefined || this.#closed) return;
     while (this.#pendingSends < MAX_PENDING_SENDS) {
-      const datagram = t.machine.pollTransmit(now);
-      if (datagram === undefined) break;
+      // Datagrams are built in recycled buffers: a fresh 16 KiB array per datagram costs
+      // more than sealing it (allocation, zeroing, page faults, GC).
+      const slot = this.#freeSlots.pop() ?? new Uint8Array(this.#slotSize);
+      const datagram = t.machine.pollTransmit(now, slot);
+      if (datagram === undefined) {
+        this.#freeSlots.push(slot);
+        break;
+      }
       this.#pendingSends++;
       this.stats.datagramsSent++;
-      this.#conn.send(datagram, t.peer).then(this.#onSent, this.#onSendFailed);
+      this.#conn.send(datagram, t.peer).then(
+        () => this.#onSent(slot),
+        () => this.#onSendFailed(slot),
+      );
     }
   }
 
-  // One reaction per send (not catch + finally: two more promises per datagram).
-  readonly #onSent = (): void => {
+  /** A send completed: its buffer can be reused. */
+  #onSent(slot: Uint8Array): void {
+    if (slot.length === this.#slotSize) this.#freeSlots.push(slot);
     this.#pendingSends--;
     if (this.#pendingSends === MAX_PENDING_SENDS / 2) this.#pumpAll();
-  };
+  }
 
-  readonly #onSendFailed = (): void => {
+  #onSendFailed(slot: Uint8Array): void {
     this.stats.sendErrors++;
-    this.#onSent();
-  };
+    this.#onSent(slot);
+  }
 
   async #flushSends(): Promise<void> {
     for (let i = 0; i < 100 && this.#pendingSends > 0; i++) {

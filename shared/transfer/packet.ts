@@ -374,8 +374,17 @@ export class PacketCodec {
     this.#remote = local === 0 ? 1 : 0;
   }
 
-  /** Builds a datagram of `type` with packet number `pn` and body `body ‖ extra`. */
-  seal(type: PacketType, pn: number, body: Uint8Array, extra?: Uint8Array): Uint8Array {
+  /**
+   * Builds a datagram of `type` with packet number `pn` and body `body ‖ extra`, in
+   * `out` when given and large enough.
+   */
+  seal(
+    type: PacketType,
+    pn: number,
+    body: Uint8Array,
+    extra?: Uint8Array,
+    out?: Uint8Array,
+  ): Uint8Array {
     const header = new Uint8Array(HEADER_SIZE);
     header[0] = WIRE_VERSION;
     header[1] = type;
@@ -383,7 +392,7 @@ export class PacketCodec {
     const view = new DataView(header.buffer);
     view.setUint32(10, Math.floor(pn / TWO_32));
     view.setUint32(14, pn >>> 0);
-    return this.#protection.seal(this.#local, pn, header, body, extra);
+    return this.#protection.seal(this.#local, pn, header, body, extra, out);
   }
 
   /**

@@ -40,8 +40,13 @@ import { commitPartFile, createPartFile, removeQuietly } from "./transfer_files.
 
 export { describeFile, type FileDescription } from "./transfer_files.ts";
 
-/** Default UDP payload size towards a loopback peer (no MTU to respect there). */
-export const LOOPBACK_PAYLOAD_SIZE = 16384;
+/**
+ * Default UDP payload size towards a loopback peer (no MTU to respect there). 60 000 B
+ * (under the 65 507 B UDP limit with room to spare) moves a file in 3.7× fewer datagrams
+ * than 16 KiB: per-datagram CPU is what limits a transfer on loopback, and in alternating
+ * runs it was faster in 7 of 8 rounds (100 MB medians ≈ 76 vs 60 MB/s; 1 GB 114 vs 75).
+ */
+export const LOOPBACK_PAYLOAD_SIZE = 60000;
 /** Largest datagram the socket reads. */
 const RECEIVE_BUFFER_SIZE = 65536;
 /** A write block is IO_BLOCK plus at most one piece, which is smaller than a datagram. */
@@ -92,7 +97,7 @@ export interface TransferEndpointOptions {
   /** Refuse incoming files above this many bytes. Default: no limit. */
   maxFileSize?: number;
   /**
-   * UDP payload size for outgoing transfers. Default 1200, or LOOPBACK_PAYLOAD_SIZE (16 KiB)
+   * UDP payload size for outgoing transfers. Default 1200, or LOOPBACK_PAYLOAD_SIZE (60 000 B)
    * when the peer is a loopback address.
    */
   payloadSize?: number;

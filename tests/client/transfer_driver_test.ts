@@ -160,6 +160,45 @@ Deno.test("a receiver closed right after saving still lets the sender succeed wh
   });
 });
 
+Deno.test("a sender endpoint closed while it waits for DONE still reports success", async () => {
+  await withPeers(async ({ a, b, dir }) => {
+    const src = join(dir, "clip.bin");
+    await writeRandomFile(src, 500_000);
+    const offer = await offerFor(src, "alice", "bob");
+    let dropped!: () => void;
+    const doneDropped = new Promise<void>((resolve) => (dropped = resolve));
+    let donesDropped = 0;
+    const relay = await UdpRelay.open({
+      target: { hostname: LOCAL, port: b.port },
+      drop: (datagram, toTarget) => {
+        if (toTarget || datagram[1] !== PacketType.Done || donesDropped > 0) return false;
+        donesDropped++;
+        dropped();
+        return true;
+      },
+    });
+    try {
+      const receiving = b.expect(offer, LOCAL);
+      const sending = a.send(offer, src, { hostname: LOCAL, port: relay.port });
+      await doneDropped;
+      // Every byte is acknowledged (the last ACK precedes DONE); the sender waits for DONE.
+      for (let i = 0; i < 200 && sending.progress().bytes < offer.size; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(sending.progress().bytes, offer.size);
+      const started = performance.now();
+      await a.close();
+      const closeMs = performance.now() - started;
+      const [sent, received] = await Promise.all([sending.done, receiving.done]);
+      assert.equal(sent.ok, true, JSON.stringify(sent));
+      assert.equal(received.ok, true, JSON.stringify(received));
+      assert.ok(closeMs < 2500, `close() took ${closeMs} ms`);
+    } finally {
+      await relay.close();
+    }
+  });
+});
+
 Deno.test("two transfers run at once in opposite directions", async () => {
   await withPeers(async ({ a, b, dir, aDir, bDir }) => {
     const one = join(dir, "one.bin");

@@ -12,7 +12,8 @@
  *
  * States: handshake (HELLO, retransmitted with backoff until ACCEPT) → transfer (DATA under
  * the congestion window, the receiver's window and the pacer; SACK-driven loss detection
- * and retransmission) → finishing (all acknowledged; PING until DONE) → closed.
+ * and retransmission) → finishing (all acknowledged; PING until DONE) → draining (DONE_ACK
+ * to each DONE, for a few RTOs) → closed.
  *
  * @module
  */

@@ -282,6 +282,7 @@ async function runOurs(
     downloadsDir: dir,
     payloadSize,
   });
+  const cpu0 = Deno.env.get("BENCH_DEBUG") ? threadCpu() : undefined;
   const t0 = clock();
   const handle = endpoint.send(offer, src, { hostname: HOST, port });
   const trace = Deno.env.get("BENCH_TRACE")
@@ -299,7 +300,17 @@ async function runOurs(
     : undefined;
   const [sent, received] = await Promise.all([handle.done, receiver.finished()]);
   clearInterval(trace);
-  if (Deno.env.get("BENCH_DEBUG")) console.log(handle.stats(), endpoint.stats);
+  if (cpu0 !== undefined) {
+    const wall = (received.at - t0) / 1000;
+    const cpu1 = threadCpu();
+    const busy = [...cpu1].map(([name, [run, wait]]) => {
+      const [run0, wait0] = cpu0.get(name) ?? [0, 0];
+      const pct = (x: number) => (x / wall * 100).toFixed(0);
+      return `${name} ${pct(run - run0)}% (waiting for a CPU ${pct(wait - wait0)}%)`;
+    });
+    console.log(`    CPU during the transfer (of ${wall.toFixed(2)} s): ${busy.join(", ")}`);
+    console.log(handle.stats(), endpoint.stats);
+  }
   await endpoint.close();
   await relay?.stop();
   await receiver.stop();
@@ -309,6 +320,33 @@ async function runOurs(
     ok,
     detail: ok ? undefined : (sent.ok ? received.detail : sent.reason),
   };
+}
+
+/**
+ * Per thread name of this process: [seconds on a CPU, seconds runnable but waiting for
+ * one] from /proc/self/task/TID/schedstat (Linux), for BENCH_DEBUG. Deno only lets a
+ * program read /proc/self with --allow-all, so the task leaves these figures empty.
+ */
+function threadCpu(): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  let tasks: Deno.DirEntry[] = [];
+  try {
+    tasks = [...Deno.readDirSync("/proc/self/task")];
+  } catch {
+    return out;
+  }
+  for (const e of tasks) {
+    try {
+      const comm = Deno.readTextFileSync(`/proc/self/task/${e.name}/comm`).trim();
+      const [run, wait] = Deno.readTextFileSync(`/proc/self/task/${e.name}/schedstat`)
+        .split(" ").map((n) => Number(n) / 1e9);
+      const sum = out.get(comm) ?? [0, 0];
+      out.set(comm, [sum[0] + run, sum[1] + wait]);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
 }
 
 // --- main -------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ export interface ClientOptions {
   tls?: { caCerts?: string[] };
   /** Refuse incoming files larger than this (bytes). Default: no limit. */
   maxFileSize?: number;
-  /** UDP payload size of outgoing transfers. Default: 1200, or 16 KiB to a loopback peer. */
+  /** UDP payload size of outgoing transfers. Default: 1200, or 60 000 B to a loopback peer. */
   payloadSize?: number;
   io: ClientIO;
   /** One JSON object per event on the IO instead of text (`--json`). Default false. */

@@ -37,7 +37,7 @@ Arguments (the original positional form; flags are the long form of the same):
                                                                (default system roots only)
   --max-file-size SIZE        refuse larger incoming files, e.g. 2G (default no limit)
   --payload-size BYTES        UDP datagram size of files you send, 256-65507
-                              (default 1200, or 16384 to a peer on loopback)
+                              (default 1200, or 60000 to a peer on loopback)
   --json                      print one JSON object per event, no prompts (default off)
   -h, --help                  show this help
 

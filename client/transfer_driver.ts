@@ -40,8 +40,13 @@ import { commitPartFile, createPartFile, removeQuietly } from "./transfer_files.
 
 export { describeFile, type FileDescription } from "./transfer_files.ts";
 
-/** Default UDP payload size towards a loopback peer (no MTU to respect there). */
-export const LOOPBACK_PAYLOAD_SIZE = 16384;
+/**
+ * Default UDP payload size towards a loopback peer (no MTU to respect there). 60 000 B
+ * (under the 65 507 B UDP limit with room to spare) moves a file in 3.7× fewer datagrams
+ * than 16 KiB: per-datagram CPU is what limits a transfer on loopback, and in alternating
+ * runs it was faster in 7 of 8 rounds (100 MB medians ≈ 76 vs 60 MB/s; 1 GB 114 vs 75).
+ */
+export const LOOPBACK_PAYLOAD_SIZE = 60000;
 /** Largest datagram the socket reads. */
 const RECEIVE_BUFFER_SIZE = 65536;
 /** A write block is IO_BLOCK plus at most one piece, which is smaller than a datagram. */
@@ -54,6 +59,10 @@ const MAX_PENDING_SENDS = 64;
 const WRITE_BATCH = 256 * 1024;
 /** Received bytes the driver queues for writing, at most (the rest waits in the machine). */
 const MAX_WRITE_QUEUE = 2 * IO_BLOCK;
+/** close() waits this long, at most, for transfers that are completing (ms). */
+const CLOSE_LINGER_MS = 2000;
+/** How often close() checks whether they finished (ms). */
+const CLOSE_POLL_MS = 5;
 /** Receive errors in a row after which the endpoint gives up its socket. */
 const MAX_RECEIVE_ERRORS = 100;
 
@@ -88,7 +97,7 @@ export interface TransferEndpointOptions {
   /** Refuse incoming files above this many bytes. Default: no limit. */
   maxFileSize?: number;
   /**
-   * UDP payload size for outgoing transfers. Default 1200, or LOOPBACK_PAYLOAD_SIZE (16 KiB)
+   * UDP payload size for outgoing transfers. Default 1200, or LOOPBACK_PAYLOAD_SIZE (60 000 B)
    * when the peer is a loopback address.
    */
   payloadSize?: number;
@@ -198,6 +207,8 @@ interface Transfer {
   /** Receiver: reused buffer that joins queued pieces into one write. */
   writeBuffer: Uint8Array | undefined;
   verified: boolean;
+  /** Receiver: saving the verified file has begun; it is no longer cancelled. */
+  committing: boolean;
   savedPath: string | undefined;
   offer: TransferOffer;
   lastDroppedCount: number;
@@ -241,7 +252,12 @@ export class TransferEndpoint {
 
   #timerAt = Infinity;
   #pendingSends = 0;
+  /** Send buffers not in use; at most MAX_PENDING_SENDS + 1 exist. */
+  readonly #freeSlots: Uint8Array[] = [];
+  /** Size of a send buffer: the largest payload of any transfer of this endpoint. */
+  #slotSize = 0;
   #closed = false;
+  #closing: Promise<void> | undefined;
   readonly #receiving: Promise<void>;
   readonly #origin = performance.now();
 
@@ -321,13 +337,38 @@ export class TransferEndpoint {
   }
 
   /**
-   * Cancels every transfer (telling the peers), then closes the socket and the timer,
-   * removes unfinished `.part` files and settles every handle.
+   * Cancels every unfinished transfer (telling the peers), then closes the socket and the
+   * timer, removes unfinished `.part` files and settles every handle.
+   *
+   * Transfers that are completing are not cancelled: a receiver whose file is verified or
+   * saved, and a sender whose data is all acknowledged and that waits for DONE. They get
+   * up to CLOSE_LINGER_MS to finish (like TCP's TIME_WAIT): a saved receiver keeps
+   * answering the sender's probes with DONE until the sender confirms it (DONE_ACK), so
+   * a lost DONE cannot turn a saved file into a failure on the sender's side.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const start = this.#now();
+    for (const t of this.#transfers.values()) {
+      if (this.#completing(t)) continue;
+      t.machine.cancel("the endpoint is closing", start);
+      this.#pump(t, start);
+    }
+    for (let i = 0; i < CLOSE_LINGER_MS / CLOSE_POLL_MS + 1; i++) {
+      if (this.#now() - start >= CLOSE_LINGER_MS) break;
+      let lingering = false;
+      for (const t of this.#transfers.values()) lingering ||= this.#completing(t);
+      if (!lingering) break;
+      await new Promise((resolve) => setTimeout(resolve, CLOSE_POLL_MS));
+    }
     const now = this.#now();
     for (const t of this.#transfers.values()) {
+      // A receiver that began saving its file is never cancelled (see #maybeCommit).
+      if (t.committing) continue;
       t.machine.cancel("the endpoint is closing", now);
       this.#pump(t, now);
     }
@@ -350,6 +391,13 @@ export class TransferEndpoint {
     this.#transfers.clear();
   }
 
+  /** Whether close() should let the transfer finish rather than cancel it. */
+  #completing(t: Transfer): boolean {
+    const state = t.machine.state;
+    if (t.machine instanceof TransferSender) return state === "finishing";
+    return state === "finishing" || state === "draining" || t.committing;
+  }
+
   #now(): number {
     return performance.now() - this.#origin;
   }
@@ -361,7 +409,9 @@ export class TransferEndpoint {
     peerHost: string,
     peer: PeerAddress | undefined,
   ): TransferHandle {
-    if (this.#closed) throw new TypeError("Cannot start transfer: the endpoint is closed");
+    if (this.#closing !== undefined) {
+      throw new TypeError("Cannot start transfer: the endpoint is closed");
+    }
     if (this.#transfers.has(machine.id)) {
       throw new TypeError(`Cannot start transfer: id "${machine.id}" is already in use`);
     }
@@ -384,10 +434,15 @@ export class TransferEndpoint {
       writeQueued: 0,
       writeBuffer: undefined,
       verified: false,
+      committing: false,
       savedPath: undefined,
       offer,
       lastDroppedCount: 0,
     };
+    if (machine.payloadSize > this.#slotSize) {
+      this.#slotSize = machine.payloadSize;
+      this.#freeSlots.length = 0; // smaller buffers in flight are dropped when they return
+    }
     this.#transfers.set(t.id, t);
     this.#pump(t, this.#now());
     return {
@@ -396,6 +451,7 @@ export class TransferEndpoint {
       fileName: offer.fileName,
       done,
       cancel: (reason = "cancelled by user") => {
+        if (t.committing) return; // too late: the file is being saved
         t.machine.cancel(reason, this.#now());
         this.#pump(t, this.#now());
       },
@@ -529,24 +585,34 @@ export class TransferEndpoint {
   #transmit(t: Transfer, now: number): void {
     if (t.peer === undefined || this.#closed) return;
     while (this.#pendingSends < MAX_PENDING_SENDS) {
-      const datagram = t.machine.pollTransmit(now);
-      if (datagram === undefined) break;
+      // Datagrams are built in recycled buffers: a fresh 16 KiB array per datagram costs
+      // more than sealing it (allocation, zeroing, page faults, GC).
+      const slot = this.#freeSlots.pop() ?? new Uint8Array(this.#slotSize);
+      const datagram = t.machine.pollTransmit(now, slot);
+      if (datagram === undefined) {
+        this.#freeSlots.push(slot);
+        break;
+      }
       this.#pendingSends++;
       this.stats.datagramsSent++;
-      this.#conn.send(datagram, t.peer).then(this.#onSent, this.#onSendFailed);
+      this.#conn.send(datagram, t.peer).then(
+        () => this.#onSent(slot),
+        () => this.#onSendFailed(slot),
+      );
     }
   }
 
-  // One reaction per send (not catch + finally: two more promises per datagram).
-  readonly #onSent = (): void => {
+  /** A send completed: its buffer can be reused. */
+  #onSent(slot: Uint8Array): void {
+    if (slot.length === this.#slotSize) this.#freeSlots.push(slot);
     this.#pendingSends--;
     if (this.#pendingSends === MAX_PENDING_SENDS / 2) this.#pumpAll();
-  };
+  }
 
-  readonly #onSendFailed = (): void => {
+  #onSendFailed(slot: Uint8Array): void {
     this.stats.sendErrors++;
-    this.#onSent();
-  };
+    this.#onSent(slot);
+  }
 
   async #flushSends(): Promise<void> {
     for (let i = 0; i < 100 && this.#pendingSends > 0; i++) {
@@ -593,6 +659,7 @@ export class TransferEndpoint {
 
   #ioFailed(t: Transfer, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
+    t.committing = false; // the file was not saved
     t.machine.cancel(`file error: ${message}`, this.#now(), CancelCode.IoError);
   }
 
@@ -705,12 +772,14 @@ export class TransferEndpoint {
     t.verified = false;
     this.#chain(t, async () => {
       if (m.state !== "finishing" || t.file === undefined || t.filePath === undefined) return;
+      t.committing = true;
       await t.file.sync();
       t.file.close();
       t.file = undefined;
       const name = receivedFileName(t.offer.from, t.offer.fileName);
       t.savedPath = await commitPartFile(t.filePath, this.#options.downloadsDir, name);
       t.filePath = undefined;
+      t.committing = false;
       m.commit(this.#now());
     });
   }

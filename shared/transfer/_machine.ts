@@ -134,6 +134,8 @@ export abstract class TransferMachine {
   #cancelRepeats = 0;
   #cancelBody: Uint8Array = new Uint8Array();
   #lastProgressAt = -Infinity;
+  /** Where pollTransmit()'s datagram may be built; used by seal() once. */
+  #out: Uint8Array | undefined;
 
   protected constructor(options: TransferMachineOptions, local: Direction, now: number) {
     const payloadSize = options.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
@@ -239,14 +241,25 @@ export abstract class TransferMachine {
     this.onTimeout(now);
   }
 
-  /** Returns the next datagram to send now, or undefined when nothing is due. */
-  pollTransmit(now: number): Uint8Array | undefined {
+  /**
+   * Returns the next datagram to send now, or undefined when nothing is due.
+   *
+   * With `out`, the datagram is built in it when it fits (the result is then a view of
+   * `out`): a driver that recycles its send buffers saves a fresh array per datagram.
+   * The caller must not reuse `out` while the datagram is still being sent.
+   */
+  pollTransmit(now: number, out?: Uint8Array): Uint8Array | undefined {
     this.#advance(now);
     if (this.stateValue === "closed") return undefined;
-    const control = this.#control.shift();
-    if (control !== undefined) return this.seal(control.type, control.body);
-    if (this.stateValue === "closing") return undefined;
-    return this.pollPacket(now);
+    this.#out = out;
+    try {
+      const control = this.#control.shift();
+      if (control !== undefined) return this.seal(control.type, control.body);
+      if (this.stateValue === "closing") return undefined;
+      return this.pollPacket(now);
+    } finally {
+      this.#out = undefined;
+    }
   }
 
   /** Returns the time at which handleTimeout() must be called, or undefined. */
@@ -331,7 +344,8 @@ export abstract class TransferMachine {
 
   /** Seals a packet with the next packet number and counts it. */
   protected seal(type: PacketType, body: Uint8Array, extra?: Uint8Array): Uint8Array {
-    const datagram = this.codec.seal(type, this.nextPn++, body, extra);
+    const datagram = this.codec.seal(type, this.nextPn++, body, extra, this.#out);
+    this.#out = undefined;
     this.stats.packetsSent++;
     this.stats.bytesSent += datagram.length;
     return datagram;

@@ -43,6 +43,8 @@ export const PacketType = {
   Done: 6,
   /** either way: the transfer is abandoned, with a reason. */
   Cancel: 7,
+  /** sender → receiver: DONE arrived; the receiver may stop lingering. */
+  DoneAck: 8,
 } as const;
 /** One of {@linkcode PacketType}. */
 export type PacketType = typeof PacketType[keyof typeof PacketType];
@@ -372,8 +374,17 @@ export class PacketCodec {
     this.#remote = local === 0 ? 1 : 0;
   }
 
-  /** Builds a datagram of `type` with packet number `pn` and body `body ‖ extra`. */
-  seal(type: PacketType, pn: number, body: Uint8Array, extra?: Uint8Array): Uint8Array {
+  /**
+   * Builds a datagram of `type` with packet number `pn` and body `body ‖ extra`, in
+   * `out` when given and large enough.
+   */
+  seal(
+    type: PacketType,
+    pn: number,
+    body: Uint8Array,
+    extra?: Uint8Array,
+    out?: Uint8Array,
+  ): Uint8Array {
     const header = new Uint8Array(HEADER_SIZE);
     header[0] = WIRE_VERSION;
     header[1] = type;
@@ -381,7 +392,7 @@ export class PacketCodec {
     const view = new DataView(header.buffer);
     view.setUint32(10, Math.floor(pn / TWO_32));
     view.setUint32(14, pn >>> 0);
-    return this.#protection.seal(this.#local, pn, header, body, extra);
+    return this.#protection.seal(this.#local, pn, header, body, extra, out);
   }
 
   /**
@@ -408,7 +419,7 @@ export class PacketCodec {
   open(datagram: Uint8Array): OpenedPacket {
     const pn = this.peekPacketNumber(datagram);
     const type = datagram[1];
-    if (type < PacketType.Hello || type > PacketType.Cancel) {
+    if (type < PacketType.Hello || type > PacketType.DoneAck) {
       throw new PacketError("Cannot decode packet: unknown type");
     }
     const body = this.#protection.open(this.#remote, pn, datagram);

@@ -44,7 +44,8 @@ const TWO_32 = 2 ** 32;
 /** Seals and opens packet bodies for one transfer. */
 export interface PacketProtection {
   /**
-   * Returns header ‖ protect(body ‖ extra) ‖ tag as one new array.
+   * Returns header ‖ protect(body ‖ extra) ‖ tag as one array: a view of `out` when it is
+   * given and large enough, else a new array.
    * `header` must be HEADER_SIZE bytes; it is authenticated, not encrypted.
    */
   seal(
@@ -53,6 +54,7 @@ export interface PacketProtection {
     header: Uint8Array,
     body: Uint8Array,
     extra?: Uint8Array,
+    out?: Uint8Array,
   ): Uint8Array;
   /**
    * Verifies and unprotects a whole datagram; returns a fresh copy of the body.
@@ -72,6 +74,11 @@ export function createPacketProtection(secret: Uint8Array, suite: CipherSuite): 
     );
   }
   return suite === "hmac-sha256" ? new HmacProtection(secret) : new AeadProtection(secret, suite);
+}
+
+/** A view of `into` of `size` bytes when it is large enough, else a new array. */
+function output(size: number, into: Uint8Array | undefined): Uint8Array {
+  return into !== undefined && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
 }
 
 function writeNonce(nonce: Uint8Array, direction: Direction, pn: number): void {
@@ -97,9 +104,10 @@ class AeadProtection implements PacketProtection {
     header: Uint8Array,
     body: Uint8Array,
     extra?: Uint8Array,
+    into?: Uint8Array,
   ): Uint8Array {
     const length = body.length + (extra?.length ?? 0);
-    const out = new Uint8Array(HEADER_SIZE + length + TAG_SIZE);
+    const out = output(HEADER_SIZE + length + TAG_SIZE, into);
     out.set(header, 0);
     writeNonce(this.#nonce, direction, pn);
     // Typed as GCM: chacha20-poly1305 has the same AEAD interface.
@@ -174,9 +182,10 @@ class HmacProtection implements PacketProtection {
     header: Uint8Array,
     body: Uint8Array,
     extra?: Uint8Array,
+    into?: Uint8Array,
   ): Uint8Array {
     const length = body.length + (extra?.length ?? 0);
-    const out = new Uint8Array(HEADER_SIZE + length + TAG_SIZE);
+    const out = output(HEADER_SIZE + length + TAG_SIZE, into);
     out.set(header, 0);
     out.set(body, HEADER_SIZE);
     if (extra !== undefined) out.set(extra, HEADER_SIZE + body.length);

@@ -12,7 +12,8 @@
  * limit; answers ACCEPT or CANCEL) → transfer (stores chunks, delivers them in order,
  * hashes them, acknowledges with SACK ranges and an advertised window) → finishing (every
  * byte arrived and the SHA-256 matched: `verified`; the driver saves the file and calls
- * commit()) → draining (DONE sent; repeats it to retransmissions) → closed.
+ * commit()) → draining (DONE sent; repeats it to each probe) → closed (on DONE_ACK, or
+ * after a bounded linger).
  *
  * @module
  */
@@ -182,6 +183,11 @@ export class TransferReceiver extends TransferMachine {
         else if (this.stateValue === "draining") this.#doneDue = true;
         else return false;
         this.stats.duplicateChunks++;
+        return true;
+      case PacketType.DoneAck:
+        // The sender has our DONE: stop lingering.
+        if (this.stateValue !== "draining") return false;
+        this.close();
         return true;
       case PacketType.Ping:
         if (this.stateValue === "draining") this.#doneDue = true;

@@ -12,7 +12,8 @@
  *
  * States: handshake (HELLO, retransmitted with backoff until ACCEPT) → transfer (DATA under
  * the congestion window, the receiver's window and the pacer; SACK-driven loss detection
- * and retransmission) → finishing (all acknowledged; PING until DONE) → closed.
+ * and retransmission) → finishing (all acknowledged; PING until DONE) → draining (DONE_ACK
+ * to each DONE, for a few RTOs) → closed.
  *
  * @module
  */
@@ -225,11 +226,19 @@ export class TransferSender extends TransferMachine {
         return true;
       }
       case PacketType.Done:
+        // Confirm it, so a lingering receiver can close at once (and again for a repeat).
+        this.queueControl(PacketType.DoneAck, EMPTY);
+        if (this.stateValue === "draining") return true;
         // DONE may overtake a lost ACCEPT (an empty file is verified at once).
         this.#ackedBytes = this.size;
         this.progress(now, this.size, this.size, PROGRESS_INTERVAL_MS, true);
         this.emit({ type: "done" });
-        this.close();
+        this.#probeDue = false;
+        this.#probeAt = undefined;
+        this.#rtoAt = undefined;
+        this.#lossAt = undefined;
+        this.#pacingAt = undefined;
+        this.drain(now, this.drainTime());
         return true;
       default:
         return false;

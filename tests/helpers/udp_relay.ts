@@ -27,6 +27,8 @@ export interface UdpRelayOptions {
   reorder?: number;
   /** PRNG seed. Default 1. */
   seed?: number;
+  /** Scripted drops: true drops the datagram (`toTarget`: from the client). */
+  drop?: (datagram: Uint8Array, toTarget: boolean) => boolean;
 }
 
 /** Counters per relay. */
@@ -58,6 +60,7 @@ export class UdpRelay {
   readonly #loss: number;
   readonly #duplicate: number;
   readonly #reorder: number;
+  readonly #drop: ((datagram: Uint8Array, toTarget: boolean) => boolean) | undefined;
   #client: Deno.NetAddr | undefined;
   #closed = false;
   readonly #loops: Promise<void>[];
@@ -77,6 +80,7 @@ export class UdpRelay {
     this.#loss = options.loss ?? 0;
     this.#duplicate = options.duplicate ?? 0;
     this.#reorder = options.reorder ?? 0;
+    this.#drop = options.drop;
     this.#toTarget = { out: this.#back, held: undefined, heldTimer: undefined };
     this.#toClient = { out: this.#front, held: undefined, heldTimer: undefined };
     this.#loops = [this.#run(this.#front, true), this.#run(this.#back, false)];
@@ -109,6 +113,10 @@ export class UdpRelay {
   }
 
   #forward(lane: Lane, to: Deno.NetAddr, data: Uint8Array): void {
+    if (this.#drop?.(data, lane === this.#toTarget) ?? false) {
+      this.stats.dropped++;
+      return;
+    }
     if (this.#rng() < this.#loss) {
       this.stats.dropped++;
       return;

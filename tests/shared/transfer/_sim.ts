@@ -150,8 +150,11 @@ class LinkDirection {
   delivered = 0;
   forged = 0;
 
+  /** Scripted drops: called with every datagram before the impairments; true drops it. */
+  dropIf: ((bytes: Uint8Array) => boolean) | undefined;
+
   send(now: number, bytes: Uint8Array): void {
-    if (this.cut) return;
+    if (this.cut || (this.dropIf?.(bytes) ?? false)) return;
     const p = this.profile;
     const backlog = Math.max(0, this.#busyUntil - now) * p.rate;
     if (backlog + bytes.length > p.bufferBytes) return; // drop-tail

@@ -48,6 +48,24 @@ function errorKind(f: () => unknown): string {
 }
 
 for (const suite of SUITES) {
+  Deno.test(`PacketCodec seals into a given buffer when it fits, with ${suite}`, () => {
+    const { sender, receiver } = codecs(suite);
+    const data = new Uint8Array(1000).map((_, i) => i * 7);
+    const fresh = sender.seal(PacketType.Data, 9, encodeDataHeader(3), data);
+    const out = new Uint8Array(2000).fill(0xee);
+    const inOut = sender.seal(PacketType.Data, 9, encodeDataHeader(3), data, out);
+    assert.equal(inOut.buffer, out.buffer);
+    assert.deepEqual([...inOut], [...fresh]);
+    assert.deepEqual([...decodeData(receiver.open(inOut).body).data], [...data]);
+    // Too small: a new array, `out` untouched.
+    const small = new Uint8Array(100);
+    const other = sender.seal(PacketType.Data, 10, encodeDataHeader(3), data, small);
+    assert.notEqual(other.buffer, small.buffer);
+    assert.ok(small.every((b) => b === 0));
+  });
+}
+
+for (const suite of SUITES) {
   Deno.test(`PacketCodec round-trips a DATA packet with ${suite}`, () => {
     const { sender, receiver } = codecs(suite);
     const data = new Uint8Array(1000).map((_, i) => i);

@@ -19,6 +19,7 @@ import { formatTimestamp } from "../shared/time.ts";
 import type { CommandContext } from "./context.ts";
 import { BusyError } from "./limits.ts";
 import { verifyPassword } from "./passwords.ts";
+import type { GroupInfo } from "./store.ts";
 
 /** SPEC §2 wording, as the client prints it. */
 export const LOGIN_TEXT = {
@@ -266,15 +267,19 @@ export function creategroup(ctx: CommandContext, [group, ...invited]: string[]):
   });
 }
 
+/** The group named by /joingroup or /leavegroup, or undefined after the SPEC's error. */
+function existingGroup(ctx: CommandContext, group: string): GroupInfo | undefined {
+  const info = ctx.services.store.getGroup(group);
+  if (!info) ctx.reply.fail("no_group", `Groupchat ${group} doesn't exist.`);
+  return info;
+}
+
 // /joingroup GROUP
 export function joingroup(ctx: CommandContext, [group]: string[]): void {
   const { store } = ctx.services;
   const me = ctx.session.user!;
-  const info = store.getGroup(group);
-  if (!info) {
-    ctx.reply.fail("no_group", `Groupchat ${group} doesn't exist.`);
-    return;
-  }
+  const info = existingGroup(ctx, group);
+  if (!info) return;
   const state = info.members.get(me);
   if (state === "joined") {
     ctx.reply.fail("already_joined", `You have already joined Groupchat ${group}`);
@@ -464,11 +469,8 @@ export function groups(ctx: CommandContext): void {
 export function leavegroup(ctx: CommandContext, [group]: string[]): void {
   const { store, log } = ctx.services;
   const me = ctx.session.user!;
-  const info = store.getGroup(group);
-  if (!info) {
-    ctx.reply.fail("no_group", `Groupchat ${group} doesn't exist.`);
-    return;
-  }
+  const info = existingGroup(ctx, group);
+  if (!info) return;
   const state = info.members.get(me);
   if (state === undefined || !store.removeMembership(group, me)) {
     ctx.reply.fail("not_member", "You are not in this group chat.");

@@ -106,12 +106,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
     },
     push(users: Iterable<string>, frame: PushFrame) {
-      let bytes: Uint8Array | undefined;
-      for (const user of users) {
-        if (!presence.get(user)) continue;
-        bytes ??= encodeFrame(frame);
-        presence.deliver(user, bytes);
-      }
+      // Encoded once, the same bytes queued for every recipient; one presence lookup each.
+      const bytes = encodeFrame(frame);
+      for (const user of users) presence.deliver(user, bytes);
     },
   };
 

@@ -309,6 +309,9 @@ async function runOurs(
       return `${name} ${pct(run - run0)}% (waiting for a CPU ${pct(wait - wait0)}%)`;
     });
     console.log(`    CPU during the transfer (of ${wall.toFixed(2)} s): ${busy.join(", ")}`);
+    let total = 0;
+    for (const [name, [run]] of cpu1) total += run - (cpu0.get(name)?.[0] ?? 0);
+    console.log(`    CPU, all threads: ${(total / (size / 1e8)).toFixed(2)} s per 100 MB`);
     console.log(handle.stats(), endpoint.stats);
   }
   await endpoint.close();

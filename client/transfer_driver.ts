@@ -28,7 +28,9 @@
 import {
   CancelCode,
   type CipherSuite,
+  DEFAULT_CIPHER_SUITE,
   DEFAULT_PAYLOAD_SIZE,
+  LOOPBACK_CIPHER_SUITE,
   peekTransferId,
   RateMeter,
   receivedFileName,
@@ -82,7 +84,10 @@ export interface TransferOffer {
   size: number;
   /** SHA-256 of the file, 64 hex digits. */
   sha256: string;
-  /** Packet protection; default chacha20-poly1305. */
+  /**
+   * Packet protection. Default: poly1305 (integrity only) when the peer is a loopback
+   * address, else chacha20-poly1305 (encrypted).
+   */
   suite?: CipherSuite;
 }
 
@@ -200,6 +205,8 @@ interface Transfer {
   /** File I/O in progress (read, write, commit): the transfer is removed after it ends. */
   busy: Promise<void> | undefined;
   file: Deno.FsFile | undefined;
+  /** Sender: the file's read position. */
+  readPosition: number;
   filePath: string | undefined;
   /** Receiver: pieces waiting to be written. */
   writeQueue: Uint8Array[];
@@ -223,6 +230,15 @@ function normalizeHost(host: string): string {
 function isLoopback(host: string): boolean {
   const h = normalizeHost(host);
   return h === "localhost" || h === "::1" || h.startsWith("127.");
+}
+
+/**
+ * Packet protection when the offer names none: integrity only between loopback addresses
+ * (no one else can see that path), encryption everywhere else. Both peers decide alike:
+ * each sees the other's address as the server reported it.
+ */
+function defaultSuite(peerHost: string): CipherSuite {
+  return isLoopback(peerHost) ? LOOPBACK_CIPHER_SUITE : DEFAULT_CIPHER_SUITE;
 }
 
 function droppedCount(m: TransferSender | TransferReceiver): number {
@@ -296,7 +312,7 @@ export class TransferEndpoint {
     const machine = new TransferReceiver({
       transferId: offer.id,
       secret: offer.secret,
-      suite: offer.suite,
+      suite: offer.suite ?? defaultSuite(peerHost),
       payloadSize: this.#options.payloadSize ?? DEFAULT_PAYLOAD_SIZE,
       idleTimeoutMs: this.#options.idleTimeoutMs,
       expected: { fileName: offer.fileName, size: offer.size, sha256: offer.sha256 },
@@ -318,7 +334,7 @@ export class TransferEndpoint {
     const machine = new TransferSender({
       transferId: offer.id,
       secret: offer.secret,
-      suite: offer.suite,
+      suite: offer.suite ?? defaultSuite(addr.hostname),
       payloadSize,
       idleTimeoutMs: this.#options.idleTimeoutMs,
       fileName: offer.fileName,
@@ -429,6 +445,7 @@ export class TransferEndpoint {
       settled: false,
       busy: undefined,
       file: undefined,
+      readPosition: 0,
       filePath: undefined,
       writeQueue: [],
       writeQueued: 0,
@@ -690,13 +707,15 @@ export class TransferEndpoint {
     this.#chain(t, async () => {
       const length = Math.min(want.length, IO_BLOCK);
       const bytes = new Uint8Array(length);
-      await file.seek(want.offset, Deno.SeekMode.Start);
+      // The machine asks for the file in order, so the read position is usually right.
+      if (t.readPosition !== want.offset) await file.seek(want.offset, Deno.SeekMode.Start);
       let filled = 0;
       while (filled < length) {
         const n = await file.read(bytes.subarray(filled));
         if (n === null) throw new Error(`file is shorter than the ${t.offer.size} bytes offered`);
         filled += n;
       }
+      t.readPosition = want.offset + length;
       if (!m.isClosed) m.pushData(want.offset, bytes);
     });
   }

@@ -98,6 +98,43 @@ Deno.test("two endpoints move a file over loopback UDP and the hash matches", as
   });
 });
 
+Deno.test("between loopback peers data is authenticated in clear unless the offer asks to encrypt", async () => {
+  const marker = new TextEncoder().encode("tessenger-marker:");
+  const contains = (d: Uint8Array) => {
+    outer: for (let i = 0; i + marker.length <= d.length; i++) {
+      for (let j = 0; j < marker.length; j++) if (d[i + j] !== marker[j]) continue outer;
+      return true;
+    }
+    return false;
+  };
+  for (const suite of [undefined, "chacha20-poly1305"] as const) {
+    await withPeers(async ({ a, b, dir, bDir }) => {
+      const src = join(dir, "clip.txt");
+      await Deno.writeTextFile(src, "tessenger-marker:0123456789\n".repeat(20_000));
+      const offer = { ...await offerFor(src, "alice", "bob"), suite };
+      let seen = 0;
+      const relay = await UdpRelay.open({
+        target: { hostname: LOCAL, port: b.port },
+        drop: (d, toTarget) => {
+          if (toTarget && d[1] === PacketType.Data && contains(d)) seen++;
+          return false;
+        },
+      });
+      try {
+        const receiving = b.expect(offer, LOCAL);
+        const sending = a.send(offer, src, { hostname: LOCAL, port: relay.port });
+        const [sent, received] = await Promise.all([sending.done, receiving.done]);
+        assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
+        assert.equal(await sha256File(join(bDir, "alice_clip.txt")), offer.sha256);
+        if (suite === undefined) assert.ok(seen > 0, "loopback default should send in clear");
+        else assert.equal(seen, 0, "the file's text is visible on the wire");
+      } finally {
+        await relay.close();
+      }
+    });
+  }
+});
+
 Deno.test("a transfer through a relay with loss, duplication and reordering arrives intact", async () => {
   await withPeers(async ({ a, b, dir, bDir }) => {
     const src = join(dir, "clip.bin");

@@ -27,7 +27,7 @@ import { SECRET, TRANSFER_ID } from "./_sim.ts";
 
 const ID = fromHex(TRANSFER_ID);
 const KEY = parseSecret(SECRET);
-const SUITES: CipherSuite[] = ["chacha20-poly1305", "aes-256-gcm", "hmac-sha256"];
+const SUITES: CipherSuite[] = ["chacha20-poly1305", "aes-256-gcm", "poly1305"];
 
 function codecs(suite: CipherSuite) {
   const protection = createPacketProtection(KEY, suite);
@@ -100,6 +100,27 @@ for (const suite of SUITES) {
     assert.equal(errorKind(() => sender.open(datagram)), "unauthentic");
   });
 }
+
+Deno.test("only poly1305 leaves the body in clear, and its tag covers every body byte", () => {
+  const data = new Uint8Array(300).map((_, i) => (i * 7 + 1) & 0xff);
+  const inClear = (d: Uint8Array) => d.subarray(HEADER_SIZE + 4, HEADER_SIZE + 4 + data.length);
+  for (const suite of SUITES) {
+    const { sender } = codecs(suite);
+    const datagram = sender.seal(PacketType.Data, 9, encodeDataHeader(1), data);
+    assert.equal(
+      inClear(datagram).every((b, i) => b === data[i]),
+      suite === "poly1305",
+      `${suite}: body ${suite === "poly1305" ? "should" : "should not"} be in clear`,
+    );
+  }
+  const { sender, receiver } = codecs("poly1305");
+  const datagram = sender.seal(PacketType.Data, 9, encodeDataHeader(1), data);
+  for (let i = HEADER_SIZE; i < datagram.length; i++) {
+    const bad = datagram.slice();
+    bad[i] ^= 0x01;
+    assert.equal(errorKind(() => receiver.open(bad)), "unauthentic", `byte ${i} not covered`);
+  }
+});
 
 Deno.test("PacketCodec reports a bad tag as unauthentic and truncation as malformed", () => {
   const { sender, receiver } = codecs("chacha20-poly1305");

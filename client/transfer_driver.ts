@@ -65,6 +65,8 @@ const MAX_WRITE_QUEUE = 2 * IO_BLOCK;
 const CLOSE_LINGER_MS = 2000;
 /** How often close() checks whether they finished (ms). */
 const CLOSE_POLL_MS = 5;
+/** Recycled file read blocks kept, at most (a sender holds 16 MiB of its file). */
+const MAX_FREE_READ_BLOCKS = 24;
 /** Receive errors in a row after which the endpoint gives up its socket. */
 const MAX_RECEIVE_ERRORS = 100;
 
@@ -272,6 +274,9 @@ export class TransferEndpoint {
   readonly #freeSlots: Uint8Array[] = [];
   /** Size of a send buffer: the largest payload of any transfer of this endpoint. */
   #slotSize = 0;
+  /** File read blocks no longer in use, all of #readBlockSize bytes. */
+  readonly #freeReadBlocks: Uint8Array[] = [];
+  #readBlockSize = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
   readonly #receiving: Promise<void>;
@@ -340,6 +345,7 @@ export class TransferEndpoint {
       fileName: offer.fileName,
       size: offer.size,
       sha256: offer.sha256,
+      releaseData: (bytes) => this.#releaseReadBlock(bytes),
     }, now);
     const peer: PeerAddress = {
       transport: "udp",
@@ -699,14 +705,24 @@ export class TransferEndpoint {
     }
   }
 
+  /**
+   * Reads go in blocks of whole chunks, so that no chunk straddles two blocks (the machine
+   * would copy it), into recycled arrays: a fresh 1 MiB array per read costs page faults,
+   * zeroing and garbage collection.
+   */
   #feedSender(t: Transfer, m: TransferSender): void {
     if (t.busy !== undefined || t.file === undefined || m.isClosed) return;
     const want = m.wantData();
     if (want === undefined) return;
+    const block = Math.max(1, Math.floor(IO_BLOCK / m.chunkSize)) * m.chunkSize;
+    const last = want.offset + want.length === m.size;
+    // Wait for room for a whole block, unless the send buffer is too small for that.
+    if (want.length < block && !last && 2 * block <= m.sendBufferBytes) return;
     const file = t.file;
     this.#chain(t, async () => {
-      const length = Math.min(want.length, IO_BLOCK);
-      const bytes = new Uint8Array(length);
+      const fit = Math.min(want.length, block);
+      const length = last && fit === want.length ? fit : fit - (fit % m.chunkSize);
+      const bytes = this.#readBlock(block).subarray(0, length);
       // The machine asks for the file in order, so the read position is usually right.
       if (t.readPosition !== want.offset) await file.seek(want.offset, Deno.SeekMode.Start);
       let filled = 0;
@@ -718,6 +734,21 @@ export class TransferEndpoint {
       t.readPosition = want.offset + length;
       if (!m.isClosed) m.pushData(want.offset, bytes);
     });
+  }
+
+  #readBlock(size: number): Uint8Array {
+    if (size !== this.#readBlockSize) {
+      this.#readBlockSize = size;
+      this.#freeReadBlocks.length = 0;
+    }
+    return this.#freeReadBlocks.pop() ?? new Uint8Array(size);
+  }
+
+  #releaseReadBlock(bytes: Uint8Array): void {
+    const whole = bytes.buffer.byteLength === this.#readBlockSize && bytes.byteOffset === 0;
+    if (whole && this.#freeReadBlocks.length < MAX_FREE_READ_BLOCKS) {
+      this.#freeReadBlocks.push(new Uint8Array(bytes.buffer as ArrayBuffer));
+    }
   }
 
   // --- receiver file writing ------------------------------------------------------------

@@ -59,6 +59,12 @@ export interface SenderOptions extends TransferMachineOptions {
   sha256: Uint8Array | string;
   /** Most file data held in memory (unacknowledged plus read ahead). Default 16 MiB. */
   sendBufferBytes?: number;
+  /**
+   * Called with each array given to pushData() once the machine no longer reads it (all
+   * of its bytes acknowledged, or the file confirmed by DONE), so a driver can reuse the
+   * memory.
+   */
+  releaseData?: (bytes: Uint8Array) => void;
 }
 
 const CHUNK_RING = 2 * MAX_WINDOW_CHUNKS;
@@ -77,7 +83,8 @@ export class TransferSender extends TransferMachine {
   /** Number of chunks. */
   readonly chunkCount: number;
   readonly #hello: Uint8Array;
-  readonly #sendBufferBytes: number;
+  /** Most file data held in memory (unacknowledged plus read ahead), bytes. */
+  readonly sendBufferBytes: number;
   readonly #rtt = new RttEstimator();
   readonly #cc: NewRenoCongestion;
   readonly #pacer: Pacer;
@@ -113,6 +120,7 @@ export class TransferSender extends TransferMachine {
 
   // File data held in memory: contiguous blocks from #blocks[#blockHead].offset to #pushedEnd.
   #blocks: Array<{ offset: number; bytes: Uint8Array }> = [];
+  readonly #releaseData: ((bytes: Uint8Array) => void) | undefined;
   #blockHead = 0;
   #pushedEnd = 0;
 
@@ -140,13 +148,14 @@ export class TransferSender extends TransferMachine {
       sha256,
       fileName: options.fileName,
     });
-    this.#sendBufferBytes = Math.max(
+    this.sendBufferBytes = Math.max(
       options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES,
       4 * this.chunkSize,
     );
     this.#cc = new NewRenoCongestion(this.payloadSize);
     this.#pacer = new Pacer(this.payloadSize, options.timerGranularityMs);
     this.#sentChunk.fill(-1);
+    this.#releaseData = options.releaseData;
   }
 
   /** Bytes the receiver has acknowledged. */
@@ -185,7 +194,7 @@ export class TransferSender extends TransferMachine {
    */
   wantData(): { offset: number; length: number } | undefined {
     if (this.#pushedEnd >= this.size || this.isClosed) return undefined;
-    const room = this.#sndUna * this.chunkSize + this.#sendBufferBytes - this.#pushedEnd;
+    const room = this.#sndUna * this.chunkSize + this.sendBufferBytes - this.#pushedEnd;
     if (room < this.chunkSize && this.#pushedEnd > this.#sndUna * this.chunkSize) return undefined;
     return {
       offset: this.#pushedEnd,
@@ -231,6 +240,7 @@ export class TransferSender extends TransferMachine {
         if (this.stateValue === "draining") return true;
         // DONE may overtake a lost ACCEPT (an empty file is verified at once).
         this.#ackedBytes = this.size;
+        this.#releaseBlocks(this.size); // DONE may overtake the last ACKs too
         this.progress(now, this.size, this.size, PROGRESS_INTERVAL_MS, true);
         this.emit({ type: "done" });
         this.#probeDue = false;
@@ -520,12 +530,13 @@ export class TransferSender extends TransferMachine {
     return out;
   }
 
-  #releaseBlocks(): void {
-    const acked = this.#sndUna * this.chunkSize;
+  /** Gives back the blocks wholly below `acked` (default: what the receiver acknowledged). */
+  #releaseBlocks(acked = this.#sndUna * this.chunkSize): void {
     while (this.#blockHead < this.#blocks.length) {
       const b = this.#blocks[this.#blockHead];
       if (b.offset + b.bytes.length > acked) break;
       this.#blockHead++;
+      this.#releaseData?.(b.bytes);
     }
     if (this.#blockHead > 64 && this.#blockHead * 2 > this.#blocks.length) {
       this.#blocks = this.#blocks.slice(this.#blockHead);

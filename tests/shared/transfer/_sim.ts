@@ -234,6 +234,9 @@ export interface SimResult {
   forged: number;
   /** Virtual time when both sides reported done (or failed), else undefined. */
   doneAt: number | undefined;
+  /** Arrays handed to the sender, and how many it gave back through releaseData. */
+  pushed: number;
+  released: number;
 }
 
 /** The live simulation, for scripts. */
@@ -260,8 +263,21 @@ export function simulate(options: SimOptions): SimResult {
     payloadSize: options.payloadSize,
     idleTimeoutMs: options.idleTimeoutMs,
   };
+  let pushed = 0;
+  let released = 0;
   const sender = new TransferSender(
-    { ...common, fileName: "video.mp4", size: options.size, sha256, sendBufferBytes: 1 << 20 },
+    {
+      ...common,
+      fileName: "video.mp4",
+      size: options.size,
+      sha256,
+      sendBufferBytes: 1 << 20,
+      // Poisoned once released: a later read from it would corrupt the output.
+      releaseData: (bytes) => {
+        released++;
+        bytes.fill(0xee);
+      },
+    },
     0,
   );
   const receiver = new TransferReceiver({
@@ -300,7 +316,8 @@ export function simulate(options: SimOptions): SimResult {
     // The sender's "disk" answers at once.
     for (let want = sender.wantData(); want !== undefined; want = sender.wantData()) {
       const length = Math.min(want.length, 64 * 1024);
-      sender.pushData(want.offset, sent.subarray(want.offset, want.offset + length));
+      sender.pushData(want.offset, sent.slice(want.offset, want.offset + length));
+      pushed++;
     }
     for (let d = sender.pollTransmit(now); d !== undefined; d = sender.pollTransmit(now)) {
       toReceiver.send(now, d);
@@ -349,6 +366,8 @@ export function simulate(options: SimOptions): SimResult {
     maxPending,
     forged: toReceiver.forged + toSender.forged,
     doneAt,
+    pushed,
+    released,
   };
 }
 

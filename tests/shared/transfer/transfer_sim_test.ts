@@ -19,6 +19,8 @@ for (const [p, profile] of PROFILES.entries()) {
       assert(lastEvent(r.receiverEvents, "done"), "receiver not done");
       assert.equal(r.output.length, size);
       assert(equalBytes(r.output, r.input), "output differs from input");
+      // Every array pushed was given back (and poisoned then: no read came after that).
+      assert.equal(r.released, r.pushed, "file data not released");
       // 4 MB at a 10 MB/s bottleneck: ~0.5 s clean; bounded even at 30 % loss.
       const bound = size > 1e6 ? 300_000 : 30_000;
       assert(r.doneAt !== undefined && r.doneAt < bound, `took ${r.doneAt} ms of virtual time`);

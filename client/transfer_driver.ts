@@ -59,8 +59,8 @@ const IO_BLOCK = 1024 * 1024;
 const MAX_PENDING_SENDS = 64;
 /** The receiver writes once this much is queued (or the data is complete). */
 const WRITE_BATCH = 256 * 1024;
-/** Received bytes the driver queues for writing, at most (the rest waits in the machine). */
-const MAX_WRITE_QUEUE = 2 * IO_BLOCK;
+/** A staging array: a write block plus room for one more piece (smaller than a datagram). */
+const STAGING_SIZE = IO_BLOCK + MAX_DATAGRAM_SIZE;
 /** close() waits this long, at most, for transfers that are completing (ms). */
 const CLOSE_LINGER_MS = 2000;
 /** How often close() checks whether they finished (ms). */
@@ -210,11 +210,14 @@ interface Transfer {
   /** Sender: the file's read position. */
   readPosition: number;
   filePath: string | undefined;
-  /** Receiver: pieces waiting to be written. */
-  writeQueue: Uint8Array[];
-  writeQueued: number;
-  /** Receiver: reused buffer that joins queued pieces into one write. */
-  writeBuffer: Uint8Array | undefined;
+  /**
+   * Receiver: in-order data copied out of the machine (its views live only until the next
+   * datagram), written as one block. Two arrays take turns: one fills while the other is
+   * written.
+   */
+  staging: Uint8Array | undefined;
+  staged: number;
+  spare: Uint8Array | undefined;
   verified: boolean;
   /** Receiver: saving the verified file has begun; it is no longer cancelled. */
   committing: boolean;
@@ -453,9 +456,9 @@ export class TransferEndpoint {
       file: undefined,
       readPosition: 0,
       filePath: undefined,
-      writeQueue: [],
-      writeQueued: 0,
-      writeBuffer: undefined,
+      staging: undefined,
+      staged: 0,
+      spare: undefined,
       verified: false,
       committing: false,
       savedPath: undefined,
@@ -765,36 +768,23 @@ export class TransferEndpoint {
   #drainReceiver(t: Transfer, m: TransferReceiver): void {
     this.#pullData(t, m);
     // Batch small writes while data streams in; flush everything once it stopped.
-    const worth = t.writeQueued >= WRITE_BATCH || m.state !== "transfer";
-    if (worth && t.busy === undefined && t.writeQueued > 0 && t.file !== undefined) {
-      this.#chain(t, () => this.#writeQueued(t));
+    const worth = t.staged >= WRITE_BATCH || m.state !== "transfer";
+    if (worth && t.busy === undefined && t.staged > 0 && t.file !== undefined) {
+      this.#chain(t, () => this.#writeStaged(t));
     }
   }
 
-  /** Writes everything queued, in blocks of up to IO_BLOCK bytes. */
-  async #writeQueued(t: Transfer): Promise<void> {
-    while (t.writeQueued > 0 && t.file !== undefined) {
-      let size = 0;
-      let count = 0;
-      while (count < t.writeQueue.length && size < IO_BLOCK) size += t.writeQueue[count++].length;
-      const pieces = t.writeQueue.splice(0, count);
-      t.writeQueued -= size;
-      let block: Uint8Array;
-      if (pieces.length === 1) {
-        block = pieces[0];
-      } else {
-        // One staging buffer per transfer, reused: a fresh 1 MiB array per write costs
-        // page faults and zeroing (the previous write has completed when we get here).
-        t.writeBuffer ??= new Uint8Array(IO_BLOCK + MAX_DATAGRAM_SIZE);
-        if (t.writeBuffer.length < size) t.writeBuffer = new Uint8Array(size);
-        block = t.writeBuffer.subarray(0, size);
-        let at = 0;
-        for (const p of pieces) {
-          block.set(p, at);
-          at += p.length;
-        }
-      }
-      for (let at = 0; at < block.length;) at += await t.file.write(block.subarray(at));
+  /** Writes what is staged, and what gets staged meanwhile, until nothing is left. */
+  async #writeStaged(t: Transfer): Promise<void> {
+    while (t.staged > 0 && t.staging !== undefined && t.file !== undefined) {
+      const block = t.staging;
+      const size = t.staged;
+      t.staging = t.spare; // pieces pulled during the write go to the other array
+      t.spare = undefined;
+      t.staged = 0;
+      for (let at = 0; at < size;) at += await t.file.write(block.subarray(at, size));
+      if (t.staging === undefined) t.staging = block;
+      else t.spare = block;
       // Let the machine see the freed window and the pump run between blocks.
       if (t.machine instanceof TransferReceiver) {
         this.#pullData(t, t.machine);
@@ -804,19 +794,20 @@ export class TransferEndpoint {
     this.#maybeCommit(t);
   }
 
-  /** Moves in-order data from the machine to the write queue, up to MAX_WRITE_QUEUE. */
+  /** Copies in-order data from the machine into the staging array while it has room. */
   #pullData(t: Transfer, m: TransferReceiver): void {
-    while (t.writeQueued < MAX_WRITE_QUEUE) {
+    while (t.staged + MAX_DATAGRAM_SIZE <= STAGING_SIZE) {
       const piece = m.pollData();
       if (piece === undefined) break;
-      t.writeQueue.push(piece.bytes);
-      t.writeQueued += piece.bytes.length;
+      t.staging ??= new Uint8Array(STAGING_SIZE);
+      t.staging.set(piece.bytes, t.staged);
+      t.staged += piece.bytes.length;
     }
   }
 
   /** Once verified and fully written: close, move into place, tell the machine. */
   #maybeCommit(t: Transfer): void {
-    if (!t.verified || t.writeQueued > 0 || t.savedPath !== undefined) return;
+    if (!t.verified || t.staged > 0 || t.savedPath !== undefined) return;
     const m = t.machine as TransferReceiver;
     if (m.bytesPending > 0 || m.state !== "finishing") return;
     t.verified = false;

@@ -60,7 +60,8 @@ export interface PacketProtection {
     out?: Uint8Array,
   ): Uint8Array;
   /**
-   * Verifies and unprotects a whole datagram; returns a fresh copy of the body.
+   * Verifies and unprotects a whole datagram; returns the body: a new array (encrypting
+   * suites) or a view of `datagram` (poly1305), so copy what must outlive `datagram`.
    * @throws {PacketError} when the tag does not verify.
    */
   open(direction: Direction, pn: number, datagram: Uint8Array): Uint8Array;
@@ -203,6 +204,6 @@ class MacProtection implements PacketProtection {
     } catch {
       throw new PacketError("Cannot open packet: authentication failed", "unauthentic");
     }
-    return datagram.slice(HEADER_SIZE, end);
+    return datagram.subarray(HEADER_SIZE, end);
   }
 }

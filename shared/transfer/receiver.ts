@@ -96,6 +96,14 @@ export class TransferReceiver extends TransferMachine {
   #highest = -1;
   readonly #received = new RangeSet();
   readonly #buffer = new Map<number, Uint8Array>();
+  /**
+   * Storage for every chunk between the first not yet pulled and `limit`: chunk c lives
+   * in slot c % #ringSlots. The window guarantees those chunks number at most
+   * floor(windowBytes / chunkSize), so a slot is free again once its chunk was pulled.
+   * One array per transfer instead of one per datagram.
+   */
+  #ring = new Uint8Array(0);
+  #ringSlots = 0;
   #limit = 0;
   #largestPnAt = 0;
 
@@ -144,7 +152,10 @@ export class TransferReceiver extends TransferMachine {
     return this.#unpulled;
   }
 
-  /** Takes the next in-order piece of file data, or undefined. */
+  /**
+   * Takes the next in-order piece of file data, or undefined. The bytes are a view of the
+   * machine's buffer, valid until the next handleDatagram(): copy or write them first.
+   */
   pollData(): FileData | undefined {
     if (this.#deliveryHead >= this.#deliveries.length) return undefined;
     const piece = this.#deliveries[this.#deliveryHead++];
@@ -242,6 +253,11 @@ export class TransferReceiver extends TransferMachine {
       Math.min(MAX_WINDOW_CHUNKS, Math.floor(this.#windowBytes / hello.chunkSize)),
     );
     this.#limit = Math.min(chunkCount, this.#windowChunks);
+    this.#ringSlots = Math.min(
+      chunkCount,
+      Math.max(this.#windowChunks, Math.floor(this.#windowBytes / hello.chunkSize)),
+    );
+    this.#ring = new Uint8Array(this.#ringSlots * hello.chunkSize);
     this.stateValue = "transfer";
     this.#acceptDue = true;
     this.emit({ type: "accepted" });
@@ -249,10 +265,10 @@ export class TransferReceiver extends TransferMachine {
   }
 
   #onData(body: Uint8Array, now: number): boolean {
-    const { chunk, data } = decodeData(body);
+    const { chunk, data: received } = decodeData(body);
     if (chunk >= this.#chunkCount) return false;
     const expectedLength = Math.min(this.#chunkSize, this.#size - chunk * this.#chunkSize);
-    if (data.length !== expectedLength) {
+    if (received.length !== expectedLength) {
       this.stats.droppedMalformed++;
       return true;
     }
@@ -266,6 +282,10 @@ export class TransferReceiver extends TransferMachine {
       this.#ackNow = true;
       return true;
     }
+    // The body may be a view of the caller's receive buffer: keep a copy in the ring.
+    const at = (chunk % this.#ringSlots) * this.#chunkSize;
+    const data = this.#ring.subarray(at, at + received.length);
+    data.set(received);
     if (chunk === this.#cumAck) {
       this.#deliver(data);
       this.#cumAck++;

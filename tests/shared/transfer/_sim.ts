@@ -306,8 +306,11 @@ export function simulate(options: SimOptions): SimResult {
     // Deliver everything due.
     while ((queue.peekTime() ?? Infinity) <= now) {
       const d = queue.pop()!;
-      if (d.to === "receiver") receiver.handleDatagram(d.bytes, now);
-      else sender.handleDatagram(d.bytes, now);
+      // Like a driver's receive buffer, the datagram is reused (here: poisoned) at once.
+      const bytes = d.bytes.slice();
+      if (d.to === "receiver") receiver.handleDatagram(bytes, now);
+      else sender.handleDatagram(bytes, now);
+      bytes.fill(0xdd);
     }
     for (const m of [sender, receiver]) {
       const t = m.pollTimeout();

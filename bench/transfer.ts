@@ -12,7 +12,7 @@
  *
  *   deno task bench:transfer                              # 100M and 1G, 3 runs
  *   deno task bench:transfer --sizes 100M --runs 1        # quick
- *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST
+ *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST  --no-striping
  *   env:   BENCH_DEBUG=1 prints both sides' counters, BENCH_TRACE=1 the sender's window every 100 ms
  *
  * @module
@@ -40,7 +40,13 @@ const ALL_METHODS = ["tcp", "blast", "ours", "ours 1%", "ours 5%"];
 type Request =
   | { kind: "tcp"; path: string }
   | { kind: "blast"; expected: number }
-  | { kind: "ours"; offer: TransferOffer; dir: string; payloadSize: number }
+  | {
+    kind: "ours";
+    offer: TransferOffer;
+    dir: string;
+    payloadSize: number;
+    striping: boolean;
+  }
   | { kind: "relay"; targetPort: number; loss: number; seed: number }
   | { kind: "stop" };
 
@@ -119,6 +125,7 @@ function serveWorker(): void {
         port: 0,
         downloadsDir: req.dir,
         payloadSize: req.payloadSize,
+        striping: req.striping,
       });
       const handle = endpoint.expect(req.offer, HOST);
       post({ kind: "ready", port: endpoint.port });
@@ -252,6 +259,7 @@ async function runOurs(
   suite: CipherSuite | undefined,
   loss: number,
   seed: number,
+  striping: boolean,
 ): Promise<Sample> {
   const d = await describeFile(src);
   const offer: TransferOffer = {
@@ -269,7 +277,16 @@ async function runOurs(
     suite,
   };
   const receiver = new Peer();
-  const receiverPort = await receiver.ready({ kind: "ours", offer, dir, payloadSize });
+  // No striping through the relay: it forwards one port, and datagrams sent straight to
+  // the receiver's other ports would go around its losses.
+  const stripe = striping && loss === 0;
+  const receiverPort = await receiver.ready({
+    kind: "ours",
+    offer,
+    dir,
+    payloadSize,
+    striping: stripe,
+  });
   let relay: Peer | undefined;
   let port = receiverPort;
   if (loss > 0) {
@@ -281,8 +298,9 @@ async function runOurs(
     port: 0,
     downloadsDir: dir,
     payloadSize,
+    striping: stripe,
   });
-  const cpu0 = Deno.env.get("BENCH_DEBUG") ? threadCpu() : undefined;
+  const cpu0 = Deno.env.get("BENCH_DEBUG") || Deno.env.get("BENCH_CPU") ? threadCpu() : undefined;
   const t0 = clock();
   const handle = endpoint.send(offer, src, { hostname: HOST, port });
   const trace = Deno.env.get("BENCH_TRACE")
@@ -368,6 +386,7 @@ function parseArgs(args: string[]) {
     payload: LOOPBACK_PAYLOAD_SIZE,
     suite: undefined as CipherSuite | undefined,
     methods: ALL_METHODS,
+    striping: true,
   };
   for (let i = 0; i < args.length; i++) {
     const value = args[i + 1];
@@ -387,6 +406,9 @@ function parseArgs(args: string[]) {
       case "--suite":
         opts.suite = value as CipherSuite;
         i++;
+        break;
+      case "--no-striping":
+        opts.striping = false;
         break;
       case "--methods":
         opts.methods = value.split(",").map((m) => m.replace("-", " "));
@@ -457,7 +479,16 @@ async function main(): Promise<void> {
             const loss = method === "ours"
               ? 0
               : Number(method.split(" ")[1].replace("%", "")) / 100;
-            sample = await runOurs(src, dir, size, opts.payload, opts.suite, loss, 1000 + run);
+            sample = await runOurs(
+              src,
+              dir,
+              size,
+              opts.payload,
+              opts.suite,
+              loss,
+              1000 + run,
+              opts.striping,
+            );
           }
           await Deno.remove(dir, { recursive: true });
           console.log(

@@ -31,6 +31,8 @@ import {
   DEFAULT_CIPHER_SUITE,
   DEFAULT_PAYLOAD_SIZE,
   LOOPBACK_CIPHER_SUITE,
+  LOOPBACK_RECEIVE_SOCKETS,
+  MAX_EXTRA_PORTS,
   peekTransferId,
   RateMeter,
   receivedFileName,
@@ -112,6 +114,14 @@ export interface TransferEndpointOptions {
   idleTimeoutMs?: number;
   /** Receive window per incoming transfer (bytes). Default 8 MiB. */
   receiveWindowBytes?: number;
+  /**
+   * Striping, between loopback addresses only (other ports may not be reachable through a
+   * NAT or a firewall): as a receiver, take a transfer on LOOPBACK_RECEIVE_SOCKETS sockets,
+   * offering the extra ports in ACCEPT (each socket has its own kernel receive buffer);
+   * as a sender, spread datagrams over the ports a receiver offers. Default true. Turn it
+   * off to send through a relay: datagrams to the extra ports would go around it.
+   */
+  striping?: boolean;
 }
 
 /** Progress of one transfer. */
@@ -163,6 +173,8 @@ export interface TransferHandle {
     pacingRateBps?: number;
     pacingLatenessMs?: number;
     bytesInFlight?: number;
+    /** Sender: how many receiver sockets the datagrams are spread over. */
+    stripes?: number;
   };
 }
 
@@ -199,6 +211,9 @@ interface Transfer {
   machine: TransferSender | TransferReceiver;
   /** Peer address; for a receiver the port is learnt from the first authentic datagram. */
   peer: PeerAddress | undefined;
+  /** Sender: the peer address and its extra ports (ACCEPT), used in turn; else empty. */
+  stripes: PeerAddress[];
+  nextStripe: number;
   peerHost: string;
   started: number;
   meter: RateMeter;
@@ -267,8 +282,12 @@ export class TransferEndpoint {
     receiveErrors: 0,
   };
   readonly #conn: Deno.DatagramConn;
+  /** Extra receive sockets offered to senders (striping), opened on first use. */
+  readonly #extraConns: Deno.DatagramConn[] = [];
   readonly #options: TransferEndpointOptions;
   readonly #transfers = new Map<string, Transfer>();
+  /** Transfers that got datagrams in this turn and are pumped at its end. */
+  readonly #due = new Set<Transfer>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   #timerAt = Infinity;
@@ -282,14 +301,14 @@ export class TransferEndpoint {
   #readBlockSize = 0;
   #closed = false;
   #closing: Promise<void> | undefined;
-  readonly #receiving: Promise<void>;
+  readonly #receiving: Promise<void>[] = [];
   readonly #origin = performance.now();
 
   private constructor(conn: Deno.DatagramConn, options: TransferEndpointOptions) {
     this.#conn = conn;
     this.#options = options;
     this.port = (conn.addr as Deno.NetAddr).port;
-    this.#receiving = this.#receiveLoop();
+    this.#receiving.push(this.#receiveLoop(conn));
   }
 
   /**
@@ -317,6 +336,7 @@ export class TransferEndpoint {
    */
   expect(offer: TransferOffer, peerHost: string): TransferHandle {
     const now = this.#now();
+    const sockets = this.#striping(peerHost) ? LOOPBACK_RECEIVE_SOCKETS : 1;
     const machine = new TransferReceiver({
       transferId: offer.id,
       secret: offer.secret,
@@ -326,8 +346,24 @@ export class TransferEndpoint {
       expected: { fileName: offer.fileName, size: offer.size, sha256: offer.sha256 },
       maxFileSize: this.#options.maxFileSize,
       receiveWindowBytes: this.#options.receiveWindowBytes,
+      extraPorts: this.#extraPorts(sockets - 1),
     }, now);
     return this.#add(machine, "receive", offer, peerHost, undefined);
+  }
+
+  /** Ports of `count` extra receive sockets, opening the ones missing. */
+  #extraPorts(count: number): number[] {
+    const wanted = Math.min(Math.max(0, count), MAX_EXTRA_PORTS);
+    while (this.#extraConns.length < wanted && this.#closing === undefined) {
+      const conn = Deno.listenDatagram({
+        transport: "udp",
+        hostname: this.#options.hostname,
+        port: 0,
+      });
+      this.#extraConns.push(conn);
+      this.#receiving.push(this.#receiveLoop(conn));
+    }
+    return this.#extraConns.slice(0, wanted).map((c) => (c.addr as Deno.NetAddr).port);
   }
 
   /**
@@ -349,6 +385,7 @@ export class TransferEndpoint {
       size: offer.size,
       sha256: offer.sha256,
       releaseData: (bytes) => this.#releaseReadBlock(bytes),
+      striping: this.#striping(addr.hostname),
     }, now);
     const peer: PeerAddress = {
       transport: "udp",
@@ -401,7 +438,8 @@ export class TransferEndpoint {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#conn.close();
-    await this.#receiving;
+    for (const conn of this.#extraConns) conn.close();
+    await Promise.all(this.#receiving);
     for (const t of [...this.#transfers.values()]) {
       await t.busy;
       this.#settle(t, {
@@ -421,6 +459,10 @@ export class TransferEndpoint {
     const state = t.machine.state;
     if (t.machine instanceof TransferSender) return state === "finishing";
     return state === "finishing" || state === "draining" || t.committing;
+  }
+
+  #striping(peerHost: string): boolean {
+    return (this.#options.striping ?? true) && isLoopback(peerHost);
   }
 
   #now(): number {
@@ -447,6 +489,8 @@ export class TransferEndpoint {
       direction,
       machine,
       peer,
+      stripes: [],
+      nextStripe: 0,
       peerHost: normalizeHost(peerHost),
       started: this.#now(),
       meter: new RateMeter(),
@@ -490,6 +534,7 @@ export class TransferEndpoint {
             pacingRateBps: t.machine.pacingRate * 1000,
             pacingLatenessMs: t.machine.pacingLateness,
             bytesInFlight: t.machine.bytesInFlight,
+            stripes: Math.max(1, t.stripes.length),
           }
           : {}),
       }),
@@ -509,14 +554,14 @@ export class TransferEndpoint {
     };
   }
 
-  async #receiveLoop(): Promise<void> {
+  async #receiveLoop(conn: Deno.DatagramConn): Promise<void> {
     const buffer = new Uint8Array(RECEIVE_BUFFER_SIZE);
     let errors = 0;
     while (!this.#closed) {
       let datagram: Uint8Array;
       let from: Deno.NetAddr;
       try {
-        const [d, a] = await this.#conn.receive(buffer);
+        const [d, a] = await conn.receive(buffer);
         datagram = d;
         from = a as Deno.NetAddr;
         errors = 0;
@@ -552,8 +597,17 @@ export class TransferEndpoint {
     if (authentic && t.peer === undefined) {
       t.peer = { transport: "udp", hostname: host, port: from.port };
     }
-    this.#pump(t, now);
+    // Pump once after every datagram that arrived in this turn of the event loop (one per
+    // socket): one ACK then covers them all.
+    this.#due.add(t);
+    if (this.#due.size === 1) queueMicrotask(this.#pumpDue);
   }
+
+  readonly #pumpDue = (): void => {
+    const now = this.#now();
+    for (const t of this.#due) if (!this.#closed) this.#pump(t, now);
+    this.#due.clear();
+  };
 
   /** Runs one transfer's machine: timers, file data, datagrams, events. */
   #pump(t: Transfer, now: number): void {
@@ -610,6 +664,12 @@ export class TransferEndpoint {
 
   #transmit(t: Transfer, now: number): void {
     if (t.peer === undefined || this.#closed) return;
+    if (t.stripes.length === 0 && t.machine instanceof TransferSender) {
+      const ports = t.machine.extraPorts;
+      if (ports.length > 0) {
+        t.stripes = [t.peer, ...ports.map((port) => ({ ...t.peer!, port }))];
+      }
+    }
     while (this.#pendingSends < MAX_PENDING_SENDS) {
       // Datagrams are built in recycled buffers: a fresh 16 KiB array per datagram costs
       // more than sealing it (allocation, zeroing, page faults, GC).
@@ -621,7 +681,9 @@ export class TransferEndpoint {
       }
       this.#pendingSends++;
       this.stats.datagramsSent++;
-      this.#conn.send(datagram, t.peer).then(
+      // Striping: datagrams take the peer's sockets in turn.
+      const to = t.stripes.length > 0 ? t.stripes[t.nextStripe++ % t.stripes.length] : t.peer;
+      this.#conn.send(datagram, to).then(
         () => this.#onSent(slot),
         () => this.#onSendFailed(slot),
       );

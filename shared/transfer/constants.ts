@@ -26,6 +26,14 @@ export const DEFAULT_PAYLOAD_SIZE = 1200;
 export const MIN_PAYLOAD_SIZE = 256;
 /** Largest UDP payload an IPv4 datagram can carry. */
 export const MAX_PAYLOAD_SIZE = 65507;
+/** Most extra receive ports a receiver may offer in ACCEPT (striping). */
+export const MAX_EXTRA_PORTS = 15;
+/**
+ * Receive sockets a receiver uses per loopback endpoint (1 + extra ports offered in
+ * ACCEPT). Each socket brings its own kernel receive buffer (≈ 208 KiB, three 60 000-B
+ * datagrams), which Deno cannot enlarge; docs/transfer.md § Striping has the figures.
+ */
+export const LOOPBACK_RECEIVE_SOCKETS = 8;
 /** Largest file name carried in HELLO, in UTF-8 bytes. */
 export const MAX_FILE_NAME_BYTES = 1024;
 /** Largest reason text carried in CANCEL, in UTF-8 bytes. */
@@ -58,6 +66,12 @@ export const PACKET_THRESHOLD = 3;
 export const MAX_PACKET_THRESHOLD = 128;
 /** A packet is lost once this multiple of the RTT passed and a later packet was received. */
 export const TIME_THRESHOLD = 9 / 8;
+/**
+ * The time threshold when the receiver stripes (several sockets): one turn of its event
+ * loop reads one datagram per socket, so a datagram can be read a turn after a later one,
+ * about half a loopback RTT. 2 is RACK's largest reordering window (one RTT).
+ */
+export const STRIPED_TIME_THRESHOLD = 2;
 
 /** Congestion window at start, in packets (RFC 9002 uses 10). */
 export const INITIAL_WINDOW_PACKETS = 10;

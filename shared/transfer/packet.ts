@@ -16,6 +16,7 @@
 
 import {
   HEADER_SIZE,
+  MAX_EXTRA_PORTS,
   MAX_FILE_NAME_BYTES,
   MAX_REASON_BYTES,
   TAG_SIZE,
@@ -31,7 +32,7 @@ export { PacketError };
 export const PacketType = {
   /** sender → receiver: file name, size, SHA-256, chunk size. */
   Hello: 1,
-  /** receiver → sender: handshake accepted, initial window. */
+  /** receiver → sender: handshake accepted, initial window, extra receive ports. */
   Accept: 2,
   /** sender → receiver: one chunk of the file. */
   Data: 3,
@@ -82,6 +83,11 @@ export interface AcceptFrame {
   largestPn: number;
   ackDelayUs: number;
   limit: number;
+  /**
+   * More UDP ports of the receiver, on the host the sender already sends to, that take
+   * this transfer's datagrams too (each adds a socket receive buffer); may be empty.
+   */
+  ports: number[];
 }
 
 /** ACK body. `ranges` are [start, end) chunk ranges above `cumAck`, highest first. */
@@ -258,15 +264,36 @@ export function decodeHello(body: Uint8Array): HelloFrame {
   return { size, chunkSize, sha256, fileName };
 }
 
-/** ACCEPT body: largestPn u64, ackDelayUs u32, limit u32. */
+/**
+ * ACCEPT body: largestPn u64, ackDelayUs u32, limit u32, then, when the receiver offers
+ * more ports, count u8 and `count` × port u16 (at most MAX_EXTRA_PORTS, none of them 0).
+ */
 export function encodeAccept(f: AcceptFrame): Uint8Array {
-  return new Writer(16).u64(f.largestPn).u32(f.ackDelayUs).u32(f.limit).bytes;
+  if (f.ports.length > MAX_EXTRA_PORTS || f.ports.some((p) => !(p >= 1 && p <= 0xffff))) {
+    throw new RangeError(`Cannot encode ACCEPT: bad port list ${f.ports.join(",")}`);
+  }
+  const extra = f.ports.length > 0 ? 1 + 2 * f.ports.length : 0;
+  const w = new Writer(16 + extra).u64(f.largestPn).u32(f.ackDelayUs).u32(f.limit);
+  if (extra > 0) w.u8(f.ports.length);
+  for (const port of f.ports) w.u16(port);
+  return w.bytes;
 }
 
 /** Parses an ACCEPT body. @throws {PacketError} */
 export function decodeAccept(body: Uint8Array): AcceptFrame {
   const r = new Reader(body);
-  const f = { largestPn: r.u64(), ackDelayUs: r.u32(), limit: r.u32() };
+  const f: AcceptFrame = { largestPn: r.u64(), ackDelayUs: r.u32(), limit: r.u32(), ports: [] };
+  if (body.length > 16) {
+    const count = r.u8();
+    if (count === 0 || count > MAX_EXTRA_PORTS) {
+      throw new PacketError("Cannot decode ACCEPT: bad port count");
+    }
+    for (let i = 0; i < count; i++) {
+      const port = r.u16();
+      if (port === 0) throw new PacketError("Cannot decode ACCEPT: port 0");
+      f.ports.push(port);
+    }
+  }
   r.end();
   return f;
 }

@@ -69,6 +69,11 @@ export interface ReceiverOptions extends TransferMachineOptions {
   ackEvery?: number;
   /** Acknowledge at most this long after the first unacknowledged packet (ms). Default 2. */
   maxAckDelayMs?: number;
+  /**
+   * More local UDP ports that take this transfer's datagrams, offered to the sender in
+   * ACCEPT (see docs/transfer.md § Striping). Default none.
+   */
+  extraPorts?: readonly number[];
 }
 
 /** A piece of the file, in order, ready to be written. */
@@ -86,6 +91,7 @@ export class TransferReceiver extends TransferMachine {
   readonly #windowBytes: number;
   readonly #ackEvery: number;
   readonly #maxAckDelay: number;
+  readonly #extraPorts: number[];
   #size = 0;
   #chunkSize = 0;
   #chunkCount = 0;
@@ -135,6 +141,7 @@ export class TransferReceiver extends TransferMachine {
     this.#windowBytes = options.receiveWindowBytes ?? DEFAULT_RECEIVE_WINDOW_BYTES;
     this.#ackEvery = Math.max(1, options.ackEvery ?? DEFAULT_ACK_EVERY);
     this.#maxAckDelay = options.maxAckDelayMs ?? DEFAULT_MAX_ACK_DELAY_MS;
+    this.#extraPorts = [...(options.extraPorts ?? [])];
   }
 
   /** Bytes received in order so far. */
@@ -362,7 +369,12 @@ export class TransferReceiver extends TransferMachine {
       this.#limit = this.#currentLimit();
       return this.seal(
         PacketType.Accept,
-        encodeAccept({ largestPn: this.replay.highest, ackDelayUs, limit: this.#limit }),
+        encodeAccept({
+          largestPn: this.replay.highest,
+          ackDelayUs,
+          limit: this.#limit,
+          ports: this.#extraPorts,
+        }),
       );
     }
     const limit = this.#currentLimit();

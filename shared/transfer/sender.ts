@@ -30,6 +30,7 @@ import {
   PACKET_THRESHOLD,
   PACKET_WINDOW,
   PROGRESS_INTERVAL_MS,
+  STRIPED_TIME_THRESHOLD,
   TIME_THRESHOLD,
   TIMER_GRANULARITY_MS,
 } from "./constants.ts";
@@ -65,6 +66,11 @@ export interface SenderOptions extends TransferMachineOptions {
    * memory.
    */
   releaseData?: (bytes: Uint8Array) => void;
+  /**
+   * Take up the extra ports a receiver offers in ACCEPT (the driver then spreads
+   * datagrams over them, see `extraPorts`). Default false.
+   */
+  striping?: boolean;
 }
 
 const CHUNK_RING = 2 * MAX_WINDOW_CHUNKS;
@@ -108,6 +114,9 @@ export class TransferSender extends TransferMachine {
   #bytesInFlight = 0;
   #largestEcho = -1;
   #reorderThreshold = PACKET_THRESHOLD;
+  #timeThreshold = TIME_THRESHOLD;
+  #extraPorts: readonly number[] = [];
+  readonly #striping: boolean;
 
   // Timers.
   #rtoAt: number | undefined;
@@ -156,11 +165,21 @@ export class TransferSender extends TransferMachine {
     this.#pacer = new Pacer(this.payloadSize, options.timerGranularityMs);
     this.#sentChunk.fill(-1);
     this.#releaseData = options.releaseData;
+    this.#striping = options.striping ?? false;
   }
 
   /** Bytes the receiver has acknowledged. */
   get bytesAcked(): number {
     return this.#ackedBytes;
+  }
+
+  /**
+   * More ports of the receiver (same host) that take this transfer's datagrams, as its
+   * ACCEPT offered them; empty until then, when it offered none, and without the
+   * `striping` option. The driver spreads datagrams over the peer's address and these.
+   */
+  get extraPorts(): readonly number[] {
+    return this.#extraPorts;
   }
 
   /** Smoothed RTT in ms. */
@@ -223,6 +242,16 @@ export class TransferSender extends TransferMachine {
     switch (packet.type) {
       case PacketType.Accept: {
         const frame = decodeAccept(packet.body);
+        if (this.stateValue === "handshake" && this.#striping && frame.ports.length > 0) {
+          this.#extraPorts = frame.ports;
+          // Datagrams spread over n sockets are read back up to about n apart, and up to
+          // an event-loop turn late: a good part of a loopback RTT.
+          this.#reorderThreshold = Math.max(
+            this.#reorderThreshold,
+            PACKET_THRESHOLD * (1 + frame.ports.length),
+          );
+          this.#timeThreshold = STRIPED_TIME_THRESHOLD;
+        }
         if (this.stateValue === "handshake") this.#onAccepted(now);
         this.#onAck({ ...frame, cumAck: 0, ranges: [] }, now);
         return true;
@@ -339,7 +368,7 @@ export class TransferSender extends TransferMachine {
   #detectLosses(now: number): void {
     this.#lossAt = undefined;
     const delay = Math.max(
-      TIME_THRESHOLD * Math.max(this.#rtt.smoothed, this.#rtt.latest),
+      this.#timeThreshold * Math.max(this.#rtt.smoothed, this.#rtt.latest),
       TIMER_GRANULARITY_MS,
     );
     while (this.#oldestPn < this.nextPn) {

@@ -125,6 +125,7 @@ Deno.test("/p2pvideo arrives intact through a relay that drops, duplicates and r
       hostname: "127.0.0.1",
       port: 0,
       downloadsDir: t.dataDir,
+      striping: false, // all through the relay, none around it
     });
     const { size, sha256 } = await describeFile(file);
     const res = await yoda.expectOk("p2pvideo", ["Hans", "lossy.mp4", String(size), sha256]);

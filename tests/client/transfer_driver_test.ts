@@ -7,7 +7,7 @@ import {
   type TransferEndpoint as Endpoint,
   type TransferOffer,
 } from "../../client/transfer_driver.ts";
-import { CancelCode, PacketType } from "../../shared/transfer/mod.ts";
+import { CancelCode, LOOPBACK_RECEIVE_SOCKETS, PacketType } from "../../shared/transfer/mod.ts";
 import { UdpRelay } from "../helpers/udp_relay.ts";
 
 const LOCAL = "127.0.0.1";
@@ -51,7 +51,8 @@ async function offerFor(path: string, from: string, to: string, fileName?: strin
 /** Two endpoints with their own downloads dirs, closed and removed afterwards. */
 async function withPeers(
   fn: (ctx: { a: Endpoint; b: Endpoint; dir: string; aDir: string; bDir: string }) => Promise<void>,
-  options: { payloadSize?: number; maxFileSize?: number } = {},
+  // striping: false when the sender goes through a relay (see TransferEndpointOptions).
+  options: { payloadSize?: number; maxFileSize?: number; striping?: boolean } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tessenger_transfer_" });
   const aDir = join(dir, "alice");
@@ -98,6 +99,23 @@ Deno.test("two endpoints move a file over loopback UDP and the hash matches", as
   });
 });
 
+Deno.test("a loopback transfer is striped over the receiver's sockets, and not when turned off", async () => {
+  for (const striping of [true, false]) {
+    await withPeers(async ({ a, b, dir, bDir }) => {
+      const src = join(dir, "video.mp4");
+      await writeRandomFile(src, 4_000_000);
+      const offer = await offerFor(src, "alice", "bob");
+      const receiving = b.expect(offer, LOCAL);
+      const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+      const [sent, received] = await Promise.all([sending.done, receiving.done]);
+      assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
+      assert.equal(await sha256File(join(bDir, "alice_video.mp4")), offer.sha256);
+      assert.equal(sending.stats().stripes, striping ? LOOPBACK_RECEIVE_SOCKETS : 1);
+      assert.equal(b.stats.droppedWrongAddress, 0);
+    }, { striping });
+  }
+});
+
 Deno.test("between loopback peers data is authenticated in clear unless the offer asks to encrypt", async () => {
   const marker = new TextEncoder().encode("tessenger-marker:");
   const contains = (d: Uint8Array) => {
@@ -131,7 +149,7 @@ Deno.test("between loopback peers data is authenticated in clear unless the offe
       } finally {
         await relay.close();
       }
-    });
+    }, { striping: false });
   }
 });
 
@@ -158,7 +176,7 @@ Deno.test("a transfer through a relay with loss, duplication and reordering arri
     } finally {
       await relay.close();
     }
-  }, { payloadSize: 8192 });
+  }, { payloadSize: 8192, striping: false });
 });
 
 Deno.test("a receiver closed right after saving still lets the sender succeed when its DONE is lost", async () => {
@@ -194,7 +212,7 @@ Deno.test("a receiver closed right after saving still lets the sender succeed wh
     } finally {
       await relay.close();
     }
-  });
+  }, { striping: false });
 });
 
 Deno.test("a sender endpoint closed while it waits for DONE still reports success", async () => {
@@ -233,7 +251,7 @@ Deno.test("a sender endpoint closed while it waits for DONE still reports succes
     } finally {
       await relay.close();
     }
-  });
+  }, { striping: false });
 });
 
 Deno.test("two transfers run at once in opposite directions", async () => {

@@ -143,17 +143,36 @@ Deno.test("PacketCodec reports a bad tag as unauthentic and truncation as malfor
   assert.equal(errorKind(() => wrongKey.open(datagram)), "unauthentic");
 });
 
+Deno.test("ACCEPT port lists: bad counts and port 0 are refused both ways", () => {
+  const base = { largestPn: 1, ackDelayUs: 0, limit: 4 };
+  assert.throws(() => encodeAccept({ ...base, ports: [0] }), RangeError);
+  assert.throws(() => encodeAccept({ ...base, ports: new Array(16).fill(9) }), RangeError);
+  const body = encodeAccept({ ...base, ports: [7, 8] });
+  const zeroCount = body.slice();
+  zeroCount[16] = 0;
+  const tooMany = body.slice();
+  tooMany[16] = 16;
+  const portZero = body.slice();
+  portZero[17] = 0;
+  portZero[18] = 0;
+  for (
+    const bad of [zeroCount, tooMany, portZero, body.subarray(0, 19), new Uint8Array([...body, 1])]
+  ) {
+    assert.throws(() => decodeAccept(bad), PacketError);
+  }
+});
+
 Deno.test("frame codecs round-trip every body", () => {
   const sha256 = new Uint8Array(32).fill(7);
   assert.deepEqual(
     decodeHello(encodeHello({ size: 2 ** 40, chunkSize: 1162, sha256, fileName: "vidéo 1.mp4" })),
     { size: 2 ** 40, chunkSize: 1162, sha256, fileName: "vidéo 1.mp4" },
   );
-  assert.deepEqual(decodeAccept(encodeAccept({ largestPn: 9, ackDelayUs: 10, limit: 11 })), {
-    largestPn: 9,
-    ackDelayUs: 10,
-    limit: 11,
-  });
+  const accept = { largestPn: 9, ackDelayUs: 10, limit: 11, ports: [] };
+  assert.deepEqual(decodeAccept(encodeAccept(accept)), accept);
+  assert.equal(encodeAccept(accept).length, 16); // no port list on the wire when there is none
+  const striped = { ...accept, ports: [40001, 1, 65535] };
+  assert.deepEqual(decodeAccept(encodeAccept(striped)), striped);
   const ack = { largestPn: 1234, ackDelayUs: 99, cumAck: 5, limit: 900, ranges: [20, 30, 7, 9] };
   assert.deepEqual(decodeAck(encodeAck(ack)), ack);
   assert.deepEqual(decodeCancel(encodeCancel({ code: CancelCode.TooLarge, reason: "big" })), {

@@ -1,6 +1,15 @@
 import { assert } from "../../helpers/assert.ts";
-import { CancelCode } from "../../../shared/transfer/mod.ts";
-import { equalBytes, fileBytes, lastEvent, PROFILES, simulate } from "./_sim.ts";
+import { CancelCode, TransferReceiver, TransferSender } from "../../../shared/transfer/mod.ts";
+import {
+  equalBytes,
+  fileBytes,
+  lastEvent,
+  PROFILES,
+  SECRET,
+  sha256Hex,
+  simulate,
+  TRANSFER_ID,
+} from "./_sim.ts";
 
 const CLEAN = PROFILES[0];
 const LOSSY = PROFILES[2];
@@ -143,3 +152,29 @@ for (const suite of ["aes-256-gcm", "poly1305"] as const) {
     assert.ok(equalBytes(r.output, r.input));
   });
 }
+
+Deno.test("ACCEPT offers the receiver's extra ports; only a striping sender takes them", () => {
+  const input = fileBytes(200_000, 3);
+  const sha256 = sha256Hex(input);
+  for (const striping of [true, false]) {
+    const common = { transferId: TRANSFER_ID, secret: SECRET, payloadSize: 1200 };
+    const sender = new TransferSender({
+      ...common,
+      fileName: "a.mp4",
+      size: input.length,
+      sha256,
+      striping,
+    }, 0);
+    const receiver = new TransferReceiver({
+      ...common,
+      expected: { fileName: "a.mp4", size: input.length, sha256 },
+      extraPorts: [40001, 40002],
+    }, 0);
+    const hello = sender.pollTransmit(0);
+    assert.ok(hello !== undefined && receiver.handleDatagram(hello, 1));
+    const accept = receiver.pollTransmit(1);
+    assert.ok(accept !== undefined && sender.handleDatagram(accept, 2));
+    assert.equal(sender.state, "transfer");
+    assert.deepEqual(sender.extraPorts, striping ? [40001, 40002] : []);
+  }
+});

@@ -1,7 +1,7 @@
 /**
- * The UDP driver of P2P transfers: one `Deno.listenDatagram` socket per client and one
- * timer, multiplexing any number of concurrent transfers in both directions by transfer
- * id. All protocol logic lives in the sans-IO machines of shared/transfer; this file only
+ * The UDP driver of P2P transfers: one `Deno.listenDatagram` socket per client (plus 7
+ * more that loopback transfers are striped over) and one timer, multiplexing any number of
+ * concurrent transfers in both directions by transfer id. All protocol logic lives in the sans-IO machines of shared/transfer; this file only
  * moves datagrams, file bytes and time between them and the operating system.
  *
  * ```ts
@@ -20,7 +20,8 @@
  * and count the unauthentic, malformed and replayed ones. Received files go to
  * `downloadsDir/SENDER_FILE` via a `.part` file renamed into place only after the
  * SHA-256 matched (see transfer_files.ts); file data never sits in memory beyond the
- * machines' bounded windows plus one 1 MiB read or write block per transfer.
+ * machines' bounded windows plus two 1 MiB staging arrays per receiving transfer. The data
+ * path allocates nothing per datagram (docs/transfer.md § File safety).
  *
  * @module
  */
@@ -266,7 +267,7 @@ function droppedCount(m: TransferSender | TransferReceiver): number {
   return s.droppedMalformed + s.droppedUnauthentic + s.droppedReplayed + s.droppedUnexpected;
 }
 
-/** One UDP socket, one timer, any number of transfers. */
+/** One UDP socket (plus the striping ones), one timer, any number of transfers. */
 export class TransferEndpoint {
   /** Bound UDP port (announce it to the server). */
   readonly port: number;

@@ -14,6 +14,7 @@
  *   deno task bench:transfer --sizes 100M --runs 1        # quick
  *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST  --no-striping
  *   env:   BENCH_DEBUG=1 prints both sides' counters, BENCH_TRACE=1 the sender's window every 100 ms
+ *          (BENCH_TRACE_MS=N: every N ms)
  *
  * @module
  */
@@ -314,7 +315,7 @@ async function runOurs(
           `(wake-ups ${s.pacingLatenessMs?.toFixed(1)} ms late), lost ${s.lostPackets}, ` +
           `sent ${s.dataPacketsSent}`,
       );
-    }, 100)
+    }, Number(Deno.env.get("BENCH_TRACE_MS") ?? 100))
     : undefined;
   const [sent, received] = await Promise.all([handle.done, receiver.finished()]);
   clearInterval(trace);

@@ -13,6 +13,7 @@
  *   deno task bench:transfer                              # 100M and 1G, 3 runs
  *   deno task bench:transfer --sizes 100M --runs 1        # quick
  *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST  --no-striping
+ *   deno task bench:transfer --suites                     # seal/open cost per datagram, per suite
  *   env:   BENCH_DEBUG=1 prints both sides' counters, BENCH_TRACE=1 the sender's window every 100 ms
  *          (BENCH_TRACE_MS=N: every N ms)
  *
@@ -28,7 +29,12 @@ import {
   type TransferOffer,
 } from "../client/transfer_driver.ts";
 import type { CipherSuite } from "../shared/transfer/mod.ts";
-import { formatBytes } from "../shared/transfer/mod.ts";
+import {
+  createPacketProtection,
+  DATA_OVERHEAD,
+  formatBytes,
+  HEADER_SIZE,
+} from "../shared/transfer/mod.ts";
 import { UdpRelay } from "../tests/helpers/udp_relay.ts";
 
 const HOST = "127.0.0.1";
@@ -450,7 +456,37 @@ function stats(xs: number[]) {
   return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1] };
 }
 
+/** Median seal and open time of one datagram of `payload` bytes, per protection suite. */
+function measureSuites(payload: number): void {
+  const suites: CipherSuite[] = ["chacha20-poly1305", "poly1305", "aes-256-gcm"];
+  const header = new Uint8Array(HEADER_SIZE);
+  const body = new Uint8Array(payload - DATA_OVERHEAD + 4);
+  const out = new Uint8Array(payload);
+  const median = (f: () => void) => {
+    const times: number[] = [];
+    for (let round = 0; round < 15; round++) {
+      const t0 = performance.now();
+      for (let i = 0; i < 100; i++) f();
+      times.push((performance.now() - t0) * 10); // µs per call
+    }
+    return stats(times).median.toFixed(1);
+  };
+  console.log(`Seal / open of one ${payload}-byte datagram, µs (median of 15 × 100):`);
+  for (const suite of suites) {
+    const p = createPacketProtection(new Uint8Array(32), suite);
+    let pn = 0;
+    const seal = median(() => p.seal(0, pn++, header, body, undefined, out));
+    const sealed = p.seal(0, 7, header, body).slice();
+    const open = median(() => p.open(0, 7, sealed));
+    console.log(`  ${suite.padEnd(18)} ${seal.padStart(7)} ${open.padStart(7)}`);
+  }
+}
+
 async function main(): Promise<void> {
+  if (Deno.args.includes("--suites")) {
+    const at = Deno.args.indexOf("--payload");
+    return measureSuites(at >= 0 ? Number(Deno.args[at + 1]) : LOOPBACK_PAYLOAD_SIZE);
+  }
   const opts = parseArgs(Deno.args);
   const root = await Deno.makeTempDir({ prefix: "tessenger_bench_" });
   const onInterrupt = () => {

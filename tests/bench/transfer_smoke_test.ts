@@ -1,0 +1,47 @@
+/**
+ * Keeps `bench/transfer.ts` from rotting: the whole benchmark (every method, the relay
+ * included) on a 2 MB file, once, as `deno task bench:transfer` runs it, and `--suites`.
+ */
+
+import { assert, assertEquals } from "../helpers/assert.ts";
+import { fileURLToPath } from "node:url";
+
+const BENCH = fileURLToPath(new URL("../../bench/transfer.ts", import.meta.url));
+const PERMISSIONS = [
+  "--allow-net=127.0.0.1",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys=loadavg",
+];
+
+async function bench(args: string[]): Promise<{ code: number; out: string }> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...PERMISSIONS, BENCH, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return { code, out: decoder.decode(stdout) + decoder.decode(stderr) };
+}
+
+Deno.test("bench:transfer runs every method on a small file and reports the ratios", async () => {
+  const { code, out } = await bench(["--sizes", "2M", "--runs", "1"]);
+  assertEquals(code, 0, out);
+  for (const method of ["tcp", "blast", "ours", "ours 1%", "ours 5%"]) {
+    assert(
+      new RegExp(`run 1 ${method} +[0-9.]+ MB/s`).test(out),
+      `no result for ${method}:\n${out}`,
+    );
+  }
+  assert(!out.includes("FAILED"), out);
+  assert(/ratios \(medians\): ours\/tcp [0-9.]+, ours\/blast [0-9.]+/.test(out), out);
+});
+
+Deno.test("bench:transfer --suites measures every protection suite", async () => {
+  const { code, out } = await bench(["--suites"]);
+  assertEquals(code, 0, out);
+  for (const suite of ["chacha20-poly1305", "poly1305", "aes-256-gcm"]) {
+    assert(new RegExp(`${suite} +[0-9.]+ +[0-9.]+`).test(out), `no figures for ${suite}:\n${out}`);
+  }
+});

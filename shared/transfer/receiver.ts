@@ -103,13 +103,12 @@ export class TransferReceiver extends TransferMachine {
   readonly #received = new RangeSet();
   readonly #buffer = new Map<number, Uint8Array>();
   /**
-   * Storage for every chunk between the first not yet pulled and `limit`: chunk c lives
-   * in slot c % #ringSlots. The window guarantees those chunks number at most
-   * floor(windowBytes / chunkSize), so a slot is free again once its chunk was pulled.
-   * One array per transfer instead of one per datagram.
+   * Chunk-sized arrays no longer in use: a chunk is copied into one when it arrives and
+   * the array comes back here when the chunk is pulled. Last in, first out, so only as
+   * many arrays exist (and as much fresh memory is touched) as chunks were ever held at
+   * once, which the window bounds; one array per datagram would cost an allocation each.
    */
-  #ring = new Uint8Array(0);
-  #ringSlots = 0;
+  readonly #free: Uint8Array[] = [];
   #limit = 0;
   #largestPnAt = 0;
 
@@ -171,6 +170,8 @@ export class TransferReceiver extends TransferMachine {
       this.#deliveryHead = 0;
     }
     this.#unpulled -= piece.bytes.length;
+    // Reusable from the next datagram on, as documented; the short last chunk is not.
+    if (piece.bytes.length === this.#chunkSize) this.#free.push(piece.bytes);
     return piece;
   }
 
@@ -260,11 +261,6 @@ export class TransferReceiver extends TransferMachine {
       Math.min(MAX_WINDOW_CHUNKS, Math.floor(this.#windowBytes / hello.chunkSize)),
     );
     this.#limit = Math.min(chunkCount, this.#windowChunks);
-    this.#ringSlots = Math.min(
-      chunkCount,
-      Math.max(this.#windowChunks, Math.floor(this.#windowBytes / hello.chunkSize)),
-    );
-    this.#ring = new Uint8Array(this.#ringSlots * hello.chunkSize);
     this.stateValue = "transfer";
     this.#acceptDue = true;
     this.emit({ type: "accepted" });
@@ -289,9 +285,9 @@ export class TransferReceiver extends TransferMachine {
       this.#ackNow = true;
       return true;
     }
-    // The body may be a view of the caller's receive buffer: keep a copy in the ring.
-    const at = (chunk % this.#ringSlots) * this.#chunkSize;
-    const data = this.#ring.subarray(at, at + received.length);
+    // The body may be a view of the caller's receive buffer: keep a copy.
+    const slot = this.#free.pop() ?? new Uint8Array(this.#chunkSize);
+    const data = received.length === slot.length ? slot : slot.subarray(0, received.length);
     data.set(received);
     if (chunk === this.#cumAck) {
       this.#deliver(data);

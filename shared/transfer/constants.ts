@@ -47,6 +47,8 @@ export const PACKET_WINDOW = 1 << 16;
 export const MAX_WINDOW_CHUNKS = 16384;
 /** Default receive window (receiver's buffer for out-of-order and unwritten data). */
 export const DEFAULT_RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
+/** The sender asks for more file data only while less than this is read but not yet sent. */
+export const READ_AHEAD_BYTES = 2 * 1024 * 1024;
 /** Default bound on file data the sender keeps in memory (unacknowledged + read ahead). */
 export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
 

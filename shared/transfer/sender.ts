@@ -28,6 +28,7 @@ import {
   MAX_WINDOW_CHUNKS,
   MIN_DRAIN_MS,
   PACKET_THRESHOLD,
+  READ_AHEAD_BYTES,
   PACKET_WINDOW,
   PROGRESS_INTERVAL_MS,
   STRIPED_TIME_THRESHOLD,
@@ -213,6 +214,9 @@ export class TransferSender extends TransferMachine {
    */
   wantData(): { offset: number; length: number } | undefined {
     if (this.#pushedEnd >= this.size || this.isClosed) return undefined;
+    // Read ahead of what was sent only so far: fresh memory is dear to touch, and reading
+    // early gains nothing once a few blocks are waiting.
+    if (this.#pushedEnd - this.#sndNxt * this.chunkSize >= READ_AHEAD_BYTES) return undefined;
     const room = this.#sndUna * this.chunkSize + this.sendBufferBytes - this.#pushedEnd;
     if (room < this.chunkSize && this.#pushedEnd > this.#sndUna * this.chunkSize) return undefined;
     return {

@@ -33,6 +33,7 @@ import {
   DEFAULT_PAYLOAD_SIZE,
   LOOPBACK_CIPHER_SUITE,
   LOOPBACK_RECEIVE_SOCKETS,
+  LOOPBACK_RECEIVE_WINDOW_BYTES,
   MAX_EXTRA_PORTS,
   peekTransferId,
   RateMeter,
@@ -113,7 +114,10 @@ export interface TransferEndpointOptions {
   payloadSize?: number;
   /** Idle timeout of each transfer (ms). Default 10 000. */
   idleTimeoutMs?: number;
-  /** Receive window per incoming transfer (bytes). Default 8 MiB. */
+  /**
+   * Receive window per incoming transfer (bytes). Default 8 MiB, or 1 MiB for a striped
+   * (loopback) transfer: what its sockets' kernel buffers hold.
+   */
   receiveWindowBytes?: number;
   /**
    * Striping, between loopback addresses only (other ports may not be reachable through a
@@ -346,7 +350,8 @@ export class TransferEndpoint {
       idleTimeoutMs: this.#options.idleTimeoutMs,
       expected: { fileName: offer.fileName, size: offer.size, sha256: offer.sha256 },
       maxFileSize: this.#options.maxFileSize,
-      receiveWindowBytes: this.#options.receiveWindowBytes,
+      receiveWindowBytes: this.#options.receiveWindowBytes ??
+        (sockets > 1 ? LOOPBACK_RECEIVE_WINDOW_BYTES : undefined),
       extraPorts: this.#extraPorts(sockets - 1),
     }, now);
     return this.#add(machine, "receive", offer, peerHost, undefined);

@@ -45,6 +45,13 @@ export const MAX_CHUNKS = 0xffff_ffff;
 export const PACKET_WINDOW = 1 << 16;
 /** Upper bound on the receive window in chunks (keeps in-flight far below PACKET_WINDOW). */
 export const MAX_WINDOW_CHUNKS = 16384;
+/**
+ * Receive window of a striped (loopback) transfer: what the receiver's 8 sockets' kernel
+ * buffers hold (3 datagrams of 60 000 B each, 1.44 MB), rounded down. With no more than
+ * that in flight, the kernel never drops a datagram however long the receiver pauses;
+ * with 8 MiB, slow start overshot to ≈ 7 MB in flight and ≈ 1 datagram in 10 was lost.
+ */
+export const LOOPBACK_RECEIVE_WINDOW_BYTES = 1024 * 1024;
 /** Default receive window (receiver's buffer for out-of-order and unwritten data). */
 export const DEFAULT_RECEIVE_WINDOW_BYTES = 8 * 1024 * 1024;
 /** The sender asks for more file data only while less than this is read but not yet sent. */

@@ -316,10 +316,7 @@ export function groupmsg(ctx: CommandContext, [group, text]: string[]): void {
   const m = store.addGroupMessage({ group, at, sender: me, text });
   messageLogs.appendGroup(group, m.seq, at, me, text);
   const ts = formatTimestamp(at);
-  const recipients = [...info.members].filter(([u, s]) => s === "joined" && u !== me).map(([u]) =>
-    u
-  );
-  ctx.services.push(recipients, { t: "push", ev: "groupmsg", group, from: me, ts, text });
+  ctx.services.push(info.joined, { t: "push", ev: "groupmsg", group, from: me, ts, text }, me);
   ctx.reply.line("Group chat message sent.");
   ctx.reply.data = { ts, seq: m.seq };
 }

@@ -105,10 +105,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       serverName: `tessenger/${VERSION}`,
       keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
     },
-    push(users: Iterable<string>, frame: PushFrame) {
+    push(users: Iterable<string>, frame: PushFrame, except?: string) {
       // Encoded once, the same bytes queued for every recipient; one presence lookup each.
       const bytes = encodeFrame(frame);
-      for (const user of users) presence.deliver(user, bytes);
+      for (const user of users) if (user !== except) presence.deliver(user, bytes);
     },
   };
 

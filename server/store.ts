@@ -39,6 +39,8 @@ export interface GroupInfo {
   readonly creator: string;
   readonly createdAt: number;
   readonly members: ReadonlyMap<string, MembershipState>;
+  /** The members who have joined, in membership order (kept, not rebuilt per message). */
+  readonly joined: readonly string[];
 }
 
 /**
@@ -136,6 +138,47 @@ const MIGRATIONS: string[] = [
    CREATE INDEX memberships_by_user ON memberships (user, group_name);`,
 ];
 
+/** Most rows one multi-row INSERT of group messages writes (a power of two). */
+const MAX_BATCH_ROWS = 64;
+const GROUP_ROW_PARAMS = 5;
+
+/** A group as {@link SqliteStore} caches it, with its message counter. */
+class CachedGroup implements GroupInfo {
+  readonly #members: Map<string, MembershipState>;
+  #joined: string[] | undefined;
+  /** The seq of the group's newest message, stored or queued. */
+  lastSeq: number;
+
+  constructor(
+    readonly name: string,
+    readonly creator: string,
+    readonly createdAt: number,
+    members: Map<string, MembershipState>,
+    lastSeq: number,
+  ) {
+    this.#members = members;
+    this.lastSeq = lastSeq;
+  }
+
+  get members(): ReadonlyMap<string, MembershipState> {
+    return this.#members;
+  }
+
+  get joined(): readonly string[] {
+    return this.#joined ??= [...this.#members].filter(([, s]) => s === "joined").map(([u]) => u);
+  }
+
+  setMember(user: string, state: MembershipState): void {
+    this.#members.set(user, state);
+    this.#joined = undefined;
+  }
+
+  removeMember(user: string): void {
+    this.#members.delete(user);
+    this.#joined = undefined;
+  }
+}
+
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -153,7 +196,17 @@ export class SqliteStore implements ChatStore {
    * message looks its group up; reading the members from SQLite each time
    * cost more than the rest of the fan-out.
    */
-  readonly #groups = new Map<string, GroupInfo & { members: Map<string, MembershipState> }>();
+  readonly #groups = new Map<string, CachedGroup>();
+  /**
+   * Group messages not yet inserted: five parameters per row, in order.
+   * Written by one multi-row INSERT at the commit (or before a read of
+   * `group_messages`), instead of a statement per message.
+   */
+  #pendingGroupRows: (string | number)[] = [];
+  /** Groups whose `last_seq` moved since the last write of the pending rows. */
+  readonly #dirtySeqs = new Set<CachedGroup>();
+  /** Multi-row INSERT statements by row count (powers of two), prepared on first use. */
+  readonly #insertStatements = new Map<number, StatementSync>();
 
   /**
    * Opens (creating if needed) and migrates the database at `path`.
@@ -205,12 +258,7 @@ export class SqliteStore implements ChatStore {
           "ON CONFLICT (group_name, user) DO UPDATE SET state = excluded.state",
       ),
       listGroups: db.prepare("SELECT name FROM groups ORDER BY name"),
-      nextGroupSeq: db.prepare(
-        "UPDATE groups SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
-      ),
-      addGroupMessage: db.prepare(
-        "INSERT INTO group_messages (group_name, seq, at, sender, text) VALUES (?, ?, ?, ?, ?)",
-      ),
+      setGroupSeq: db.prepare("UPDATE groups SET last_seq = ? WHERE name = ?"),
       groupMessages: db.prepare(
         "SELECT * FROM group_messages WHERE group_name = ? ORDER BY seq",
       ),
@@ -290,16 +338,29 @@ export class SqliteStore implements ChatStore {
     this.#commitTimer = undefined;
     this.#batchOpen = false;
     try {
+      this.#writeGroupRows();
       this.#db.exec("COMMIT");
     } catch (e) {
-      this.#commitFailure = e instanceof Error ? e : new Error(String(e));
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch {
-        // SQLite may have rolled back already
-      }
-      throw this.#commitFailure;
+      this.#fail(e);
     }
+  }
+
+  /**
+   * Gives up the open group of writes after a failed write or COMMIT: rolls it
+   * back and refuses every later commit, so that no reply to a lost write can
+   * go out.
+   */
+  #fail(e: unknown): never {
+    this.#commitFailure = e instanceof Error ? e : new Error(String(e));
+    this.#batchOpen = false;
+    if (this.#commitTimer !== undefined) clearImmediate(this.#commitTimer);
+    this.#commitTimer = undefined;
+    try {
+      this.#db.exec("ROLLBACK");
+    } catch {
+      // SQLite may have rolled back already
+    }
+    throw this.#commitFailure;
   }
 
   getPasswordHash(user: string): string | undefined {
@@ -362,19 +423,20 @@ export class SqliteStore implements ChatStore {
     const cached = this.#groups.get(name);
     if (cached) return cached;
     const row = this.#q.getGroup.get(name) as
-      | { name: string; creator: string; created_at: number }
+      | { name: string; creator: string; created_at: number; last_seq: number }
       | undefined;
     if (!row) return undefined;
     const members = new Map<string, MembershipState>();
     for (const m of this.#q.getMembers.all(name) as { user: string; state: MembershipState }[]) {
       members.set(m.user, m.state);
     }
-    const info = {
-      name: row.name,
-      creator: row.creator,
-      createdAt: Number(row.created_at),
+    const info = new CachedGroup(
+      row.name,
+      row.creator,
+      Number(row.created_at),
       members,
-    };
+      Number(row.last_seq),
+    );
     this.#groups.set(name, info);
     return info;
   }
@@ -392,23 +454,76 @@ export class SqliteStore implements ChatStore {
   setMembership(group: string, user: string, state: MembershipState): void {
     this.#begin();
     this.#q.setMember.run(group, user, state);
-    this.#groups.get(group)?.members.set(user, state);
+    this.#groups.get(group)?.setMember(user, state);
   }
 
   listGroups(): string[] {
     return (this.#q.listGroups.all() as { name: string }[]).map((r) => r.name);
   }
 
+  /**
+   * Numbers the message from the group's cached `last_seq` and queues its row;
+   * the row and the new `last_seq` are written with the rest of this turn's
+   * writes, before the COMMIT that makes them durable (see {@link commit}).
+   *
+   * @throws {Error} when the group does not exist.
+   */
   addGroupMessage(m: Omit<GroupMessage, "seq">): GroupMessage {
-    return this.#transaction(() => {
-      const { last_seq } = this.#q.nextGroupSeq.get(m.group) as { last_seq: number };
-      const seq = Number(last_seq);
-      this.#q.addGroupMessage.run(m.group, seq, m.at, m.sender, m.text);
-      return { ...m, seq };
-    });
+    this.getGroup(m.group);
+    const info = this.#groups.get(m.group);
+    if (!info) throw new Error(`Cannot store a message: no group ${m.group}`);
+    this.#begin();
+    const seq = ++info.lastSeq;
+    this.#pendingGroupRows.push(m.group, seq, m.at, m.sender, m.text);
+    this.#dirtySeqs.add(info);
+    if (this.#pendingGroupRows.length >= MAX_BATCH_ROWS * GROUP_ROW_PARAMS) this.#writeGroupRows();
+    return { ...m, seq };
+  }
+
+  /** Inserts the queued group messages and stores the groups' new `last_seq`. */
+  #writeGroupRows(): void {
+    const rows = this.#pendingGroupRows;
+    if (rows.length === 0) return;
+    this.#pendingGroupRows = [];
+    try {
+      this.#insertGroupRows(rows);
+    } catch (e) {
+      // Messages of this turn that were numbered but not stored must not be
+      // acknowledged: the whole group of writes is given up.
+      this.#fail(e);
+    }
+  }
+
+  #insertGroupRows(rows: (string | number)[]): void {
+    let at = 0;
+    let left = rows.length / GROUP_ROW_PARAMS;
+    // At most one statement per power of two: 100 rows are 64 + 32 + 4.
+    for (let size = MAX_BATCH_ROWS; size >= 1; size >>= 1) {
+      while (left >= size) {
+        const end = at + size * GROUP_ROW_PARAMS;
+        this.#insertStatement(size).run(...rows.slice(at, end));
+        at = end;
+        left -= size;
+      }
+    }
+    for (const g of this.#dirtySeqs) this.#q.setGroupSeq.run(g.lastSeq, g.name);
+    this.#dirtySeqs.clear();
+  }
+
+  #insertStatement(rows: number): StatementSync {
+    let stmt = this.#insertStatements.get(rows);
+    if (!stmt) {
+      stmt = this.#db.prepare(
+        "INSERT INTO group_messages (group_name, seq, at, sender, text) VALUES " +
+          Array.from({ length: rows }, () => "(?, ?, ?, ?, ?)").join(", "),
+      );
+      this.#insertStatements.set(rows, stmt);
+    }
+    return stmt;
   }
 
   *groupMessages(group: string): Iterable<GroupMessage> {
+    this.#writeGroupRows();
     for (const row of this.#q.groupMessages.iterate(group)) {
       yield toGroupMessage(row as unknown as GroupRow);
     }
@@ -420,6 +535,7 @@ export class SqliteStore implements ChatStore {
   }
 
   groupHistory(group: string, limit: number): GroupMessage[] {
+    this.#writeGroupRows();
     const rows = this.#q.groupHistory.all(group, limit) as unknown as GroupRow[];
     return rows.map(toGroupMessage).reverse();
   }
@@ -432,7 +548,7 @@ export class SqliteStore implements ChatStore {
   removeMembership(group: string, user: string): boolean {
     this.#begin();
     const removed = Number(this.#q.removeMember.run(group, user).changes) > 0;
-    this.#groups.get(group)?.members.delete(user);
+    this.#groups.get(group)?.removeMember(user);
     return removed;
   }
 

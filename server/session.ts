@@ -172,7 +172,7 @@ export class Session implements Outbox {
         const parts = this.#queue;
         this.#queue = [];
         this.#queuedBytes = 0;
-        const bytes = parts.length === 1 ? parts[0] : concat(parts);
+        const bytes = parts.length === 1 ? parts[0] : concatShared(parts);
         // Replies go out only once the writes they acknowledge are committed
         // (and the text log lines written).
         try {
@@ -365,6 +365,32 @@ export class Session implements Outbox {
       log.info("{user} logout", { user });
     }
   }
+}
+
+/** The frames and result of the last {@link concatShared}. */
+let lastParts: Uint8Array[] = [];
+let lastConcat: Uint8Array = new Uint8Array(0);
+
+/**
+ * {@link concat}, reusing the previous result when `parts` are the same frames
+ * in the same order: in one write pass every member of a group has the same
+ * pushes queued, and all of them can be sent the same bytes. Frames are never
+ * changed once queued, so sharing is safe.
+ */
+function concatShared(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === lastParts.length) {
+    let same = true;
+    for (let i = 0; i < parts.length; i++) {
+      if (parts[i] !== lastParts[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastConcat;
+  }
+  lastConcat = concat(parts);
+  lastParts = parts;
+  return lastConcat;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

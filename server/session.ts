@@ -248,10 +248,12 @@ export class Session implements Outbox {
     this.#handleAll(items).then(() => this.#next(n), () => this.#end());
   }
 
+  /** Handles frames in order; waits only for a frame whose handler is asynchronous. */
   async #handleAll(items: unknown[]): Promise<void> {
     for (const item of items) {
       if (this.#closed || this.#closeAfterFlush) break;
-      await this.#handle(item);
+      const pending = this.#handle(item);
+      if (pending) await pending;
     }
   }
 
@@ -275,7 +277,7 @@ export class Session implements Outbox {
     this.#onEnd?.(this);
   }
 
-  async #handle(item: unknown): Promise<void> {
+  #handle(item: unknown): void | Promise<void> {
     const verdict = this.guard.admitFrame();
     if (verdict !== "ok") return this.#refuse(item, verdict);
     let request;
@@ -300,15 +302,21 @@ export class Session implements Outbox {
       return;
     }
     const reply = new Reply();
-    await dispatch(
+    const pending = dispatch(
       { session: this.state, services: this.#services, reply, outbox: this },
       request.cmd,
       request.args,
     );
+    if (pending) return pending.then(() => this.#respond(request.id, request.cmd, reply));
+    this.#respond(request.id, request.cmd, reply);
+  }
+
+  /** Sends the response to a handled request, then its pushes; closes if the handler asked. */
+  #respond(id: number, cmd: string, reply: Reply): void {
     if (this.#closed) return;
     let response = encodeFrame({
       t: "res",
-      id: request.id,
+      id,
       ok: reply.ok,
       code: reply.code,
       lines: reply.lines,
@@ -317,12 +325,12 @@ export class Session implements Outbox {
     if (response.length > MAX_SERVER_FRAME_BYTES) {
       // Never send what the client will refuse to decode: it would wait forever.
       this.#services.log.error("Response to {cmd} too large: {n} bytes", {
-        cmd: request.cmd,
+        cmd,
         n: response.length,
       });
       response = encodeFrame({
         t: "res",
-        id: request.id,
+        id,
         ok: false,
         code: "too_large",
         lines: ["Cannot send the response: it is too large."],

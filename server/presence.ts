@@ -9,6 +9,68 @@
 export interface Outbox {
   /** Queues bytes for the user; false when the session is gone or was cut off. */
   send(bytes: Uint8Array): boolean;
+  /**
+   * Queues a {@link SharedRun}: its frames so far and any added while it stays
+   * open. The outbox closes the run as soon as anything else is queued after
+   * it or the queue is taken for writing, so frames never change order.
+   */
+  sendRun(run: SharedRun): boolean;
+}
+
+/** Most frames and bytes one {@link SharedRun} takes before a new one is started. */
+const MAX_RUN_FRAMES = 256;
+const MAX_RUN_BYTES = 64 * 1024;
+
+/**
+ * Frames queued for several sessions at once: consecutive pushes to the same
+ * recipients (a burst of messages to one group). The first push queues the
+ * run in every recipient's outbox; later ones, while the run is open, are
+ * added to it once instead of to each of N queues. A run closes when any of
+ * its outboxes queues something else or takes its queue for writing, or when
+ * it is full; from then on it never changes, so every recipient can be sent
+ * the same bytes.
+ */
+export class SharedRun {
+  readonly frames: Uint8Array[];
+  bytes: number;
+  closed = false;
+  #joined: Uint8Array | undefined;
+
+  constructor(first: Uint8Array) {
+    this.frames = [first];
+    this.bytes = first.length;
+  }
+
+  /** Adds a frame; false when the run is closed or full (start a new one). */
+  add(frame: Uint8Array): boolean {
+    if (
+      this.closed || this.frames.length >= MAX_RUN_FRAMES ||
+      this.bytes + frame.length > MAX_RUN_BYTES
+    ) {
+      return false;
+    }
+    this.frames.push(frame);
+    this.bytes += frame.length;
+    return true;
+  }
+
+  /** The frames as one buffer, built once; closes the run. */
+  joined(): Uint8Array {
+    this.closed = true;
+    return this.#joined ??= concatFrames(this.frames, this.bytes);
+  }
+}
+
+/** `parts` as one buffer of `size` bytes. */
+export function concatFrames(parts: readonly Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** One online user. */
@@ -31,15 +93,28 @@ export interface Presence {
   list(): PresenceEntry[];
   /** Queues bytes for an online user; false when they are offline. */
   deliver(user: string, bytes: Uint8Array): boolean;
+  /**
+   * Queues the same frames for every online user of `users` but `except`.
+   * Consecutive calls with the same `users` array (the same object: a
+   * group's cached member list) add to one {@link SharedRun} while it is
+   * open and nobody has logged in or out since.
+   */
+  deliverAll(users: readonly string[], bytes: Uint8Array, except?: string): void;
 }
 
 /** {@link Presence} for a single server process. */
 export class LocalPresence implements Presence {
   readonly #online = new Map<string, { entry: PresenceEntry; outbox: Outbox }>();
+  /** The run of the last deliverAll(), and what it was for. */
+  #run: SharedRun | undefined;
+  #runUsers: readonly string[] | undefined;
+  #runExcept: string | undefined;
 
   join(entry: PresenceEntry, outbox: Outbox): boolean {
     if (this.#online.has(entry.user)) return false;
     this.#online.set(entry.user, { entry, outbox });
+    // A user who comes online must get the next push: no adding to a run they are not in.
+    this.#run = undefined;
     return true;
   }
 
@@ -47,6 +122,7 @@ export class LocalPresence implements Presence {
     const current = this.#online.get(user);
     if (!current || current.outbox !== outbox) return false;
     this.#online.delete(user);
+    this.#run = undefined;
     return true;
   }
 
@@ -60,5 +136,21 @@ export class LocalPresence implements Presence {
 
   deliver(user: string, bytes: Uint8Array): boolean {
     return this.#online.get(user)?.outbox.send(bytes) ?? false;
+  }
+
+  deliverAll(users: readonly string[], bytes: Uint8Array, except?: string): void {
+    if (
+      this.#run !== undefined && users === this.#runUsers && except === this.#runExcept &&
+      this.#run.add(bytes)
+    ) {
+      return;
+    }
+    const run = new SharedRun(bytes);
+    this.#run = run;
+    this.#runUsers = users;
+    this.#runExcept = except;
+    for (const user of users) {
+      if (user !== except) this.#online.get(user)?.outbox.sendRun(run);
+    }
   }
 }

@@ -105,10 +105,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       serverName: `tessenger/${VERSION}`,
       keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
     },
-    push(users: Iterable<string>, frame: PushFrame, except?: string) {
-      // Encoded once, the same bytes queued for every recipient; one presence lookup each.
-      const bytes = encodeFrame(frame);
-      for (const user of users) if (user !== except) presence.deliver(user, bytes);
+    push(users: readonly string[], frame: PushFrame, except?: string) {
+      // Encoded once, the same bytes queued for every recipient.
+      presence.deliverAll(users, encodeFrame(frame), except);
     },
   };
 

@@ -24,7 +24,7 @@ import {
 import { dispatch } from "./commands.ts";
 import { Reply, type ServerServices, type SessionState } from "./context.ts";
 import { DEFAULT_LIMITS, type FrameVerdict, SessionGuard } from "./limits.ts";
-import type { Outbox } from "./presence.ts";
+import { concatFrames, type Outbox, SharedRun } from "./presence.ts";
 
 /** Read buffer of an idle connection; small, since most connections are idle. */
 const SMALL_READ_BYTES = 256;
@@ -38,8 +38,17 @@ export class Session implements Outbox {
   readonly guard: SessionGuard;
   readonly #conn: Deno.Conn;
   readonly #services: ServerServices;
-  #queue: Uint8Array[] = [];
+  #queue: (Uint8Array | SharedRun)[] = [];
   #queuedBytes = 0;
+  #queuedFrames = 0;
+  /**
+   * The run at the tail of the queue, still open, and how much of it is
+   * counted in #queuedBytes and #queuedFrames; the rest is counted when it
+   * stops being the tail (see #settleRun).
+   */
+  #tailRun: SharedRun | undefined;
+  #tailRunBytes = 0;
+  #tailRunFrames = 0;
   #writing = false;
   #closed = false;
   /** Set once the queue has drained and the connection should close. */
@@ -85,12 +94,50 @@ export class Session implements Outbox {
 
   /** Queues bytes; cuts the client off when its queue is over the limit. */
   send(bytes: Uint8Array): boolean {
+    if (!this.#admit(bytes.length)) return false;
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    this.#queuedFrames++;
+    this.#scheduleWrite();
+    return true;
+  }
+
+  /** Queues a shared run of pushes (see {@link SharedRun}); cut off as {@link send}. */
+  sendRun(run: SharedRun): boolean {
+    if (!this.#admit(run.bytes)) return false;
+    this.#queue.push(run);
+    this.#tailRun = run;
+    this.#tailRunBytes = run.bytes;
+    this.#tailRunFrames = run.frames.length;
+    this.#queuedBytes += run.bytes;
+    this.#queuedFrames += run.frames.length;
+    this.#scheduleWrite();
+    return true;
+  }
+
+  /**
+   * Closes the run at the tail of the queue (nothing may be added to it once
+   * something follows it, or once it is being written) and counts what was
+   * added to it since it was queued.
+   */
+  #settleRun(): void {
+    const run = this.#tailRun;
+    if (run === undefined) return;
+    run.closed = true;
+    this.#queuedBytes += run.bytes - this.#tailRunBytes;
+    this.#queuedFrames += run.frames.length - this.#tailRunFrames;
+    this.#tailRun = undefined;
+  }
+
+  /** Whether `bytes` more may be queued; cuts the client off when not. */
+  #admit(bytes: number): boolean {
     if (this.#closed || this.#closeAfterFlush) return false;
+    this.#settleRun();
     // One frame larger than the byte limit may go out on its own (a long
     // /activeuser list); a client that lets frames pile up is cut off.
     if (
-      (this.#queuedBytes > 0 && this.#queuedBytes + bytes.length > MAX_SEND_QUEUE_BYTES) ||
-      this.#queue.length >= MAX_SEND_QUEUE_FRAMES
+      (this.#queuedBytes > 0 && this.#queuedBytes + bytes > MAX_SEND_QUEUE_BYTES) ||
+      this.#queuedFrames >= MAX_SEND_QUEUE_FRAMES
     ) {
       this.#services.log.warn("{user} cut off: not reading (send queue full)", {
         user: this.state.user ?? this.state.ip,
@@ -98,8 +145,11 @@ export class Session implements Outbox {
       this.#abort();
       return false;
     }
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
+    return true;
+  }
+
+  /** Puts the session in the next write pass. */
+  #scheduleWrite(): void {
     if (!this.#writing) {
       // Marked as writing now, so a close() waits for the pass to send its bye.
       this.#writing = true;
@@ -109,7 +159,6 @@ export class Session implements Outbox {
         setImmediate(Session.#writePass);
       }
     }
-    return true;
   }
 
   /** Sessions with bytes queued since the last write pass. */
@@ -169,10 +218,13 @@ export class Session implements Outbox {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
+        this.#settleRun();
         const parts = this.#queue;
+        const size = this.#queuedBytes;
         this.#queue = [];
         this.#queuedBytes = 0;
-        const bytes = parts.length === 1 ? parts[0] : concatShared(parts);
+        this.#queuedFrames = 0;
+        const bytes = joinQueue(parts, size);
         // Replies go out only once the writes they acknowledge are committed
         // (and the text log lines written).
         try {
@@ -207,6 +259,8 @@ export class Session implements Outbox {
     this.#closed = true;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#queuedFrames = 0;
+    this.#tailRun = undefined;
     try {
       this.#conn.close();
     } catch {
@@ -375,40 +429,20 @@ export class Session implements Outbox {
   }
 }
 
-/** The frames and result of the last {@link concatShared}. */
-let lastParts: Uint8Array[] = [];
-let lastConcat: Uint8Array = new Uint8Array(0);
-
 /**
- * {@link concat}, reusing the previous result when `parts` are the same frames
- * in the same order: in one write pass every member of a group has the same
- * pushes queued, and all of them can be sent the same bytes. Frames are never
- * changed once queued, so sharing is safe.
+ * A session's queue as one buffer of `size` bytes. A queue that is one shared
+ * run (the usual case for a group member) is sent the run's bytes, built once
+ * for all its recipients.
  */
-function concatShared(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === lastParts.length) {
-    let same = true;
-    for (let i = 0; i < parts.length; i++) {
-      if (parts[i] !== lastParts[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return lastConcat;
+function joinQueue(parts: (Uint8Array | SharedRun)[], size: number): Uint8Array {
+  if (parts.length === 1) {
+    const only = parts[0];
+    return only instanceof SharedRun ? only.joined() : only;
   }
-  lastConcat = concat(parts);
-  lastParts = parts;
-  return lastConcat;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
+  const frames: Uint8Array[] = [];
   for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+    if (p instanceof SharedRun) frames.push(...p.frames);
+    else frames.push(p);
   }
-  return out;
+  return concatFrames(frames, size);
 }

@@ -14,7 +14,7 @@ import {
   PROTOCOL_VERSION,
   USERNAME_PATTERN,
 } from "../shared/limits.ts";
-import { encodeFrame } from "../shared/protocol.ts";
+import { frameLine } from "../shared/protocol.ts";
 import { formatTimestamp } from "../shared/time.ts";
 import type { CommandContext } from "./context.ts";
 import { BusyError } from "./limits.ts";
@@ -197,7 +197,7 @@ export function msgto(ctx: CommandContext, [to, text]: string[]): void {
   ctx.services.log.info("{from} messaged {to}: {text}", { from, to, text });
   // A receiver whose session was just cut off (its send queue overflowed) gets
   // the message at the next login instead of never.
-  if (online && !presence.deliver(to, encodeFrame({ t: "push", ev: "msg", from, ts, text }))) {
+  if (online && !presence.deliver(to, frameLine({ t: "push", ev: "msg", from, ts, text }))) {
     store.markUndelivered(m.seq);
     online = false;
   }

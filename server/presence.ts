@@ -7,8 +7,8 @@
 
 /** Where a logged-in user's frames go: the session's bounded send queue. */
 export interface Outbox {
-  /** Queues bytes for the user; false when the session is gone or was cut off. */
-  send(bytes: Uint8Array): boolean;
+  /** Queues a frame (its JSON line) for the user; false when the session is gone or was cut off. */
+  send(line: string): boolean;
   /**
    * Queues a {@link SharedRun}: its frames so far and any added while it stays
    * open. The outbox closes the run as soon as anything else is queued after
@@ -31,47 +31,39 @@ const MAX_RUN_BYTES = 64 * 1024;
  * the same bytes.
  */
 export class SharedRun {
-  readonly frames: Uint8Array[];
-  bytes: number;
+  /** JSON lines. */
+  readonly frames: string[];
+  /** Their total length in UTF-16 code units (bytes, for ASCII text). */
+  size: number;
   closed = false;
-  #joined: Uint8Array | undefined;
+  #encoded: Uint8Array | undefined;
 
-  constructor(first: Uint8Array) {
+  constructor(first: string) {
     this.frames = [first];
-    this.bytes = first.length;
+    this.size = first.length;
   }
 
   /** Adds a frame; false when the run is closed or full (start a new one). */
-  add(frame: Uint8Array): boolean {
+  add(frame: string): boolean {
     if (
       this.closed || this.frames.length >= MAX_RUN_FRAMES ||
-      this.bytes + frame.length > MAX_RUN_BYTES
+      this.size + frame.length > MAX_RUN_BYTES
     ) {
       return false;
     }
     this.frames.push(frame);
-    this.bytes += frame.length;
+    this.size += frame.length;
     return true;
   }
 
-  /** The frames as one buffer, built once; closes the run. */
-  joined(): Uint8Array {
+  /** The frames encoded as one buffer, built once for all recipients; closes the run. */
+  encoded(): Uint8Array {
     this.closed = true;
-    return this.#joined ??= concatFrames(this.frames, this.bytes);
+    return this.#encoded ??= encoder.encode(this.frames.join(""));
   }
 }
 
-/** `parts` as one buffer of `size` bytes. */
-export function concatFrames(parts: readonly Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const encoder = new TextEncoder();
 
 /** One online user. */
 export interface PresenceEntry {
@@ -91,15 +83,15 @@ export interface Presence {
   get(user: string): PresenceEntry | undefined;
   /** Online users in login order. */
   list(): PresenceEntry[];
-  /** Queues bytes for an online user; false when they are offline. */
-  deliver(user: string, bytes: Uint8Array): boolean;
+  /** Queues a frame (its JSON line) for an online user; false when they are offline. */
+  deliver(user: string, line: string): boolean;
   /**
    * Queues the same frames for every online user of `users` but `except`.
    * Consecutive calls with the same `users` array (the same object: a
    * group's cached member list) add to one {@link SharedRun} while it is
    * open and nobody has logged in or out since.
    */
-  deliverAll(users: readonly string[], bytes: Uint8Array, except?: string): void;
+  deliverAll(users: readonly string[], line: string, except?: string): void;
 }
 
 /** {@link Presence} for a single server process. */
@@ -134,18 +126,18 @@ export class LocalPresence implements Presence {
     return [...this.#online.values()].map((v) => v.entry);
   }
 
-  deliver(user: string, bytes: Uint8Array): boolean {
-    return this.#online.get(user)?.outbox.send(bytes) ?? false;
+  deliver(user: string, line: string): boolean {
+    return this.#online.get(user)?.outbox.send(line) ?? false;
   }
 
-  deliverAll(users: readonly string[], bytes: Uint8Array, except?: string): void {
+  deliverAll(users: readonly string[], line: string, except?: string): void {
     if (
       this.#run !== undefined && users === this.#runUsers && except === this.#runExcept &&
-      this.#run.add(bytes)
+      this.#run.add(line)
     ) {
       return;
     }
-    const run = new SharedRun(bytes);
+    const run = new SharedRun(line);
     this.#run = run;
     this.#runUsers = users;
     this.#runExcept = except;

@@ -7,7 +7,7 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import { join } from "node:path";
-import { encodeFrame, type PushFrame } from "../shared/protocol.ts";
+import { encodeFrame, frameLine, type PushFrame } from "../shared/protocol.ts";
 import { type Clock, systemClock } from "../shared/time.ts";
 import type { ServerServices } from "./context.ts";
 import { importCredentials, parseCredentials } from "./credentials.ts";
@@ -107,7 +107,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
     push(users: readonly string[], frame: PushFrame, except?: string) {
       // Encoded once, the same bytes queued for every recipient.
-      presence.deliverAll(users, encodeFrame(frame), except);
+      presence.deliverAll(users, frameLine(frame), except);
     },
   };
 

@@ -15,16 +15,16 @@ import {
   MAX_SERVER_FRAME_BYTES,
 } from "../shared/limits.ts";
 import {
-  encodeFrame,
   FrameDecoder,
   FrameError,
+  frameLine,
   parseRequest,
   type ServerFrame,
 } from "../shared/protocol.ts";
 import { dispatch } from "./commands.ts";
 import { Reply, type ServerServices, type SessionState } from "./context.ts";
 import { DEFAULT_LIMITS, type FrameVerdict, SessionGuard } from "./limits.ts";
-import { concatFrames, type Outbox, SharedRun } from "./presence.ts";
+import { type Outbox, SharedRun } from "./presence.ts";
 
 /** Read buffer of an idle connection; small, since most connections are idle. */
 const SMALL_READ_BYTES = 256;
@@ -38,7 +38,12 @@ export class Session implements Outbox {
   readonly guard: SessionGuard;
   readonly #conn: Deno.Conn;
   readonly #services: ServerServices;
-  #queue: (Uint8Array | SharedRun)[] = [];
+  /** JSON lines and shared runs, encoded only when written. */
+  #queue: (string | SharedRun)[] = [];
+  /**
+   * Length of the queued text in UTF-16 code units: its size in memory, and
+   * its size in bytes for ASCII text. Checked against MAX_SEND_QUEUE_BYTES.
+   */
   #queuedBytes = 0;
   #queuedFrames = 0;
   /**
@@ -92,11 +97,11 @@ export class Session implements Outbox {
     return this.#done;
   }
 
-  /** Queues bytes; cuts the client off when its queue is over the limit. */
-  send(bytes: Uint8Array): boolean {
-    if (!this.#admit(bytes.length)) return false;
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
+  /** Queues a frame's JSON line; cuts the client off when its queue is over the limit. */
+  send(line: string): boolean {
+    if (!this.#admit(line.length)) return false;
+    this.#queue.push(line);
+    this.#queuedBytes += line.length;
     this.#queuedFrames++;
     this.#scheduleWrite();
     return true;
@@ -104,12 +109,12 @@ export class Session implements Outbox {
 
   /** Queues a shared run of pushes (see {@link SharedRun}); cut off as {@link send}. */
   sendRun(run: SharedRun): boolean {
-    if (!this.#admit(run.bytes)) return false;
+    if (!this.#admit(run.size)) return false;
     this.#queue.push(run);
     this.#tailRun = run;
-    this.#tailRunBytes = run.bytes;
+    this.#tailRunBytes = run.size;
     this.#tailRunFrames = run.frames.length;
-    this.#queuedBytes += run.bytes;
+    this.#queuedBytes += run.size;
     this.#queuedFrames += run.frames.length;
     this.#scheduleWrite();
     return true;
@@ -124,7 +129,7 @@ export class Session implements Outbox {
     const run = this.#tailRun;
     if (run === undefined) return;
     run.closed = true;
-    this.#queuedBytes += run.bytes - this.#tailRunBytes;
+    this.#queuedBytes += run.size - this.#tailRunBytes;
     this.#queuedFrames += run.frames.length - this.#tailRunFrames;
     this.#tailRun = undefined;
   }
@@ -179,7 +184,7 @@ export class Session implements Outbox {
   };
 
   #sendFrame(frame: ServerFrame): void {
-    this.send(encodeFrame(frame));
+    this.send(frameLine(frame));
   }
 
   /** Sends a bye frame, then closes once everything queued is written. */
@@ -220,11 +225,10 @@ export class Session implements Outbox {
       while (this.#queue.length > 0 && !this.#closed) {
         this.#settleRun();
         const parts = this.#queue;
-        const size = this.#queuedBytes;
         this.#queue = [];
         this.#queuedBytes = 0;
         this.#queuedFrames = 0;
-        const bytes = joinQueue(parts, size);
+        const bytes = encodeQueue(parts);
         // Replies go out only once the writes they acknowledge are committed
         // (and the text log lines written).
         try {
@@ -368,7 +372,7 @@ export class Session implements Outbox {
   /** Sends the response to a handled request, then its pushes; closes if the handler asked. */
   #respond(id: number, cmd: string, reply: Reply): void {
     if (this.#closed) return;
-    let response = encodeFrame({
+    let response = frameLine({
       t: "res",
       id,
       ok: reply.ok,
@@ -376,13 +380,17 @@ export class Session implements Outbox {
       lines: reply.lines,
       ...(reply.data ? { data: reply.data } : {}),
     });
-    if (response.length > MAX_SERVER_FRAME_BYTES) {
+    // A UTF-8 byte is at least a third of a UTF-16 code unit: encode only to be sure.
+    if (
+      response.length * 3 > MAX_SERVER_FRAME_BYTES &&
+      encoder.encode(response).length > MAX_SERVER_FRAME_BYTES
+    ) {
       // Never send what the client will refuse to decode: it would wait forever.
       this.#services.log.error("Response to {cmd} too large: {n} bytes", {
         cmd,
-        n: response.length,
+        n: encoder.encode(response).length,
       });
-      response = encodeFrame({
+      response = frameLine({
         t: "res",
         id,
         ok: false,
@@ -429,20 +437,16 @@ export class Session implements Outbox {
   }
 }
 
+const encoder = new TextEncoder();
+
 /**
- * A session's queue as one buffer of `size` bytes. A queue that is one shared
- * run (the usual case for a group member) is sent the run's bytes, built once
+ * A session's queue encoded as one buffer. A queue that is one shared run
+ * (the usual case for a group member) is sent the run's bytes, encoded once
  * for all its recipients.
  */
-function joinQueue(parts: (Uint8Array | SharedRun)[], size: number): Uint8Array {
-  if (parts.length === 1) {
-    const only = parts[0];
-    return only instanceof SharedRun ? only.joined() : only;
-  }
-  const frames: Uint8Array[] = [];
-  for (const p of parts) {
-    if (p instanceof SharedRun) frames.push(...p.frames);
-    else frames.push(p);
-  }
-  return concatFrames(frames, size);
+function encodeQueue(parts: (string | SharedRun)[]): Uint8Array {
+  if (parts.length === 1 && parts[0] instanceof SharedRun) return parts[0].encoded();
+  let text = "";
+  for (const p of parts) text += typeof p === "string" ? p : p.frames.join("");
+  return encoder.encode(text);
 }

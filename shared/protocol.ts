@@ -131,6 +131,14 @@ export function encodeFrame(frame: ServerFrame | ClientFrame): Uint8Array {
   return encoder.encode(JSON.stringify(frame) + "\n");
 }
 
+/**
+ * One frame as its JSON line (with the `\n`), not yet encoded: the server
+ * queues text and encodes everything one write sends at once.
+ */
+export function frameLine(frame: ServerFrame | ClientFrame): string {
+  return JSON.stringify(frame) + "\n";
+}
+
 const MAX_ARGS = 64;
 const MAX_ID = 2 ** 31 - 1;
 

@@ -46,10 +46,10 @@ Deno.test("pipelined group messages with a private message between them arrive i
 
 /** An outbox that records the frames it would write, runs expanded at the end. */
 class FakeOutbox implements Outbox {
-  queue: (Uint8Array | SharedRun)[] = [];
-  send(bytes: Uint8Array): boolean {
-    this.queue.at(-1) instanceof Uint8Array || this.close();
-    this.queue.push(bytes);
+  queue: (string | SharedRun)[] = [];
+  send(line: string): boolean {
+    this.close();
+    this.queue.push(line);
     return true;
   }
   sendRun(run: SharedRun): boolean {
@@ -59,14 +59,11 @@ class FakeOutbox implements Outbox {
   }
   close(): void {
     const tail = this.queue.at(-1);
-    if (tail !== undefined && !(tail instanceof Uint8Array)) tail.closed = true;
+    if (tail !== undefined && typeof tail !== "string") tail.closed = true;
   }
   texts(): string[] {
     this.close();
-    const dec = new TextDecoder();
-    return this.queue.flatMap((p) => p instanceof Uint8Array ? [p] : p.frames).map((b) =>
-      dec.decode(b)
-    );
+    return this.queue.flatMap((p) => typeof p === "string" ? [p] : p.frames);
   }
 }
 
@@ -77,7 +74,7 @@ Deno.test("LocalPresence.deliverAll() adds to one run, and starts another after 
   presence.join(entry("a"), boxes.a);
   presence.join(entry("b"), boxes.b);
   const members = ["a", "b", "c"];
-  const frame = (s: string) => new TextEncoder().encode(s);
+  const frame = (s: string) => s;
   presence.deliverAll(members, frame("1"), "a");
   presence.deliverAll(members, frame("2"), "a");
   assertEquals(boxes.b.queue.length, 1, "the second push joined the first one's run");

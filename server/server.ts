@@ -85,6 +85,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     store.close();
     throw e;
   }
+  store.checkpointInBackground();
   const messageLogs = new MessageLogs(dataDir);
   for (const path of messageLogs.reconcile(store)) {
     log.warn("Rewrote {path} from the database to match it", { path });

@@ -138,6 +138,17 @@ const MIGRATIONS: string[] = [
    CREATE INDEX memberships_by_user ON memberships (user, group_name);`,
 ];
 
+/** How often the background checkpointer copies the WAL into the database. */
+const CHECKPOINT_INTERVAL_MS = 250;
+/**
+ * With the background checkpointer, the WAL size at which a COMMIT still
+ * checkpoints (SQLite's default is 1000 pages). A checkpoint running beside a
+ * busy writer cannot finish (new frames keep arriving), and only a finished
+ * one lets the next write start the WAL over; this backstop, which finds most
+ * frames already copied, keeps the WAL from growing without bound.
+ */
+const BACKSTOP_CHECKPOINT_PAGES = 4000;
+
 /** Most rows one multi-row INSERT of group messages writes (a power of two). */
 const MAX_BATCH_ROWS = 64;
 const GROUP_ROW_PARAMS = 5;
@@ -205,6 +216,9 @@ export class SqliteStore implements ChatStore {
   #pendingGroupRows: (string | number)[] = [];
   /** Groups whose `last_seq` moved since the last write of the pending rows. */
   readonly #dirtySeqs = new Set<CachedGroup>();
+  readonly #path: string;
+  /** The worker taking WAL checkpoints, when {@link checkpointInBackground} started one. */
+  #checkpointer: Worker | undefined;
   /** Multi-row INSERT statements by row count (powers of two), prepared on first use. */
   readonly #insertStatements = new Map<number, StatementSync>();
 
@@ -214,6 +228,7 @@ export class SqliteStore implements ChatStore {
    * @throws {Error} when the file was written by a newer schema.
    */
   constructor(path: string) {
+    this.#path = path;
     this.#db = new DatabaseSync(path);
     // WAL with synchronous=NORMAL: a commit survives a killed process (it is in
     // the WAL before the call returns); only a power loss can lose the newest.
@@ -552,8 +567,44 @@ export class SqliteStore implements ChatStore {
     return removed;
   }
 
+  /**
+   * Takes WAL checkpoints off the commit path: a worker thread with its own
+   * connection runs a PASSIVE checkpoint every `intervalMs`, and this
+   * connection stops checkpointing in its COMMITs (SQLite's default does one
+   * whenever the WAL passes 1000 pages, fsync included, stalling the event
+   * loop). If the worker fails, checkpoints go back to the COMMITs.
+   */
+  checkpointInBackground(intervalMs = CHECKPOINT_INTERVAL_MS): void {
+    if (this.#checkpointer !== undefined || this.#path === ":memory:" || !this.#db.isOpen) return;
+    const worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href, {
+      type: "module",
+    });
+    this.#checkpointer = worker;
+    worker.onmessage = (e: MessageEvent<"ready" | { error: string }>) => {
+      if (this.#checkpointer !== worker) return;
+      if (e.data === "ready") {
+        this.#db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+      } else this.#stopCheckpointer();
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      if (this.#checkpointer === worker) this.#stopCheckpointer();
+    };
+    worker.postMessage({ path: this.#path, intervalMs });
+  }
+
+  /** Ends the checkpoint worker; this connection checkpoints in its COMMITs again. */
+  #stopCheckpointer(): void {
+    const worker = this.#checkpointer;
+    if (worker === undefined) return;
+    this.#checkpointer = undefined;
+    worker.terminate();
+    if (this.#db.isOpen) this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
+  }
+
   close(): void {
     if (!this.#db.isOpen) return;
+    this.#stopCheckpointer();
     try {
       this.commit();
     } finally {

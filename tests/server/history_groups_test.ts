@@ -263,3 +263,32 @@ Deno.test("SqliteStore numbers a burst of group messages 1..n and keeps counting
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SqliteStore.checkpointInBackground() copies the WAL into the database off the commit path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessenger-store-test-" });
+  try {
+    const path = `${dir}/t.db`;
+    const store = new SqliteStore(path);
+    store.checkpointInBackground(20);
+    store.setPasswordHash("a", "h", 1);
+    store.createGroup("G", "a", [], 1);
+    const before = Deno.statSync(path).size;
+    // About 100 pages: below the 1000 at which a COMMIT would checkpoint itself.
+    for (let i = 0; i < 1000; i++) {
+      store.addGroupMessage({ group: "G", at: i, sender: "a", text: "x".repeat(300) });
+    }
+    store.commit();
+    // Only the worker can have grown the database file. Waits as long as other
+    // tests' replies may take (no speed is asserted).
+    for (let i = 0; i < 1500 && Deno.statSync(path).size <= before; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert(Deno.statSync(path).size > before, "the worker checkpointed the WAL");
+    store.close();
+    const reopened = new SqliteStore(path);
+    assertEquals([...reopened.groupMessages("G")].length, 1000);
+    reopened.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -219,37 +219,47 @@ export class Session implements Outbox {
     this.close(why);
   }
 
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        this.#settleRun();
-        const parts = this.#queue;
-        this.#queue = [];
-        this.#queuedBytes = 0;
-        this.#queuedFrames = 0;
-        const bytes = encodeQueue(parts);
-        // Replies go out only once the writes they acknowledge are committed
-        // (and the text log lines written).
-        try {
-          this.#services.store.commit();
-          this.#services.messageLogs.flush();
-        } catch (e) {
-          this.#services.log.error("Cannot save messages, dropping {who}: {error}", {
-            who: this.state.user ?? this.state.ip,
-            error: e instanceof Error ? e.message : String(e),
-          });
-          throw e;
-        }
-        let off = 0;
-        while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
-      }
-    } catch {
-      this.#abort();
-    } finally {
+  /**
+   * Writes the queue once the writes its replies acknowledge are committed
+   * (and the text log lines written), then again while more was queued during
+   * the write. Callbacks, not an async function: a write pass at N=500 starts
+   * 500 of these, and every suspended async frame is garbage to collect.
+   */
+  #flush(): void {
+    if (this.#queue.length === 0 || this.#closed) {
       this.#writing = false;
+      if (this.#closeAfterFlush) this.#abort();
+      return;
     }
-    if (this.#closeAfterFlush) this.#abort();
+    this.#writing = true;
+    this.#settleRun();
+    try {
+      this.#services.store.commit();
+      this.#services.messageLogs.flush();
+    } catch (e) {
+      this.#services.log.error("Cannot save messages, dropping {who}: {error}", {
+        who: this.state.user ?? this.state.ip,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      this.#writing = false;
+      this.#abort();
+      return;
+    }
+    const bytes = encodeQueue(this.#queue);
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    this.#queuedFrames = 0;
+    this.#write(bytes);
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#conn.write(bytes).then(
+      (n) => n < bytes.length ? this.#write(bytes.subarray(n)) : this.#flush(),
+      () => {
+        this.#writing = false;
+        this.#abort();
+      },
+    );
   }
 
   /** Closes the socket now, dropping anything queued (a shutdown that cannot wait). */

@@ -576,9 +576,12 @@ export class SqliteStore implements ChatStore {
    */
   checkpointInBackground(intervalMs = CHECKPOINT_INTERVAL_MS): void {
     if (this.#checkpointer !== undefined || this.#path === ":memory:" || !this.#db.isOpen) return;
-    const worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href, {
-      type: "module",
-    });
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href, { type: "module" });
+    } catch {
+      return; // no worker here: the COMMITs keep checkpointing
+    }
     this.#checkpointer = worker;
     worker.onmessage = (e: MessageEvent<"ready" | { error: string }>) => {
       if (this.#checkpointer !== worker) return;

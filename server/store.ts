@@ -140,6 +140,8 @@ const MIGRATIONS: string[] = [
 
 /** How often the background checkpointer copies the WAL into the database. */
 const CHECKPOINT_INTERVAL_MS = 250;
+/** How long closing the store waits for the checkpoint worker to close its connection. */
+const CHECKPOINTER_STOP_MS = 5000;
 /**
  * With the background checkpointer, the WAL size at which a COMMIT still
  * checkpoints (SQLite's default is 1000 pages). A checkpoint running beside a
@@ -219,6 +221,8 @@ export class SqliteStore implements ChatStore {
   readonly #path: string;
   /** The worker taking WAL checkpoints, when {@link checkpointInBackground} started one. */
   #checkpointer: Worker | undefined;
+  /** Set to 1 by the worker once its connection is closed (shared memory). */
+  #checkpointerDone: Int32Array | undefined;
   /** Multi-row INSERT statements by row count (powers of two), prepared on first use. */
   readonly #insertStatements = new Map<number, StatementSync>();
 
@@ -582,7 +586,9 @@ export class SqliteStore implements ChatStore {
     } catch {
       return; // no worker here: the COMMITs keep checkpointing
     }
+    const done = new Int32Array(new SharedArrayBuffer(4));
     this.#checkpointer = worker;
+    this.#checkpointerDone = done;
     worker.onmessage = (e: MessageEvent<"ready" | { error: string }>) => {
       if (this.#checkpointer !== worker) return;
       if (e.data === "ready") {
@@ -593,21 +599,32 @@ export class SqliteStore implements ChatStore {
       e.preventDefault();
       if (this.#checkpointer === worker) this.#stopCheckpointer();
     };
-    worker.postMessage({ path: this.#path, intervalMs });
+    worker.postMessage({ path: this.#path, intervalMs, done });
   }
 
-  /** Ends the checkpoint worker; this connection checkpoints in its COMMITs again. */
-  #stopCheckpointer(): void {
+  /**
+   * Ends the checkpoint worker; this connection checkpoints in its COMMITs
+   * again. With `wait`, first asks the worker to close its connection and
+   * waits for that (at most {@link CHECKPOINTER_STOP_MS}): once the store is
+   * closed, nothing may still hold the database files.
+   */
+  #stopCheckpointer(wait = false): void {
     const worker = this.#checkpointer;
-    if (worker === undefined) return;
+    const done = this.#checkpointerDone;
+    if (worker === undefined || done === undefined) return;
     this.#checkpointer = undefined;
+    this.#checkpointerDone = undefined;
+    if (wait) {
+      worker.postMessage("stop");
+      Atomics.wait(done, 0, 0, CHECKPOINTER_STOP_MS);
+    }
     worker.terminate();
     if (this.#db.isOpen) this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
   }
 
   close(): void {
     if (!this.#db.isOpen) return;
-    this.#stopCheckpointer();
+    this.#stopCheckpointer(true);
     try {
       this.commit();
     } finally {

@@ -44,6 +44,9 @@ export function compileArgs(output: string, target?: string): string[] {
     ...BINARY_PERMISSIONS,
     // The binary is also the client; the cap costs it nothing measurable.
     SERVER_V8_FLAGS_ARG,
+    // The store's WAL checkpointer runs as a worker: a module no import reaches.
+    "--include",
+    "server/checkpointer.ts",
     ...(target ? ["--target", target] : []),
     "--output",
     output,

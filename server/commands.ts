@@ -100,7 +100,11 @@ function phaseError(session: SessionPhase, needed: CommandEntry["phase"]): [stri
  * argument counts are answered here; anything a handler throws becomes an
  * `internal` error reply (and a log line), never a crash.
  */
-export async function dispatch(ctx: CommandContext, cmd: string, args: string[]): Promise<void> {
+export function dispatch(
+  ctx: CommandContext,
+  cmd: string,
+  args: string[],
+): void | Promise<void> {
   const entry = COMMAND_TABLE.get(cmd);
   if (!entry) {
     ctx.reply.fail("unknown_command", "Error. Invalid command!");
@@ -117,15 +121,23 @@ export async function dispatch(ctx: CommandContext, cmd: string, args: string[])
   if (entry.logged) {
     ctx.services.log.info("{user} issued /{cmd} command", { user: ctx.session.user, cmd });
   }
+  // Most handlers are synchronous: no promise is made for them.
+  let pending: void | Promise<void>;
   try {
-    await entry.handler(ctx, args);
+    pending = entry.handler(ctx, args);
   } catch (e) {
-    ctx.services.log.error("/{cmd} from {user} failed: {error}", {
-      cmd,
-      user: ctx.session.user ?? "-",
-      error: e instanceof Error ? e.message : String(e),
-    });
-    ctx.reply.lines = [];
-    ctx.reply.fail("internal", "Cannot run the command: internal server error.");
+    return failed(ctx, cmd, e);
   }
+  if (pending) return pending.catch((e) => failed(ctx, cmd, e));
+}
+
+/** Turns what a handler threw into an `internal` error reply and a log line. */
+function failed(ctx: CommandContext, cmd: string, e: unknown): void {
+  ctx.services.log.error("/{cmd} from {user} failed: {error}", {
+    cmd,
+    user: ctx.session.user ?? "-",
+    error: e instanceof Error ? e.message : String(e),
+  });
+  ctx.reply.lines = [];
+  ctx.reply.fail("internal", "Cannot run the command: internal server error.");
 }

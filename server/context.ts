@@ -32,8 +32,11 @@ export interface ServerServices {
   clock: Clock;
   log: Logger;
   settings: ServerSettings;
-  /** Encodes a push once and queues it for each online recipient. */
-  push(users: Iterable<string>, frame: PushFrame): void;
+  /**
+   * Encodes a push once and queues it for each online recipient but `except`
+   * (see {@link Presence.deliverAll}: pass a group's cached member list as is).
+   */
+  push(users: readonly string[], frame: PushFrame, except?: string): void;
 }
 
 /** Where a session is in its life. */

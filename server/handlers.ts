@@ -14,7 +14,7 @@ import {
   PROTOCOL_VERSION,
   USERNAME_PATTERN,
 } from "../shared/limits.ts";
-import { encodeFrame } from "../shared/protocol.ts";
+import { frameLine } from "../shared/protocol.ts";
 import { formatTimestamp } from "../shared/time.ts";
 import type { CommandContext } from "./context.ts";
 import { BusyError } from "./limits.ts";
@@ -197,7 +197,7 @@ export function msgto(ctx: CommandContext, [to, text]: string[]): void {
   ctx.services.log.info("{from} messaged {to}: {text}", { from, to, text });
   // A receiver whose session was just cut off (its send queue overflowed) gets
   // the message at the next login instead of never.
-  if (online && !presence.deliver(to, encodeFrame({ t: "push", ev: "msg", from, ts, text }))) {
+  if (online && !presence.deliver(to, frameLine({ t: "push", ev: "msg", from, ts, text }))) {
     store.markUndelivered(m.seq);
     online = false;
   }
@@ -316,10 +316,7 @@ export function groupmsg(ctx: CommandContext, [group, text]: string[]): void {
   const m = store.addGroupMessage({ group, at, sender: me, text });
   messageLogs.appendGroup(group, m.seq, at, me, text);
   const ts = formatTimestamp(at);
-  const recipients = [...info.members].filter(([u, s]) => s === "joined" && u !== me).map(([u]) =>
-    u
-  );
-  ctx.services.push(recipients, { t: "push", ev: "groupmsg", group, from: me, ts, text });
+  ctx.services.push(info.joined, { t: "push", ev: "groupmsg", group, from: me, ts, text }, me);
   ctx.reply.line("Group chat message sent.");
   ctx.reply.data = { ts, seq: m.seq };
 }

@@ -7,7 +7,7 @@
 
 import { getLogger, type Logger } from "@logtape/logtape";
 import { join } from "node:path";
-import { encodeFrame, type PushFrame } from "../shared/protocol.ts";
+import { encodeFrame, frameLine, type PushFrame } from "../shared/protocol.ts";
 import { type Clock, systemClock } from "../shared/time.ts";
 import type { ServerServices } from "./context.ts";
 import { importCredentials, parseCredentials } from "./credentials.ts";
@@ -85,6 +85,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     store.close();
     throw e;
   }
+  store.checkpointInBackground();
   const messageLogs = new MessageLogs(dataDir);
   for (const path of messageLogs.reconcile(store)) {
     log.warn("Rewrote {path} from the database to match it", { path });
@@ -105,10 +106,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       serverName: `tessenger/${VERSION}`,
       keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
     },
-    push(users: Iterable<string>, frame: PushFrame) {
-      // Encoded once, the same bytes queued for every recipient; one presence lookup each.
-      const bytes = encodeFrame(frame);
-      for (const user of users) presence.deliver(user, bytes);
+    push(users: readonly string[], frame: PushFrame, except?: string) {
+      // Encoded once, the same bytes queued for every recipient.
+      presence.deliverAll(users, frameLine(frame), except);
     },
   };
 

@@ -15,16 +15,16 @@ import {
   MAX_SERVER_FRAME_BYTES,
 } from "../shared/limits.ts";
 import {
-  encodeFrame,
   FrameDecoder,
   FrameError,
+  frameLine,
   parseRequest,
   type ServerFrame,
 } from "../shared/protocol.ts";
 import { dispatch } from "./commands.ts";
 import { Reply, type ServerServices, type SessionState } from "./context.ts";
 import { DEFAULT_LIMITS, type FrameVerdict, SessionGuard } from "./limits.ts";
-import type { Outbox } from "./presence.ts";
+import { type Outbox, SharedRun } from "./presence.ts";
 
 /** Read buffer of an idle connection; small, since most connections are idle. */
 const SMALL_READ_BYTES = 256;
@@ -38,8 +38,22 @@ export class Session implements Outbox {
   readonly guard: SessionGuard;
   readonly #conn: Deno.Conn;
   readonly #services: ServerServices;
-  #queue: Uint8Array[] = [];
+  /** JSON lines and shared runs, encoded only when written. */
+  #queue: (string | SharedRun)[] = [];
+  /**
+   * Length of the queued text in UTF-16 code units: its size in memory, and
+   * its size in bytes for ASCII text. Checked against MAX_SEND_QUEUE_BYTES.
+   */
   #queuedBytes = 0;
+  #queuedFrames = 0;
+  /**
+   * The run at the tail of the queue, still open, and how much of it is
+   * counted in #queuedBytes and #queuedFrames; the rest is counted when it
+   * stops being the tail (see #settleRun).
+   */
+  #tailRun: SharedRun | undefined;
+  #tailRunBytes = 0;
+  #tailRunFrames = 0;
   #writing = false;
   #closed = false;
   /** Set once the queue has drained and the connection should close. */
@@ -83,14 +97,52 @@ export class Session implements Outbox {
     return this.#done;
   }
 
-  /** Queues bytes; cuts the client off when its queue is over the limit. */
-  send(bytes: Uint8Array): boolean {
+  /** Queues a frame's JSON line; cuts the client off when its queue is over the limit. */
+  send(line: string): boolean {
+    if (!this.#admit(line.length)) return false;
+    this.#queue.push(line);
+    this.#queuedBytes += line.length;
+    this.#queuedFrames++;
+    this.#scheduleWrite();
+    return true;
+  }
+
+  /** Queues a shared run of pushes (see {@link SharedRun}); cut off as {@link send}. */
+  sendRun(run: SharedRun): boolean {
+    if (!this.#admit(run.size)) return false;
+    this.#queue.push(run);
+    this.#tailRun = run;
+    this.#tailRunBytes = run.size;
+    this.#tailRunFrames = run.frames.length;
+    this.#queuedBytes += run.size;
+    this.#queuedFrames += run.frames.length;
+    this.#scheduleWrite();
+    return true;
+  }
+
+  /**
+   * Closes the run at the tail of the queue (nothing may be added to it once
+   * something follows it, or once it is being written) and counts what was
+   * added to it since it was queued.
+   */
+  #settleRun(): void {
+    const run = this.#tailRun;
+    if (run === undefined) return;
+    run.closed = true;
+    this.#queuedBytes += run.size - this.#tailRunBytes;
+    this.#queuedFrames += run.frames.length - this.#tailRunFrames;
+    this.#tailRun = undefined;
+  }
+
+  /** Whether `bytes` more may be queued; cuts the client off when not. */
+  #admit(bytes: number): boolean {
     if (this.#closed || this.#closeAfterFlush) return false;
+    this.#settleRun();
     // One frame larger than the byte limit may go out on its own (a long
     // /activeuser list); a client that lets frames pile up is cut off.
     if (
-      (this.#queuedBytes > 0 && this.#queuedBytes + bytes.length > MAX_SEND_QUEUE_BYTES) ||
-      this.#queue.length >= MAX_SEND_QUEUE_FRAMES
+      (this.#queuedBytes > 0 && this.#queuedBytes + bytes > MAX_SEND_QUEUE_BYTES) ||
+      this.#queuedFrames >= MAX_SEND_QUEUE_FRAMES
     ) {
       this.#services.log.warn("{user} cut off: not reading (send queue full)", {
         user: this.state.user ?? this.state.ip,
@@ -98,8 +150,11 @@ export class Session implements Outbox {
       this.#abort();
       return false;
     }
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
+    return true;
+  }
+
+  /** Puts the session in the next write pass. */
+  #scheduleWrite(): void {
     if (!this.#writing) {
       // Marked as writing now, so a close() waits for the pass to send its bye.
       this.#writing = true;
@@ -109,7 +164,6 @@ export class Session implements Outbox {
         setImmediate(Session.#writePass);
       }
     }
-    return true;
   }
 
   /** Sessions with bytes queued since the last write pass. */
@@ -130,7 +184,7 @@ export class Session implements Outbox {
   };
 
   #sendFrame(frame: ServerFrame): void {
-    this.send(encodeFrame(frame));
+    this.send(frameLine(frame));
   }
 
   /** Sends a bye frame, then closes once everything queued is written. */
@@ -165,35 +219,47 @@ export class Session implements Outbox {
     this.close(why);
   }
 
-  async #flush(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0 && !this.#closed) {
-        const parts = this.#queue;
-        this.#queue = [];
-        this.#queuedBytes = 0;
-        const bytes = parts.length === 1 ? parts[0] : concat(parts);
-        // Replies go out only once the writes they acknowledge are committed
-        // (and the text log lines written).
-        try {
-          this.#services.store.commit();
-          this.#services.messageLogs.flush();
-        } catch (e) {
-          this.#services.log.error("Cannot save messages, dropping {who}: {error}", {
-            who: this.state.user ?? this.state.ip,
-            error: e instanceof Error ? e.message : String(e),
-          });
-          throw e;
-        }
-        let off = 0;
-        while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
-      }
-    } catch {
-      this.#abort();
-    } finally {
+  /**
+   * Writes the queue once the writes its replies acknowledge are committed
+   * (and the text log lines written), then again while more was queued during
+   * the write. Callbacks, not an async function: a write pass at N=500 starts
+   * 500 of these, and every suspended async frame is garbage to collect.
+   */
+  #flush(): void {
+    if (this.#queue.length === 0 || this.#closed) {
       this.#writing = false;
+      if (this.#closeAfterFlush) this.#abort();
+      return;
     }
-    if (this.#closeAfterFlush) this.#abort();
+    this.#writing = true;
+    this.#settleRun();
+    try {
+      this.#services.store.commit();
+      this.#services.messageLogs.flush();
+    } catch (e) {
+      this.#services.log.error("Cannot save messages, dropping {who}: {error}", {
+        who: this.state.user ?? this.state.ip,
+        error: e instanceof Error ? e.message : String(e),
+      });
+      this.#writing = false;
+      this.#abort();
+      return;
+    }
+    const bytes = encodeQueue(this.#queue);
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
+    this.#queuedFrames = 0;
+    this.#write(bytes);
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#conn.write(bytes).then(
+      (n) => n < bytes.length ? this.#write(bytes.subarray(n)) : this.#flush(),
+      () => {
+        this.#writing = false;
+        this.#abort();
+      },
+    );
   }
 
   /** Closes the socket now, dropping anything queued (a shutdown that cannot wait). */
@@ -207,6 +273,8 @@ export class Session implements Outbox {
     this.#closed = true;
     this.#queue = [];
     this.#queuedBytes = 0;
+    this.#queuedFrames = 0;
+    this.#tailRun = undefined;
     try {
       this.#conn.close();
     } catch {
@@ -248,10 +316,12 @@ export class Session implements Outbox {
     this.#handleAll(items).then(() => this.#next(n), () => this.#end());
   }
 
+  /** Handles frames in order; waits only for a frame whose handler is asynchronous. */
   async #handleAll(items: unknown[]): Promise<void> {
     for (const item of items) {
       if (this.#closed || this.#closeAfterFlush) break;
-      await this.#handle(item);
+      const pending = this.#handle(item);
+      if (pending) await pending;
     }
   }
 
@@ -275,7 +345,7 @@ export class Session implements Outbox {
     this.#onEnd?.(this);
   }
 
-  async #handle(item: unknown): Promise<void> {
+  #handle(item: unknown): void | Promise<void> {
     const verdict = this.guard.admitFrame();
     if (verdict !== "ok") return this.#refuse(item, verdict);
     let request;
@@ -300,29 +370,39 @@ export class Session implements Outbox {
       return;
     }
     const reply = new Reply();
-    await dispatch(
+    const pending = dispatch(
       { session: this.state, services: this.#services, reply, outbox: this },
       request.cmd,
       request.args,
     );
+    if (pending) return pending.then(() => this.#respond(request.id, request.cmd, reply));
+    this.#respond(request.id, request.cmd, reply);
+  }
+
+  /** Sends the response to a handled request, then its pushes; closes if the handler asked. */
+  #respond(id: number, cmd: string, reply: Reply): void {
     if (this.#closed) return;
-    let response = encodeFrame({
+    let response = frameLine({
       t: "res",
-      id: request.id,
+      id,
       ok: reply.ok,
       code: reply.code,
       lines: reply.lines,
       ...(reply.data ? { data: reply.data } : {}),
     });
-    if (response.length > MAX_SERVER_FRAME_BYTES) {
+    // A UTF-8 byte is at least a third of a UTF-16 code unit: encode only to be sure.
+    if (
+      response.length * 3 > MAX_SERVER_FRAME_BYTES &&
+      encoder.encode(response).length > MAX_SERVER_FRAME_BYTES
+    ) {
       // Never send what the client will refuse to decode: it would wait forever.
       this.#services.log.error("Response to {cmd} too large: {n} bytes", {
-        cmd: request.cmd,
-        n: response.length,
+        cmd,
+        n: encoder.encode(response).length,
       });
-      response = encodeFrame({
+      response = frameLine({
         t: "res",
-        id: request.id,
+        id,
         ok: false,
         code: "too_large",
         lines: ["Cannot send the response: it is too large."],
@@ -367,14 +447,16 @@ export class Session implements Outbox {
   }
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const p of parts) size += p.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+const encoder = new TextEncoder();
+
+/**
+ * A session's queue encoded as one buffer. A queue that is one shared run
+ * (the usual case for a group member) is sent the run's bytes, encoded once
+ * for all its recipients.
+ */
+function encodeQueue(parts: (string | SharedRun)[]): Uint8Array {
+  if (parts.length === 1 && parts[0] instanceof SharedRun) return parts[0].encoded();
+  let text = "";
+  for (const p of parts) text += typeof p === "string" ? p : p.frames.join("");
+  return encoder.encode(text);
 }

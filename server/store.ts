@@ -39,6 +39,8 @@ export interface GroupInfo {
   readonly creator: string;
   readonly createdAt: number;
   readonly members: ReadonlyMap<string, MembershipState>;
+  /** The members who have joined, in membership order (kept, not rebuilt per message). */
+  readonly joined: readonly string[];
 }
 
 /**
@@ -136,6 +138,60 @@ const MIGRATIONS: string[] = [
    CREATE INDEX memberships_by_user ON memberships (user, group_name);`,
 ];
 
+/** How often the background checkpointer copies the WAL into the database. */
+const CHECKPOINT_INTERVAL_MS = 250;
+/** How long closing the store waits for the checkpoint worker to close its connection. */
+const CHECKPOINTER_STOP_MS = 5000;
+/**
+ * With the background checkpointer, the WAL size at which a COMMIT still
+ * checkpoints (SQLite's default is 1000 pages). A checkpoint running beside a
+ * busy writer cannot finish (new frames keep arriving), and only a finished
+ * one lets the next write start the WAL over; this backstop, which finds most
+ * frames already copied, keeps the WAL from growing without bound.
+ */
+const BACKSTOP_CHECKPOINT_PAGES = 4000;
+
+/** Most rows one multi-row INSERT of group messages writes (a power of two). */
+const MAX_BATCH_ROWS = 64;
+const GROUP_ROW_PARAMS = 5;
+
+/** A group as {@link SqliteStore} caches it, with its message counter. */
+class CachedGroup implements GroupInfo {
+  readonly #members: Map<string, MembershipState>;
+  #joined: string[] | undefined;
+  /** The seq of the group's newest message, stored or queued. */
+  lastSeq: number;
+
+  constructor(
+    readonly name: string,
+    readonly creator: string,
+    readonly createdAt: number,
+    members: Map<string, MembershipState>,
+    lastSeq: number,
+  ) {
+    this.#members = members;
+    this.lastSeq = lastSeq;
+  }
+
+  get members(): ReadonlyMap<string, MembershipState> {
+    return this.#members;
+  }
+
+  get joined(): readonly string[] {
+    return this.#joined ??= [...this.#members].filter(([, s]) => s === "joined").map(([u]) => u);
+  }
+
+  setMember(user: string, state: MembershipState): void {
+    this.#members.set(user, state);
+    this.#joined = undefined;
+  }
+
+  removeMember(user: string): void {
+    this.#members.delete(user);
+    this.#joined = undefined;
+  }
+}
+
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -153,7 +209,22 @@ export class SqliteStore implements ChatStore {
    * message looks its group up; reading the members from SQLite each time
    * cost more than the rest of the fan-out.
    */
-  readonly #groups = new Map<string, GroupInfo & { members: Map<string, MembershipState> }>();
+  readonly #groups = new Map<string, CachedGroup>();
+  /**
+   * Group messages not yet inserted: five parameters per row, in order.
+   * Written by one multi-row INSERT at the commit (or before a read of
+   * `group_messages`), instead of a statement per message.
+   */
+  #pendingGroupRows: (string | number)[] = [];
+  /** Groups whose `last_seq` moved since the last write of the pending rows. */
+  readonly #dirtySeqs = new Set<CachedGroup>();
+  readonly #path: string;
+  /** The worker taking WAL checkpoints, when {@link checkpointInBackground} started one. */
+  #checkpointer: Worker | undefined;
+  /** Set to 1 by the worker once its connection is closed (shared memory). */
+  #checkpointerDone: Int32Array | undefined;
+  /** Multi-row INSERT statements by row count (powers of two), prepared on first use. */
+  readonly #insertStatements = new Map<number, StatementSync>();
 
   /**
    * Opens (creating if needed) and migrates the database at `path`.
@@ -161,6 +232,7 @@ export class SqliteStore implements ChatStore {
    * @throws {Error} when the file was written by a newer schema.
    */
   constructor(path: string) {
+    this.#path = path;
     this.#db = new DatabaseSync(path);
     // WAL with synchronous=NORMAL: a commit survives a killed process (it is in
     // the WAL before the call returns); only a power loss can lose the newest.
@@ -205,12 +277,7 @@ export class SqliteStore implements ChatStore {
           "ON CONFLICT (group_name, user) DO UPDATE SET state = excluded.state",
       ),
       listGroups: db.prepare("SELECT name FROM groups ORDER BY name"),
-      nextGroupSeq: db.prepare(
-        "UPDATE groups SET last_seq = last_seq + 1 WHERE name = ? RETURNING last_seq",
-      ),
-      addGroupMessage: db.prepare(
-        "INSERT INTO group_messages (group_name, seq, at, sender, text) VALUES (?, ?, ?, ?, ?)",
-      ),
+      setGroupSeq: db.prepare("UPDATE groups SET last_seq = ? WHERE name = ?"),
       groupMessages: db.prepare(
         "SELECT * FROM group_messages WHERE group_name = ? ORDER BY seq",
       ),
@@ -290,16 +357,29 @@ export class SqliteStore implements ChatStore {
     this.#commitTimer = undefined;
     this.#batchOpen = false;
     try {
+      this.#writeGroupRows();
       this.#db.exec("COMMIT");
     } catch (e) {
-      this.#commitFailure = e instanceof Error ? e : new Error(String(e));
-      try {
-        this.#db.exec("ROLLBACK");
-      } catch {
-        // SQLite may have rolled back already
-      }
-      throw this.#commitFailure;
+      this.#fail(e);
     }
+  }
+
+  /**
+   * Gives up the open group of writes after a failed write or COMMIT: rolls it
+   * back and refuses every later commit, so that no reply to a lost write can
+   * go out.
+   */
+  #fail(e: unknown): never {
+    this.#commitFailure = e instanceof Error ? e : new Error(String(e));
+    this.#batchOpen = false;
+    if (this.#commitTimer !== undefined) clearImmediate(this.#commitTimer);
+    this.#commitTimer = undefined;
+    try {
+      this.#db.exec("ROLLBACK");
+    } catch {
+      // SQLite may have rolled back already
+    }
+    throw this.#commitFailure;
   }
 
   getPasswordHash(user: string): string | undefined {
@@ -362,19 +442,20 @@ export class SqliteStore implements ChatStore {
     const cached = this.#groups.get(name);
     if (cached) return cached;
     const row = this.#q.getGroup.get(name) as
-      | { name: string; creator: string; created_at: number }
+      | { name: string; creator: string; created_at: number; last_seq: number }
       | undefined;
     if (!row) return undefined;
     const members = new Map<string, MembershipState>();
     for (const m of this.#q.getMembers.all(name) as { user: string; state: MembershipState }[]) {
       members.set(m.user, m.state);
     }
-    const info = {
-      name: row.name,
-      creator: row.creator,
-      createdAt: Number(row.created_at),
+    const info = new CachedGroup(
+      row.name,
+      row.creator,
+      Number(row.created_at),
       members,
-    };
+      Number(row.last_seq),
+    );
     this.#groups.set(name, info);
     return info;
   }
@@ -392,23 +473,76 @@ export class SqliteStore implements ChatStore {
   setMembership(group: string, user: string, state: MembershipState): void {
     this.#begin();
     this.#q.setMember.run(group, user, state);
-    this.#groups.get(group)?.members.set(user, state);
+    this.#groups.get(group)?.setMember(user, state);
   }
 
   listGroups(): string[] {
     return (this.#q.listGroups.all() as { name: string }[]).map((r) => r.name);
   }
 
+  /**
+   * Numbers the message from the group's cached `last_seq` and queues its row;
+   * the row and the new `last_seq` are written with the rest of this turn's
+   * writes, before the COMMIT that makes them durable (see {@link commit}).
+   *
+   * @throws {Error} when the group does not exist.
+   */
   addGroupMessage(m: Omit<GroupMessage, "seq">): GroupMessage {
-    return this.#transaction(() => {
-      const { last_seq } = this.#q.nextGroupSeq.get(m.group) as { last_seq: number };
-      const seq = Number(last_seq);
-      this.#q.addGroupMessage.run(m.group, seq, m.at, m.sender, m.text);
-      return { ...m, seq };
-    });
+    this.getGroup(m.group);
+    const info = this.#groups.get(m.group);
+    if (!info) throw new Error(`Cannot store a message: no group ${m.group}`);
+    this.#begin();
+    const seq = ++info.lastSeq;
+    this.#pendingGroupRows.push(m.group, seq, m.at, m.sender, m.text);
+    this.#dirtySeqs.add(info);
+    if (this.#pendingGroupRows.length >= MAX_BATCH_ROWS * GROUP_ROW_PARAMS) this.#writeGroupRows();
+    return { ...m, seq };
+  }
+
+  /** Inserts the queued group messages and stores the groups' new `last_seq`. */
+  #writeGroupRows(): void {
+    const rows = this.#pendingGroupRows;
+    if (rows.length === 0) return;
+    this.#pendingGroupRows = [];
+    try {
+      this.#insertGroupRows(rows);
+    } catch (e) {
+      // Messages of this turn that were numbered but not stored must not be
+      // acknowledged: the whole group of writes is given up.
+      this.#fail(e);
+    }
+  }
+
+  #insertGroupRows(rows: (string | number)[]): void {
+    let at = 0;
+    let left = rows.length / GROUP_ROW_PARAMS;
+    // At most one statement per power of two: 100 rows are 64 + 32 + 4.
+    for (let size = MAX_BATCH_ROWS; size >= 1; size >>= 1) {
+      while (left >= size) {
+        const end = at + size * GROUP_ROW_PARAMS;
+        this.#insertStatement(size).run(...rows.slice(at, end));
+        at = end;
+        left -= size;
+      }
+    }
+    for (const g of this.#dirtySeqs) this.#q.setGroupSeq.run(g.lastSeq, g.name);
+    this.#dirtySeqs.clear();
+  }
+
+  #insertStatement(rows: number): StatementSync {
+    let stmt = this.#insertStatements.get(rows);
+    if (!stmt) {
+      stmt = this.#db.prepare(
+        "INSERT INTO group_messages (group_name, seq, at, sender, text) VALUES " +
+          Array.from({ length: rows }, () => "(?, ?, ?, ?, ?)").join(", "),
+      );
+      this.#insertStatements.set(rows, stmt);
+    }
+    return stmt;
   }
 
   *groupMessages(group: string): Iterable<GroupMessage> {
+    this.#writeGroupRows();
     for (const row of this.#q.groupMessages.iterate(group)) {
       yield toGroupMessage(row as unknown as GroupRow);
     }
@@ -420,6 +554,7 @@ export class SqliteStore implements ChatStore {
   }
 
   groupHistory(group: string, limit: number): GroupMessage[] {
+    this.#writeGroupRows();
     const rows = this.#q.groupHistory.all(group, limit) as unknown as GroupRow[];
     return rows.map(toGroupMessage).reverse();
   }
@@ -432,12 +567,64 @@ export class SqliteStore implements ChatStore {
   removeMembership(group: string, user: string): boolean {
     this.#begin();
     const removed = Number(this.#q.removeMember.run(group, user).changes) > 0;
-    this.#groups.get(group)?.members.delete(user);
+    this.#groups.get(group)?.removeMember(user);
     return removed;
+  }
+
+  /**
+   * Takes WAL checkpoints off the commit path: a worker thread with its own
+   * connection runs a PASSIVE checkpoint every `intervalMs`, and this
+   * connection stops checkpointing in its COMMITs (SQLite's default does one
+   * whenever the WAL passes 1000 pages, fsync included, stalling the event
+   * loop). If the worker fails, checkpoints go back to the COMMITs.
+   */
+  checkpointInBackground(intervalMs = CHECKPOINT_INTERVAL_MS): void {
+    if (this.#checkpointer !== undefined || this.#path === ":memory:" || !this.#db.isOpen) return;
+    let worker: Worker;
+    try {
+      worker = new Worker(new URL("./checkpointer.ts", import.meta.url).href, { type: "module" });
+    } catch {
+      return; // no worker here: the COMMITs keep checkpointing
+    }
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    this.#checkpointer = worker;
+    this.#checkpointerDone = done;
+    worker.onmessage = (e: MessageEvent<"ready" | { error: string }>) => {
+      if (this.#checkpointer !== worker) return;
+      if (e.data === "ready") {
+        this.#db.exec(`PRAGMA wal_autocheckpoint = ${BACKSTOP_CHECKPOINT_PAGES}`);
+      } else this.#stopCheckpointer();
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      if (this.#checkpointer === worker) this.#stopCheckpointer();
+    };
+    worker.postMessage({ path: this.#path, intervalMs, done });
+  }
+
+  /**
+   * Ends the checkpoint worker; this connection checkpoints in its COMMITs
+   * again. With `wait`, first asks the worker to close its connection and
+   * waits for that (at most {@link CHECKPOINTER_STOP_MS}): once the store is
+   * closed, nothing may still hold the database files.
+   */
+  #stopCheckpointer(wait = false): void {
+    const worker = this.#checkpointer;
+    const done = this.#checkpointerDone;
+    if (worker === undefined || done === undefined) return;
+    this.#checkpointer = undefined;
+    this.#checkpointerDone = undefined;
+    if (wait) {
+      worker.postMessage("stop");
+      Atomics.wait(done, 0, 0, CHECKPOINTER_STOP_MS);
+    }
+    worker.terminate();
+    if (this.#db.isOpen) this.#db.exec("PRAGMA wal_autocheckpoint = 1000");
   }
 
   close(): void {
     if (!this.#db.isOpen) return;
+    this.#stopCheckpointer(true);
     try {
       this.commit();
     } finally {

@@ -148,9 +148,13 @@ export class MessageLogs {
   /** Lines not yet written, by path. */
   readonly #pending = new Map<string, string[]>();
   #flushTimer: ReturnType<typeof setImmediate> | undefined;
+  /** `GROUP_messagelog.txt` paths by group, built once each. */
+  readonly #groupPaths = new Map<string, string>();
+  readonly #privatePath: string;
 
   constructor(dataDir: string) {
     this.#dir = dataDir;
+    this.#privatePath = join(dataDir, "messagelog.txt");
   }
 
   #append(path: string, line: string): void {
@@ -217,7 +221,13 @@ export class MessageLogs {
   }
 
   groupLogPath(group: string): string {
-    return join(this.#dir, `${group}_messagelog.txt`);
+    let path = this.#groupPaths.get(group);
+    if (path === undefined) {
+      path = join(this.#dir, `${group}_messagelog.txt`);
+      // Group names are never removed; the map holds one short string per group.
+      this.#groupPaths.set(group, path);
+    }
+    return path;
   }
 
   /** Creates an empty `GROUP_messagelog.txt` for a new group. */
@@ -226,7 +236,7 @@ export class MessageLogs {
   }
 
   appendPrivate(seq: number, at: number, receiver: string, text: string): void {
-    this.#append(join(this.#dir, "messagelog.txt"), privateLogLine(seq, at, receiver, text));
+    this.#append(this.#privatePath, privateLogLine(seq, at, receiver, text));
   }
 
   appendGroup(group: string, seq: number, at: number, sender: string, text: string): void {

@@ -24,7 +24,10 @@ export const MAX_BAD_FRAMES = 5;
 /** Frames queued for a client that does not read, before it is disconnected. */
 export const MAX_SEND_QUEUE_FRAMES = 1024;
 
-/** Bytes queued for a client that does not read, before it is disconnected. */
+/**
+ * Queued for a client that does not read, before it is disconnected: JSON text
+ * counted in UTF-16 code units (bytes, for ASCII).
+ */
 export const MAX_SEND_QUEUE_BYTES = 1024 * 1024;
 
 /** Longest message text a user may send, in characters. */

@@ -131,6 +131,14 @@ export function encodeFrame(frame: ServerFrame | ClientFrame): Uint8Array {
   return encoder.encode(JSON.stringify(frame) + "\n");
 }
 
+/**
+ * One frame as its JSON line (with the `\n`), not yet encoded: the server
+ * queues text and encodes everything one write sends at once.
+ */
+export function frameLine(frame: ServerFrame | ClientFrame): string {
+  return JSON.stringify(frame) + "\n";
+}
+
 const MAX_ARGS = 64;
 const MAX_ID = 2 ** 31 - 1;
 
@@ -223,6 +231,27 @@ export class FrameDecoder {
   push(chunk: Uint8Array): (unknown | FrameError)[] {
     const out: (unknown | FrameError)[] = [];
     let start = 0;
+    // Fast path for a chunk of whole lines with nothing held: one UTF-8
+    // decode for all of them instead of one per line. A region no longer than
+    // the limit cannot hold a line over it; invalid UTF-8 anywhere falls back
+    // to the line-by-line path below, which reports the bad line alone.
+    if (this.#pendingBytes === 0 && !this.#discarding) {
+      const last = chunk.lastIndexOf(0x0a);
+      if (last !== -1 && last < this.#maxBytes) {
+        let text: string | undefined;
+        try {
+          text = utf8.decode(chunk.subarray(0, last));
+        } catch {
+          text = undefined;
+        }
+        if (text !== undefined) {
+          for (const line of text.split("\n")) {
+            if (line.length > 0 && line !== "\r") out.push(parseLine(line));
+          }
+          start = last + 1;
+        }
+      }
+    }
     while (start < chunk.length) {
       const nl = chunk.indexOf(0x0a, start);
       const end = nl === -1 ? chunk.length : nl;
@@ -276,11 +305,16 @@ export class FrameDecoder {
     } catch {
       return new FrameError("bad_utf8", "Cannot read frame: not valid UTF-8");
     }
-    if (text.endsWith("\r")) text = text.slice(0, -1);
-    try {
-      return JSON.parse(text);
-    } catch {
-      return new FrameError("bad_json", "Cannot read frame: not valid JSON");
-    }
+    return parseLine(text);
+  }
+}
+
+/** One decoded line (without its `\n`) as JSON, or a {@link FrameError}. */
+function parseLine(text: string): unknown | FrameError {
+  if (text.endsWith("\r")) text = text.slice(0, -1);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return new FrameError("bad_json", "Cannot read frame: not valid JSON");
   }
 }

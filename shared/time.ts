@@ -25,7 +25,15 @@ function pad2(n: number): string {
  * ```
  */
 export function formatTimestamp(ms: number): string {
+  // The text changes once a second; a busy server formats the same second many times.
+  const second = Math.floor(ms / 1000);
+  if (second === lastSecond) return lastText;
   const d = new Date(ms);
-  return `${pad2(d.getDate())} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ` +
+  lastText = `${pad2(d.getDate())} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ` +
     `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  lastSecond = second;
+  return lastText;
 }
+
+let lastSecond = NaN;
+let lastText = "";

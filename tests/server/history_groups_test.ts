@@ -220,3 +220,75 @@ Deno.test("SqliteStore migrates a version-1 database and adds the history indexe
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("SqliteStore numbers a burst of group messages 1..n and keeps counting after a reopen", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessenger-store-test-" });
+  try {
+    const path = `${dir}/t.db`;
+    const store = new SqliteStore(path);
+    store.setPasswordHash("a", "h", 1);
+    store.setPasswordHash("b", "h", 1);
+    store.createGroup("G", "a", ["b"], 1);
+    store.createGroup("H", "b", ["a"], 1);
+    store.commit();
+    // 150 in one group of writes: more than one multi-row insert, and a remainder.
+    const seqs: number[] = [];
+    for (let i = 0; i < 150; i++) {
+      seqs.push(store.addGroupMessage({ group: "G", at: i, sender: "a", text: `g${i}` }).seq);
+      if (i % 50 === 0) store.addGroupMessage({ group: "H", at: i, sender: "b", text: `h${i}` });
+    }
+    assertEquals(seqs, Array.from({ length: 150 }, (_, i) => i + 1));
+    // A read sees the messages not yet committed.
+    assertEquals(store.groupHistory("G", 2).map((m) => m.text), ["g148", "g149"]);
+    store.addGroupMessage({ group: "G", at: 200, sender: "a", text: "last" });
+    store.close();
+
+    const reopened = new SqliteStore(path);
+    assertEquals([...reopened.groupMessages("G")].map((m) => m.seq), seqs.concat(151));
+    assertEquals([...reopened.groupMessages("H")].map((m) => m.text), ["h0", "h50", "h100"]);
+    assertEquals(
+      reopened.addGroupMessage({ group: "G", at: 300, sender: "b", text: "x" }).seq,
+      152,
+    );
+    assertEquals(reopened.addGroupMessage({ group: "H", at: 300, sender: "b", text: "y" }).seq, 4);
+    let failed = false;
+    try {
+      reopened.addGroupMessage({ group: "nope", at: 1, sender: "a", text: "z" });
+    } catch {
+      failed = true;
+    }
+    assert(failed, "a message to a missing group is refused");
+    reopened.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("SqliteStore.checkpointInBackground() copies the WAL into the database off the commit path", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tessenger-store-test-" });
+  try {
+    const path = `${dir}/t.db`;
+    const store = new SqliteStore(path);
+    store.checkpointInBackground(20);
+    store.setPasswordHash("a", "h", 1);
+    store.createGroup("G", "a", [], 1);
+    const before = Deno.statSync(path).size;
+    // About 100 pages: below the 1000 at which a COMMIT would checkpoint itself.
+    for (let i = 0; i < 1000; i++) {
+      store.addGroupMessage({ group: "G", at: i, sender: "a", text: "x".repeat(300) });
+    }
+    store.commit();
+    // Only the worker can have grown the database file. Waits as long as other
+    // tests' replies may take (no speed is asserted).
+    for (let i = 0; i < 1500 && Deno.statSync(path).size <= before; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert(Deno.statSync(path).size > before, "the worker checkpointed the WAL");
+    store.close();
+    const reopened = new SqliteStore(path);
+    assertEquals([...reopened.groupMessages("G")].length, 1000);
+    reopened.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -50,6 +50,27 @@ Deno.test("FrameDecoder reports bad UTF-8 and bad JSON as errors, not exceptions
   assertEquals(out.map((e) => (e as FrameError).code), ["bad_utf8", "bad_json"]);
 });
 
+Deno.test("FrameDecoder decodes a chunk of many lines alike whether or not one is bad", () => {
+  const good = ['{"n":1}', '{"n":"é ✓"}\r', "", "{oops", '{"n":3}'];
+  const d = new FrameDecoder(64);
+  const out = d.push(enc.encode(good.join("\n") + '\n{"n":'));
+  assertEquals(out.length, 4);
+  assertEquals([out[0], out[1], out[3]], [{ n: 1 }, { n: "é ✓" }, { n: 3 }]);
+  assert(out[2] instanceof FrameError && out[2].code === "bad_json");
+  assertEquals(d.push(enc.encode("4}\n")), [{ n: 4 }]);
+  // One bad UTF-8 line among good ones is reported alone.
+  const mixed = [...enc.encode('{"a":1}\n'), 0xff, 0x0a, ...enc.encode('{"b":2}\n')];
+  const out2 = new FrameDecoder(64).push(new Uint8Array(mixed));
+  assertEquals(out2.length, 3);
+  assert(out2[1] instanceof FrameError && out2[1].code === "bad_utf8");
+  assertEquals([out2[0], out2[2]], [{ a: 1 }, { b: 2 }]);
+  // Longer than the limit in all: the line over it is still refused.
+  const long = new FrameDecoder(16).push(enc.encode('{"a":1}\n{"b":"xxxxxxxxxxxx"}\n{"c":3}\n'));
+  assertEquals(long.length, 3);
+  assert(long[1] instanceof FrameError && long[1].code === "too_large");
+  assertEquals([long[0], long[2]], [{ a: 1 }, { c: 3 }]);
+});
+
 Deno.test("parseRequest() accepts a well-formed request and defaults args", () => {
   assertEquals(parseRequest({ t: "req", id: 3, cmd: "activeuser" }), {
     t: "req",

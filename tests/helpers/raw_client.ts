@@ -216,3 +216,20 @@ export class RawClient {
     await this.#reading;
   }
 }
+
+/**
+ * Logs Yoda, Hans and Luke in on a test server; Yoda creates group `g` and the other
+ * two join it. Returns the three clients.
+ */
+export async function groupOfThree(
+  port: number,
+  passwords: Record<"Yoda" | "Hans" | "Luke", string>,
+): Promise<[RawClient, RawClient, RawClient]> {
+  const yoda = await RawClient.login(port, "Yoda", passwords.Yoda);
+  const hans = await RawClient.login(port, "Hans", passwords.Hans);
+  const luke = await RawClient.login(port, "Luke", passwords.Luke);
+  await yoda.expectOk("creategroup", ["g", "Hans", "Luke"]);
+  await hans.expectOk("joingroup", ["g"]);
+  await luke.expectOk("joingroup", ["g"]);
+  return [yoda, hans, luke];
+}

@@ -5,7 +5,7 @@
  */
 
 import { assertEquals } from "../helpers/assert.ts";
-import { RawClient } from "../helpers/raw_client.ts";
+import { groupOfThree, RawClient } from "../helpers/raw_client.ts";
 import { startTestServer, TEST_USERS } from "../helpers/test_server.ts";
 import { LocalPresence, type Outbox, type SharedRun } from "../../server/presence.ts";
 
@@ -15,12 +15,7 @@ const req = (id: number, cmd: string, args: string[]) =>
 Deno.test("pipelined group messages with a private message between them arrive in order", async () => {
   const t = await startTestServer();
   try {
-    const yoda = await RawClient.login(t.port, "Yoda", TEST_USERS.Yoda);
-    const hans = await RawClient.login(t.port, "Hans", TEST_USERS.Hans);
-    const luke = await RawClient.login(t.port, "Luke", TEST_USERS.Luke);
-    await yoda.expectOk("creategroup", ["g", "Hans", "Luke"]);
-    await hans.expectOk("joingroup", ["g"]);
-    await luke.expectOk("joingroup", ["g"]);
+    const [yoda, hans, luke] = await groupOfThree(t.port, TEST_USERS);
     // One write: the server handles all of it in one turn.
     await yoda.write(
       req(100, "groupmsg", ["g", "m1"]) + req(101, "groupmsg", ["g", "m2"]) +

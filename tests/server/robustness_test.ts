@@ -1,6 +1,6 @@
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { MAX_BAD_FRAMES, MAX_FRAME_BYTES } from "../../shared/limits.ts";
-import { RawClient } from "../helpers/raw_client.ts";
+import { groupOfThree, RawClient } from "../helpers/raw_client.ts";
 import { startTestServer, TEST_USERS } from "../helpers/test_server.ts";
 
 Deno.test("garbage and oversized frames get errors while other users keep chatting", async () => {
@@ -50,12 +50,7 @@ Deno.test("too many malformed frames end in a clean disconnect", async () => {
 Deno.test("a client that never reads is cut off and does not hold up a group message", async () => {
   const t = await startTestServer();
   try {
-    const yoda = await RawClient.login(t.port, "Yoda", TEST_USERS.Yoda);
-    const hans = await RawClient.login(t.port, "Hans", TEST_USERS.Hans);
-    const luke = await RawClient.login(t.port, "Luke", TEST_USERS.Luke);
-    await yoda.expectOk("creategroup", ["g", "Hans", "Luke"]);
-    await hans.expectOk("joingroup", ["g"]);
-    await luke.expectOk("joingroup", ["g"]);
+    const [yoda, hans, luke] = await groupOfThree(t.port, TEST_USERS);
     luke.stopReading();
     // Big messages fill Luke's socket buffers, then the server's bounded queue.
     const text = "x".repeat(3900);

@@ -104,6 +104,12 @@ export const DEFAULT_MAX_ACK_DELAY_MS = 2;
 /** Largest number of SACK ranges in one ACK. */
 export const MAX_ACK_RANGES = 64;
 
+/**
+ * A backed-off retransmission or probe waits at most idle timeout / this, so that many tries
+ * go out before a silent peer is given up: with / 3, 4 % of small transfers failed their
+ * handshake at 30 % loss (300 simulated seeds), every HELLO or ACCEPT of 5 tries lost.
+ */
+export const RETRIES_PER_IDLE = 10;
 /** A transfer fails when nothing authentic was heard from the peer for this long (ms). */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
 /** After DONE or CANCEL a machine lingers this many RTOs to answer retransmissions. */

@@ -31,6 +31,7 @@ import {
   PACKET_WINDOW,
   PROGRESS_INTERVAL_MS,
   READ_AHEAD_BYTES,
+  RETRIES_PER_IDLE,
   STRIPED_TIME_THRESHOLD,
   TIME_THRESHOLD,
   TIMER_GRANULARITY_MS,
@@ -292,7 +293,7 @@ export class TransferSender extends TransferMachine {
     this.stateValue = "transfer";
     this.#helloDue = false;
     this.#backoff = 1;
-    this.#probeAt = now + this.#probeInterval();
+    this.#probeAt = now + this.#retryInterval();
     this.emit({ type: "accepted" });
     if (this.chunkCount === 0) this.#enterFinishing(now);
   }
@@ -301,7 +302,7 @@ export class TransferSender extends TransferMachine {
     this.stateValue = "finishing";
     this.#rtoAt = undefined;
     this.#lossAt = undefined;
-    this.#probeAt = now + this.#probeInterval();
+    this.#probeAt = now + this.#retryInterval();
   }
 
   #onAck(frame: AckFrame, now: number): void {
@@ -339,7 +340,7 @@ export class TransferSender extends TransferMachine {
     }
     if (this.#bytesInFlight === 0 && this.#probeAt === undefined) {
       this.#backoff = 1;
-      this.#probeAt = now + this.#probeInterval();
+      this.#probeAt = now + this.#retryInterval();
     }
     this.#detectLosses(now);
     this.#releaseBlocks();
@@ -426,9 +427,16 @@ export class TransferSender extends TransferMachine {
     }
   }
 
-  /** Interval between HELLO retransmissions and probes: backed-off RTO, under the idle timeout. */
-  #probeInterval(): number {
-    return Math.min(this.#rtt.rto() * this.#backoff, MAX_RTO_MS, this.idleTimeoutMs / 3);
+  /**
+   * Wait before a retransmission timeout, a HELLO retransmission or a probe: the backed-off
+   * RTO, at most MAX_RTO_MS and a tenth of the idle timeout (RETRIES_PER_IDLE).
+   */
+  #retryInterval(): number {
+    return Math.min(
+      this.#rtt.rto() * this.#backoff,
+      MAX_RTO_MS,
+      this.idleTimeoutMs / RETRIES_PER_IDLE,
+    );
   }
 
   protected pollPacket(now: number): Uint8Array | undefined {
@@ -498,10 +506,10 @@ export class TransferSender extends TransferMachine {
     if (chunk >= 0) {
       this.#chunkPn[chunk % CHUNK_RING] = pn;
       this.#bytesInFlight += datagram.length;
-      this.#rtoAt ??= now + this.#rtt.rto() * this.#backoff;
+      this.#rtoAt ??= now + this.#retryInterval();
       this.#probeAt = undefined;
     } else {
-      this.#probeAt = now + this.#probeInterval();
+      this.#probeAt = now + this.#retryInterval();
       if (this.#oldestPn === pn) this.#oldestPn++;
     }
     return datagram;

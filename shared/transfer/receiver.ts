@@ -185,7 +185,8 @@ export class TransferReceiver extends TransferMachine {
     }
     this.#doneDue = true;
     this.emit({ type: "done" });
-    this.drain(now, Math.max(MIN_DRAIN_MS, this.idleTimeoutMs / 2));
+    // As long as the sender may probe for DONE before it gives up (DONE_ACK ends it sooner).
+    this.drain(now, Math.max(MIN_DRAIN_MS, this.idleTimeoutMs));
   }
 
   protected onPacket(packet: OpenedPacket, now: number): boolean {

@@ -17,6 +17,8 @@
 
 import { parseArgs } from "node:util";
 import { hashPassword } from "../server/passwords.ts";
+import { SERVER_V8_FLAGS_ARG } from "../server/v8_flags.ts";
+import { MAIN_PERMISSIONS, mainArgs } from "../tests/helpers/main_process.ts";
 import { MAX_SERVER_FRAME_BYTES } from "../shared/limits.ts";
 import { FrameDecoder, FrameError } from "../shared/protocol.ts";
 
@@ -353,15 +355,9 @@ interface ServerProcess {
 }
 
 async function startServerProcess(dir: string): Promise<ServerProcess> {
-  const mainTs = new URL("../main.ts", import.meta.url).pathname;
   const child = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env=NO_COLOR,TERM",
-      mainTs,
+    // As `deno task server` and the binary run it: the same permissions and V8 flag.
+    args: mainArgs([
       "server",
       "--port",
       "0",
@@ -373,7 +369,7 @@ async function startServerProcess(dir: string): Promise<ServerProcess> {
       "0",
       "--log-level",
       "info",
-    ],
+    ], [...MAIN_PERMISSIONS, SERVER_V8_FLAGS_ARG]),
     stdout: "piped",
     stderr: "piped",
   }).spawn();

@@ -401,19 +401,14 @@ export function history(ctx: CommandContext, [target, count]: string[]): void {
     const messages = store.groupHistory(target, limit);
     if (messages.length === 0) ctx.reply.line(`No messages in ${target} yet.`);
     else ctx.reply.line(`Last ${nMessages(messages.length)} in ${target}:`);
-    for (const m of messages) {
-      ctx.reply.line(`${formatTimestamp(m.at)}, ${target}, ${m.sender}: ${m.text}`);
-    }
-    ctx.reply.data = {
-      kind: "group",
-      target,
-      messages: messages.map((m) => ({
-        seq: m.seq,
-        ts: formatTimestamp(m.at),
-        from: m.sender,
-        text: m.text,
-      })),
-    };
+    const items = messages.map((m) => ({
+      seq: m.seq,
+      ts: formatTimestamp(m.at),
+      from: m.sender,
+      text: m.text,
+    }));
+    for (const m of items) ctx.reply.line(`${m.ts}, ${target}, ${m.from}: ${m.text}`);
+    ctx.reply.data = { kind: "group", target, messages: items };
     return;
   }
   if (target === me) {
@@ -428,18 +423,15 @@ export function history(ctx: CommandContext, [target, count]: string[]): void {
   const messages = store.privateHistory(me, target, limit);
   if (messages.length === 0) ctx.reply.line(`No messages with ${target} yet.`);
   else ctx.reply.line(`Last ${nMessages(messages.length)} with ${target}:`);
-  for (const m of messages) ctx.reply.line(`${formatTimestamp(m.at)}, ${m.sender}: ${m.text}`);
-  ctx.reply.data = {
-    kind: "user",
-    target,
-    messages: messages.map((m) => ({
-      seq: m.seq,
-      ts: formatTimestamp(m.at),
-      from: m.sender,
-      to: m.receiver,
-      text: m.text,
-    })),
-  };
+  const items = messages.map((m) => ({
+    seq: m.seq,
+    ts: formatTimestamp(m.at),
+    from: m.sender,
+    to: m.receiver,
+    text: m.text,
+  }));
+  for (const m of items) ctx.reply.line(`${m.ts}, ${m.from}: ${m.text}`);
+  ctx.reply.data = { kind: "user", target, messages: items };
 }
 
 // /groups

@@ -69,19 +69,15 @@ export const MIN_RTO_MS = 50;
 export const MAX_RTO_MS = 8000;
 /** Clock granularity assumed by timers and RTT variance (ms). */
 export const TIMER_GRANULARITY_MS = 1;
-/** A packet is lost once a packet sent this many packet numbers later was received. */
+/**
+ * A packet is lost once a packet sent this many packet numbers later was received (on a
+ * striped transfer: this many later packets of its stripe).
+ */
 export const PACKET_THRESHOLD = 3;
 /** Reordering seen: the packet threshold doubles per spurious loss, up to this. */
 export const MAX_PACKET_THRESHOLD = 128;
 /** A packet is lost once this multiple of the RTT passed and a later packet was received. */
 export const TIME_THRESHOLD = 9 / 8;
-/**
- * The time threshold when the receiver stripes (several sockets): one turn of its event
- * loop reads one datagram per socket, so a datagram can be read a turn after a later one,
- * about half a loopback RTT. 2 is RACK's largest reordering window (one RTT).
- */
-export const STRIPED_TIME_THRESHOLD = 2;
-
 /** Congestion window at start, in packets (RFC 9002 uses 10). */
 export const INITIAL_WINDOW_PACKETS = 10;
 /** Congestion window never falls below this many packets. */

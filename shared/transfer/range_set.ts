@@ -101,10 +101,30 @@ export class RangeSet {
     return this.#ends.shift();
   }
 
-  /** Calls `visit(start, end)` for ranges from the highest down, at most `limit` of them. */
-  forEachDescending(limit: number, visit: (start: number, end: number) => void): void {
-    const low = Math.max(0, this.#starts.length - limit);
-    for (let i = this.#starts.length - 1; i >= low; i--) visit(this.#starts[i], this.#ends[i]);
+  /**
+   * Calls `visit(start, end)` for at most `limit` ranges: first those holding a value of
+   * `first` (in its order, each range once), then the others from the highest down.
+   */
+  forEachDescending(
+    limit: number,
+    visit: (start: number, end: number) => void,
+    first: readonly number[] = [],
+  ): void {
+    const picked: number[] = [];
+    for (const value of first) {
+      if (picked.length >= limit) return;
+      const i = this.#firstEndingAfter(value);
+      if (i < this.#starts.length && this.#starts[i] <= value && !picked.includes(i)) {
+        picked.push(i);
+        visit(this.#starts[i], this.#ends[i]);
+      }
+    }
+    let left = limit - picked.length;
+    for (let i = this.#starts.length - 1; i >= 0 && left > 0; i--) {
+      if (picked.includes(i)) continue;
+      visit(this.#starts[i], this.#ends[i]);
+      left--;
+    }
   }
 
   /** Returns the ranges as [start, end) pairs, lowest first (for tests and debugging). */

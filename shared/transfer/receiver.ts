@@ -83,6 +83,8 @@ export interface FileData {
 }
 
 const ACK_FIXED_BYTES = 22;
+/** Out-of-order arrivals an ACK reports first (striping: one ACK covers up to 8 datagrams). */
+const RECENT_CHUNKS = 8;
 
 /** Sans-IO receiver of one file. */
 export class TransferReceiver extends TransferMachine {
@@ -101,6 +103,8 @@ export class TransferReceiver extends TransferMachine {
   #cumAck = 0;
   #highest = -1;
   readonly #received = new RangeSet();
+  /** Chunks stored out of order since the last ACK, newest first (at most RECENT_CHUNKS). */
+  #recent: number[] = [];
   readonly #buffer = new Map<number, Uint8Array>();
   /**
    * Chunk-sized arrays no longer in use: a chunk is copied into one when it arrives and
@@ -304,6 +308,8 @@ export class TransferReceiver extends TransferMachine {
     } else {
       this.#buffer.set(chunk, data);
       this.#received.add(chunk, chunk + 1);
+      this.#recent.unshift(chunk);
+      if (this.#recent.length > RECENT_CHUNKS) this.#recent.pop();
     }
     // Acknowledge at once on reordering (a new gap or a filled hole), else every N packets.
     if (chunk > this.#highest + 1 || chunk < this.#highest) {
@@ -383,8 +389,13 @@ export class TransferReceiver extends TransferMachine {
     this.#ackPending = 0;
     this.#ackAt = undefined;
     this.#limit = limit;
+    // RFC 2018: the ranges holding what just arrived go first, then the highest. A hole
+    // filled far below the top is otherwise not reported while more ranges are open than
+    // an ACK holds, and the sender, which has seen later packets acknowledged, would deem
+    // lost what arrived.
     const ranges: number[] = [];
-    this.#received.forEachDescending(this.#maxRanges, (s, e) => ranges.push(s, e));
+    this.#received.forEachDescending(this.#maxRanges, (s, e) => ranges.push(s, e), this.#recent);
+    this.#recent.length = 0;
     return this.seal(
       PacketType.Ack,
       encodeAck({

@@ -32,7 +32,6 @@ import {
   PROGRESS_INTERVAL_MS,
   READ_AHEAD_BYTES,
   RETRIES_PER_IDLE,
-  STRIPED_TIME_THRESHOLD,
   TIME_THRESHOLD,
   TIMER_GRANULARITY_MS,
 } from "./constants.ts";
@@ -115,8 +114,17 @@ export class TransferSender extends TransferMachine {
   #oldestPn = 0;
   #bytesInFlight = 0;
   #largestEcho = -1;
+  /**
+   * Per stripe (the receiver socket packet number pn goes to is pn % stripes), the
+   * largest packet number acknowledged. One socket delivers in order, so only a later
+   * packet of the same stripe is evidence of a loss; across stripes, datagrams are read
+   * back in any order.
+   */
+  #largestAcked = new Float64Array([-1]);
+  /** Scratch for #detectLosses(): stripes already past their oldest packet in flight. */
+  #stripeDone = new Uint8Array(1);
+  /** Later packets of the same stripe acknowledged before one is deemed lost. */
   #reorderThreshold = PACKET_THRESHOLD;
-  #timeThreshold = TIME_THRESHOLD;
   #extraPorts: readonly number[] = [];
   readonly #striping: boolean;
 
@@ -184,6 +192,16 @@ export class TransferSender extends TransferMachine {
     return this.#extraPorts;
   }
 
+  /**
+   * Where the datagram pollTransmit() returned last goes: 0 for the peer's address, i
+   * for `extraPorts[i - 1]`. It is the packet number modulo the number of stripes, so
+   * each of the receiver's sockets gets its packets in packet-number order (loss
+   * detection counts on it); always 0 without extra ports.
+   */
+  get stripe(): number {
+    return (this.nextPn - 1) % this.#largestAcked.length;
+  }
+
   /** Smoothed RTT in ms. */
   get srtt(): number {
     return this.#rtt.smoothed;
@@ -249,13 +267,8 @@ export class TransferSender extends TransferMachine {
         const frame = decodeAccept(packet.body);
         if (this.stateValue === "handshake" && this.#striping && frame.ports.length > 0) {
           this.#extraPorts = frame.ports;
-          // Datagrams spread over n sockets are read back up to about n apart, and up to
-          // an event-loop turn late: a good part of a loopback RTT.
-          this.#reorderThreshold = Math.max(
-            this.#reorderThreshold,
-            PACKET_THRESHOLD * (1 + frame.ports.length),
-          );
-          this.#timeThreshold = STRIPED_TIME_THRESHOLD;
+          this.#largestAcked = new Float64Array(1 + frame.ports.length).fill(-1);
+          this.#stripeDone = new Uint8Array(1 + frame.ports.length);
         }
         if (this.stateValue === "handshake") this.#onAccepted(now);
         this.#onAck({ ...frame, cumAck: 0, ranges: [] }, now);
@@ -308,6 +321,7 @@ export class TransferSender extends TransferMachine {
   #onAck(frame: AckFrame, now: number): void {
     if (frame.largestPn > this.#largestEcho && frame.largestPn < this.nextPn) {
       this.#largestEcho = frame.largestPn;
+      this.#onPacketAcked(frame.largestPn);
       if (this.nextPn - frame.largestPn < PACKET_WINDOW) {
         const sample = now - this.#sentTime[frame.largestPn % PACKET_WINDOW];
         this.#rtt.update(sample, frame.ackDelayUs / 1000);
@@ -354,6 +368,7 @@ export class TransferSender extends TransferMachine {
     const pn = this.#chunkPn[chunk % CHUNK_RING];
     const slot = pn % PACKET_WINDOW;
     if (this.#sentChunk[slot] === chunk) {
+      this.#onPacketAcked(pn);
       if (this.#inFlight[slot] === IN_FLIGHT) {
         this.#inFlight[slot] = 0;
         this.#bytesInFlight -= this.#sentBytes[slot];
@@ -369,28 +384,51 @@ export class TransferSender extends TransferMachine {
     this.#ackedBytes += this.#chunkLength(chunk);
   }
 
-  /** RFC 9002 §6.1: packet- and time-threshold loss detection over the oldest packets. */
+  #onPacketAcked(pn: number): void {
+    const stripe = pn % this.#largestAcked.length;
+    if (pn > this.#largestAcked[stripe]) this.#largestAcked[stripe] = pn;
+  }
+
+  /**
+   * RFC 9002 §6.1: packet- and time-threshold loss detection over the oldest packets,
+   * each stripe on its own: a packet is lost once a packet sent #reorderThreshold later on
+   * its stripe was acknowledged, or a later one of its stripe was and the time threshold
+   * passed. The scan stops once every stripe has reached a packet that is not lost yet.
+   */
   #detectLosses(now: number): void {
     this.#lossAt = undefined;
     const delay = Math.max(
-      this.#timeThreshold * Math.max(this.#rtt.smoothed, this.#rtt.latest),
+      TIME_THRESHOLD * Math.max(this.#rtt.smoothed, this.#rtt.latest),
       TIMER_GRANULARITY_MS,
     );
-    while (this.#oldestPn < this.nextPn) {
-      const slot = this.#oldestPn % PACKET_WINDOW;
-      if (this.#inFlight[slot] !== IN_FLIGHT) {
-        this.#oldestPn++;
-        continue;
-      }
-      if (this.#oldestPn > this.#largestEcho) break;
-      const sent = this.#sentTime[slot];
-      if (this.#oldestPn + this.#reorderThreshold <= this.#largestEcho || sent + delay <= now) {
+    const stripes = this.#largestAcked.length;
+    const done = this.#stripeDone;
+    done.fill(0);
+    let open = stripes;
+    let prefix = true; // nothing in flight from #oldestPn up to pn
+    for (let pn = this.#oldestPn; pn < this.nextPn && open > 0; pn++) {
+      const slot = pn % PACKET_WINDOW;
+      if (this.#inFlight[slot] === IN_FLIGHT) {
+        const stripe = pn % stripes;
+        if (done[stripe] === 1) {
+          prefix = false;
+          continue;
+        }
+        const largest = this.#largestAcked[stripe];
+        const sent = this.#sentTime[slot];
+        if (
+          pn > largest || (pn + this.#reorderThreshold * stripes > largest && sent + delay > now)
+        ) {
+          // Not lost (yet); nor is any later packet of this stripe.
+          if (pn <= largest) this.#lossAt = minTime(this.#lossAt, sent + delay);
+          done[stripe] = 1;
+          open--;
+          prefix = false;
+          continue;
+        }
         this.#declareLost(slot, now, LOST_BY_THRESHOLD);
-        this.#oldestPn++;
-        continue;
       }
-      this.#lossAt = sent + delay;
-      break;
+      if (prefix) this.#oldestPn = pn + 1;
     }
   }
 

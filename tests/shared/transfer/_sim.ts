@@ -136,7 +136,8 @@ class DeliveryQueue {
 /** One direction of the link: bottleneck queue plus impairments. */
 class LinkDirection {
   #busyUntil = 0;
-  #lastArrival = 0;
+  /** Per lane (socket), the latest arrival: one socket delivers in order. */
+  readonly #lastArrival: number[] = [];
   readonly #history: Uint8Array[] = [];
   constructor(
     readonly profile: LinkProfile,
@@ -153,7 +154,11 @@ class LinkDirection {
   /** Scripted drops: called with every datagram before the impairments; true drops it. */
   dropIf: ((bytes: Uint8Array) => boolean) | undefined;
 
-  send(now: number, bytes: Uint8Array): void {
+  /**
+   * Sends one datagram. `lane` is the receiving socket of a striped transfer: each lane
+   * keeps its own order and is `laneDelayMs` later than the one before it.
+   */
+  send(now: number, bytes: Uint8Array, lane = 0, laneDelayMs = 0): void {
     if (this.cut || (this.dropIf?.(bytes) ?? false)) return;
     const p = this.profile;
     const backlog = Math.max(0, this.#busyUntil - now) * p.rate;
@@ -162,17 +167,21 @@ class LinkDirection {
     this.#busyUntil = departure;
     if (this.rng() < p.forge) this.#forge(departure, bytes);
     if (this.rng() < p.loss) return;
-    this.#schedule(departure, bytes);
-    if (this.rng() < p.duplicate) this.#schedule(departure + this.rng() * p.delayMs, bytes);
+    const late = departure + lane * laneDelayMs;
+    this.#schedule(late, bytes, lane);
+    if (this.rng() < p.duplicate) this.#schedule(late + this.rng() * p.delayMs, bytes, lane);
     if (this.#history.length < 64) this.#history.push(bytes);
     else this.#history[Math.floor(this.rng() * 64)] = bytes;
   }
 
-  #schedule(departure: number, bytes: Uint8Array): void {
+  #schedule(departure: number, bytes: Uint8Array, lane: number): void {
     const p = this.profile;
     // Jitter keeps the order (one path); only `reorder` holds datagrams back.
-    let at = Math.max(this.#lastArrival, departure + p.delayMs + this.rng() * p.jitterMs);
-    this.#lastArrival = at;
+    let at = Math.max(
+      this.#lastArrival[lane] ?? 0,
+      departure + p.delayMs + this.rng() * p.jitterMs,
+    );
+    this.#lastArrival[lane] = at;
     if (this.rng() < p.reorder) at += this.rng() * 2 * p.delayMs;
     this.queue.push(at, this.to, bytes);
     this.delivered++;
@@ -216,6 +225,13 @@ export interface SimOptions {
   script?: (sim: Sim) => void;
   /** Virtual time after which the run is abandoned (ms). */
   maxTimeMs?: number;
+  /**
+   * Stripes: the receiver offers this many sockets (extra ports in ACCEPT) and the sender
+   * spreads its datagrams over them; socket k's datagrams arrive `stripeDelayMs` × k late,
+   * each socket's in order. Default 1 (no striping).
+   */
+  stripes?: number;
+  stripeDelayMs?: number;
   /** Whether the receiver's disk is stalled: pollData() is not called. */
   stallDisk?: (now: number) => boolean;
 }
@@ -272,6 +288,7 @@ export function simulate(options: SimOptions): SimResult {
       size: options.size,
       sha256,
       sendBufferBytes: 1 << 20,
+      striping: (options.stripes ?? 1) > 1,
       // Poisoned once released: a later read from it would corrupt the output.
       releaseData: (bytes) => {
         released++;
@@ -285,6 +302,7 @@ export function simulate(options: SimOptions): SimResult {
     expected: { fileName: options.expectedName ?? "video.mp4", size: options.size, sha256 },
     maxFileSize: options.maxFileSize,
     receiveWindowBytes: options.receiveWindowBytes,
+    extraPorts: Array.from({ length: (options.stripes ?? 1) - 1 }, (_, i) => 40001 + i),
   }, 0);
   const queue = new DeliveryQueue();
   const toReceiver = new LinkDirection(options.profile, rng, "receiver", queue);
@@ -323,7 +341,7 @@ export function simulate(options: SimOptions): SimResult {
       pushed++;
     }
     for (let d = sender.pollTransmit(now); d !== undefined; d = sender.pollTransmit(now)) {
-      toReceiver.send(now, d);
+      toReceiver.send(now, d, sender.stripe, options.stripeDelayMs ?? 0);
     }
     maxPending = Math.max(maxPending, receiver.bytesPending);
     if (!(options.stallDisk?.(now) ?? false)) {

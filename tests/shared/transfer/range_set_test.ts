@@ -52,3 +52,18 @@ Deno.test("ReplayWindow accepts each number once and refuses numbers below the w
   w.mark(1000);
   assert.ok(w.isFresh(999) && !w.isFresh(100) && !w.isFresh(1000));
 });
+
+Deno.test("RangeSet.forEachDescending() puts the ranges holding `first` values first", () => {
+  const set = new RangeSet();
+  for (const [s, e] of [[1, 2], [3, 5], [7, 8], [10, 12], [20, 21]]) set.add(s, e);
+  const visit = (limit: number, first?: number[]) => {
+    const out: number[][] = [];
+    set.forEachDescending(limit, (s, e) => out.push([s, e]), first);
+    return out;
+  };
+  assert.deepEqual(visit(3), [[20, 21], [10, 12], [7, 8]]);
+  // 4 and 3 share a range (reported once); 6 is in none; the rest from the top, skipping it.
+  assert.deepEqual(visit(3, [4, 6, 3]), [[3, 5], [20, 21], [10, 12]]);
+  assert.deepEqual(visit(2, [1, 11, 20]), [[1, 2], [10, 12]]);
+  assert.deepEqual(visit(9, [7]), [[7, 8], [20, 21], [10, 12], [3, 5], [1, 2]]);
+});

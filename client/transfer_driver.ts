@@ -63,6 +63,8 @@ const IO_BLOCK = 1024 * 1024;
 const MAX_PENDING_SENDS = 64;
 /** The receiver writes once this much is queued (or the data is complete). */
 const WRITE_BATCH = 256 * 1024;
+/** Default of `syncEveryBytes`. */
+const SYNC_EVERY = 16 * 1024 * 1024;
 /** A staging array: a write block plus room for one more piece (smaller than a datagram). */
 const STAGING_SIZE = IO_BLOCK + MAX_DATAGRAM_SIZE;
 /** close() waits this long, at most, for transfers that are completing (ms). */
@@ -127,6 +129,11 @@ export interface TransferEndpointOptions {
    * off to send through a relay: datagrams to the extra ports would go around it.
    */
   striping?: boolean;
+  /**
+   * A receiver makes what it wrote durable in the background every this many bytes, so
+   * the sync before the file is renamed into place has little left to do. Default 16 MiB.
+   */
+  syncEveryBytes?: number;
 }
 
 /** Progress of one transfer. */
@@ -197,6 +204,8 @@ export interface EndpointStats {
   droppedByTransfers: number;
   sendErrors: number;
   receiveErrors: number;
+  /** Background syncs of received files begun (see `syncEveryBytes`). */
+  backgroundSyncs: number;
 }
 
 interface Address {
@@ -216,9 +225,8 @@ interface Transfer {
   machine: TransferSender | TransferReceiver;
   /** Peer address; for a receiver the port is learnt from the first authentic datagram. */
   peer: PeerAddress | undefined;
-  /** Sender: the peer address and its extra ports (ACCEPT), used in turn; else empty. */
+  /** Sender: the peer address and its extra ports (ACCEPT), as the sender's `stripe` picks them; else empty. */
   stripes: PeerAddress[];
-  nextStripe: number;
   peerHost: string;
   started: number;
   meter: RateMeter;
@@ -238,6 +246,12 @@ interface Transfer {
   staging: Uint8Array | undefined;
   staged: number;
   spare: Uint8Array | undefined;
+  /** Receiver: bytes written since the last background sync began. */
+  unsynced: number;
+  /** Receiver: a second handle of the `.part` file, for background syncs. */
+  syncFile: Deno.FsFile | undefined;
+  /** Receiver: the background sync in progress; it resolves to its error, if any. */
+  syncing: Promise<unknown> | undefined;
   verified: boolean;
   /** Receiver: saving the verified file has begun; it is no longer cancelled. */
   committing: boolean;
@@ -285,6 +299,7 @@ export class TransferEndpoint {
     droppedByTransfers: 0,
     sendErrors: 0,
     receiveErrors: 0,
+    backgroundSyncs: 0,
   };
   readonly #conn: Deno.DatagramConn;
   /** Extra receive sockets offered to senders (striping), opened on first use. */
@@ -496,7 +511,6 @@ export class TransferEndpoint {
       machine,
       peer,
       stripes: [],
-      nextStripe: 0,
       peerHost: normalizeHost(peerHost),
       started: this.#now(),
       meter: new RateMeter(),
@@ -509,6 +523,9 @@ export class TransferEndpoint {
       staging: undefined,
       staged: 0,
       spare: undefined,
+      unsynced: 0,
+      syncFile: undefined,
+      syncing: undefined,
       verified: false,
       committing: false,
       savedPath: undefined,
@@ -687,8 +704,8 @@ export class TransferEndpoint {
       }
       this.#pendingSends++;
       this.stats.datagramsSent++;
-      // Striping: datagrams take the peer's sockets in turn.
-      const to = t.stripes.length > 0 ? t.stripes[t.nextStripe++ % t.stripes.length] : t.peer;
+      // Striping: the sender says which of the peer's sockets each datagram takes.
+      const to = t.stripes.length > 0 ? t.stripes[(t.machine as TransferSender).stripe] : t.peer;
       this.#conn.send(datagram, to).then(
         () => this.#onSent(slot),
         () => this.#onSendFailed(slot),
@@ -851,6 +868,9 @@ export class TransferEndpoint {
       t.spare = undefined;
       t.staged = 0;
       for (let at = 0; at < size;) at += await t.file.write(block.subarray(at, size));
+      t.unsynced += size;
+      const every = this.#options.syncEveryBytes ?? SYNC_EVERY;
+      if (t.unsynced >= every && t.syncing === undefined) await this.#syncInBackground(t);
       if (t.staging === undefined) t.staging = block;
       else t.spare = block;
       // Let the machine see the freed window and the pump run between blocks.
@@ -860,6 +880,34 @@ export class TransferEndpoint {
       }
     }
     this.#maybeCommit(t);
+  }
+
+  /**
+   * Starts making what was written so far durable, without holding up the writes: a sync
+   * on the writing handle would queue the next writes behind it, so it runs on a second
+   * handle of the same file (a sync covers the file, whichever handle asks). The sync
+   * before the rename then has little left to do.
+   */
+  async #syncInBackground(t: Transfer): Promise<void> {
+    t.syncFile ??= await Deno.open(t.filePath!, { read: true });
+    t.unsynced = 0;
+    this.stats.backgroundSyncs++;
+    const syncing: Promise<unknown> = t.syncFile.syncData().then(
+      () => {
+        if (t.syncing === syncing) t.syncing = undefined;
+      },
+      (e) => e, // kept until the commit or discard collects it
+    );
+    t.syncing = syncing;
+  }
+
+  /** Waits for the background sync and closes its handle; throws the error it met. */
+  async #endBackgroundSync(t: Transfer): Promise<void> {
+    const error = await t.syncing;
+    t.syncing = undefined;
+    t.syncFile?.close();
+    t.syncFile = undefined;
+    if (error !== undefined) throw error;
   }
 
   /** Copies in-order data from the machine into the staging array while it has room. */
@@ -882,6 +930,7 @@ export class TransferEndpoint {
     this.#chain(t, async () => {
       if (m.state !== "finishing" || t.file === undefined || t.filePath === undefined) return;
       t.committing = true;
+      await this.#endBackgroundSync(t);
       await t.file.sync();
       t.file.close();
       t.file = undefined;
@@ -894,6 +943,7 @@ export class TransferEndpoint {
   }
 
   async #discardFile(t: Transfer): Promise<void> {
+    await this.#endBackgroundSync(t).catch(() => {});
     if (t.file !== undefined) {
       try {
         t.file.close();

@@ -52,7 +52,12 @@ async function offerFor(path: string, from: string, to: string, fileName?: strin
 async function withPeers(
   fn: (ctx: { a: Endpoint; b: Endpoint; dir: string; aDir: string; bDir: string }) => Promise<void>,
   // striping: false when the sender goes through a relay (see TransferEndpointOptions).
-  options: { payloadSize?: number; maxFileSize?: number; striping?: boolean } = {},
+  options: {
+    payloadSize?: number;
+    maxFileSize?: number;
+    striping?: boolean;
+    syncEveryBytes?: number;
+  } = {},
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tessenger_transfer_" });
   const aDir = join(dir, "alice");
@@ -114,6 +119,27 @@ Deno.test("a loopback transfer is striped over the receiver's sockets, and not w
       assert.equal(b.stats.droppedWrongAddress, 0);
     }, { striping });
   }
+});
+
+// sanitizeResources: the second handle of the .part file, used for the syncs, is closed.
+Deno.test({
+  name: "a receiver syncs what it wrote in the background and still saves the exact file",
+  sanitizeResources: true,
+}, async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "video.mp4");
+    await writeRandomFile(src, 6_000_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, LOCAL);
+    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+    const [sent, received] = await Promise.all([sending.done, receiving.done]);
+    assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
+    assert.equal(await sha256File(join(bDir, "alice_video.mp4")), offer.sha256);
+    // One sync at a time, begun after each 512 KiB written while none runs.
+    assert.ok(b.stats.backgroundSyncs >= 1, `${b.stats.backgroundSyncs} syncs`);
+    assert.ok(b.stats.backgroundSyncs <= 11, `${b.stats.backgroundSyncs} syncs`);
+    assert.equal(a.stats.backgroundSyncs, 0);
+  }, { syncEveryBytes: 512 * 1024 });
 });
 
 Deno.test("between loopback peers data is authenticated in clear unless the offer asks to encrypt", async () => {
@@ -389,14 +415,17 @@ Deno.test("a file over the size limit is refused and the sender is told why", as
   }, { maxFileSize: 100_000 });
 });
 
-Deno.test("cancelling a transfer tells the peer and leaves no .part file", async () => {
+Deno.test({
+  name: "cancelling a transfer tells the peer and leaves no .part file",
+  sanitizeResources: true, // nor an open handle of it (background syncs ran)
+}, async () => {
   await withPeers(async ({ a, b, dir, bDir }) => {
     const src = join(dir, "long.bin");
     await writeRandomFile(src, 20_000_000);
     const offer = await offerFor(src, "alice", "bob");
     const receiving = b.expect(offer, LOCAL);
     const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
-    for (let i = 0; i < 200 && receiving.progress().bytes < 100_000; i++) {
+    for (let i = 0; i < 400 && receiving.progress().bytes < 1_000_000; i++) {
       await new Promise((r) => setTimeout(r, 5));
     }
     sending.cancel("changed my mind");
@@ -408,5 +437,6 @@ Deno.test("cancelling a transfer tells the peer and leaves no .part file", async
       await new Promise((r) => setTimeout(r, 10));
     }
     assert.deepEqual([...Deno.readDirSync(bDir)], []);
-  }, { payloadSize: 1200 });
+    assert.ok(b.stats.backgroundSyncs > 0);
+  }, { payloadSize: 1200, syncEveryBytes: 16 * 1024 });
 });

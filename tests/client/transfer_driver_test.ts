@@ -5,6 +5,7 @@ import {
   describeFile,
   TransferEndpoint,
   type TransferEndpoint as Endpoint,
+  type TransferHandle,
   type TransferOffer,
 } from "../../client/transfer_driver.ts";
 import { CancelCode, LOOPBACK_RECEIVE_SOCKETS, PacketType } from "../../shared/transfer/mod.ts";
@@ -85,6 +86,22 @@ async function withPeers(
   }
 }
 
+/** Sends a random file of `size` bytes from a to b and checks that it arrived intact. */
+async function moveFile(
+  { a, b, dir, bDir }: { a: Endpoint; b: Endpoint; dir: string; bDir: string },
+  size: number,
+): Promise<TransferHandle> {
+  const src = join(dir, "video.mp4");
+  await writeRandomFile(src, size);
+  const offer = await offerFor(src, "alice", "bob");
+  const receiving = b.expect(offer, LOCAL);
+  const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+  const [sent, received] = await Promise.all([sending.done, receiving.done]);
+  assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
+  assert.equal(await sha256File(join(bDir, "alice_video.mp4")), offer.sha256);
+  return sending;
+}
+
 Deno.test("two endpoints move a file over loopback UDP and the hash matches", async () => {
   await withPeers(async ({ a, b, dir, bDir }) => {
     const src = join(dir, "video.mp4");
@@ -106,17 +123,10 @@ Deno.test("two endpoints move a file over loopback UDP and the hash matches", as
 
 Deno.test("a loopback transfer is striped over the receiver's sockets, and not when turned off", async () => {
   for (const striping of [true, false]) {
-    await withPeers(async ({ a, b, dir, bDir }) => {
-      const src = join(dir, "video.mp4");
-      await writeRandomFile(src, 4_000_000);
-      const offer = await offerFor(src, "alice", "bob");
-      const receiving = b.expect(offer, LOCAL);
-      const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
-      const [sent, received] = await Promise.all([sending.done, receiving.done]);
-      assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
-      assert.equal(await sha256File(join(bDir, "alice_video.mp4")), offer.sha256);
+    await withPeers(async (peers) => {
+      const sending = await moveFile(peers, 4_000_000);
       assert.equal(sending.stats().stripes, striping ? LOOPBACK_RECEIVE_SOCKETS : 1);
-      assert.equal(b.stats.droppedWrongAddress, 0);
+      assert.equal(peers.b.stats.droppedWrongAddress, 0);
     }, { striping });
   }
 });
@@ -126,15 +136,9 @@ Deno.test({
   name: "a receiver syncs what it wrote in the background and still saves the exact file",
   sanitizeResources: true,
 }, async () => {
-  await withPeers(async ({ a, b, dir, bDir }) => {
-    const src = join(dir, "video.mp4");
-    await writeRandomFile(src, 6_000_000);
-    const offer = await offerFor(src, "alice", "bob");
-    const receiving = b.expect(offer, LOCAL);
-    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
-    const [sent, received] = await Promise.all([sending.done, receiving.done]);
-    assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
-    assert.equal(await sha256File(join(bDir, "alice_video.mp4")), offer.sha256);
+  await withPeers(async (peers) => {
+    const { a, b } = peers;
+    await moveFile(peers, 6_000_000);
     // One sync at a time, begun after each 512 KiB written while none runs.
     assert.ok(b.stats.backgroundSyncs >= 1, `${b.stats.backgroundSyncs} syncs`);
     assert.ok(b.stats.backgroundSyncs <= 11, `${b.stats.backgroundSyncs} syncs`);

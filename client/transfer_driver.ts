@@ -225,7 +225,10 @@ interface Transfer {
   machine: TransferSender | TransferReceiver;
   /** Peer address; for a receiver the port is learnt from the first authentic datagram. */
   peer: PeerAddress | undefined;
-  /** Sender: the peer address and its extra ports (ACCEPT), as the sender's `stripe` picks them; else empty. */
+  /**
+   * Sender: the peer address and its extra ports (ACCEPT), as the machine's `stripe` picks
+   * them; else empty.
+   */
   stripes: PeerAddress[];
   peerHost: string;
   started: number;

@@ -131,11 +131,9 @@ Deno.test("a loopback transfer is striped over the receiver's sockets, and not w
   }
 });
 
-// sanitizeResources: the second handle of the .part file, used for the syncs, is closed.
-Deno.test({
-  name: "a receiver syncs what it wrote in the background and still saves the exact file",
-  sanitizeResources: true,
-}, async () => {
+// The resource sanitizer (deno.json) checks that the second handle of the .part file, used
+// for the syncs, is closed.
+Deno.test("a receiver syncs what it wrote in the background and still saves the exact file", async () => {
   await withPeers(async (peers) => {
     const { a, b } = peers;
     await moveFile(peers, 6_000_000);
@@ -419,10 +417,8 @@ Deno.test("a file over the size limit is refused and the sender is told why", as
   }, { maxFileSize: 100_000 });
 });
 
-Deno.test({
-  name: "cancelling a transfer tells the peer and leaves no .part file",
-  sanitizeResources: true, // nor an open handle of it (background syncs ran)
-}, async () => {
+// Nor an open handle of it (background syncs ran; the resource sanitizer checks).
+Deno.test("cancelling a transfer tells the peer and leaves no .part file", async () => {
   await withPeers(async ({ a, b, dir, bDir }) => {
     const src = join(dir, "long.bin");
     await writeRandomFile(src, 20_000_000);

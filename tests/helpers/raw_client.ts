@@ -87,6 +87,12 @@ export class RawClient {
     } catch {
       // reset, or closed by us
     }
+    // The server closed it (or we did): release our end too.
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
     this.#end();
   }
 

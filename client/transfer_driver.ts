@@ -892,7 +892,8 @@ export class TransferEndpoint {
    * before the rename then has little left to do.
    */
   async #syncInBackground(t: Transfer): Promise<void> {
-    t.syncFile ??= await Deno.open(t.filePath!, { read: true });
+    // Opened for writing (never written through): Windows flushes only such a handle.
+    t.syncFile ??= await Deno.open(t.filePath!, { write: true });
     t.unsynced = 0;
     this.stats.backgroundSyncs++;
     const syncing: Promise<unknown> = t.syncFile.syncData().then(

@@ -196,13 +196,12 @@ interface Results {
   load: string[];
 }
 
-/** Starts a server, runs `body`, and always stops the server by its PID. */
-async function withServer<T>(
+/** Starts a server in its own scratch dir; it is stopped by {@link stop} or at the end. */
+async function start(
   kind: ServerKind,
   ctx: Context,
-  body: (server: ServerUnderTest) => Promise<T>,
   groups?: { name: string; members: string[] }[],
-): Promise<T> {
+): Promise<ServerUnderTest> {
   const runDir = await Deno.makeTempDir({ dir: ctx.scratch, prefix: `${kind}-` });
   const server = await startServer(kind, {
     runDir,
@@ -213,11 +212,26 @@ async function withServer<T>(
     groups,
   });
   ctx.running.add(server);
+  return server;
+}
+
+/** Stops a server by its PID. */
+async function stop(server: ServerUnderTest, ctx: Context): Promise<void> {
+  await server.stop();
+  ctx.running.delete(server);
+}
+
+/** Starts a server, runs `body`, and always stops the server by its PID. */
+async function withServer<T>(
+  kind: ServerKind,
+  ctx: Context,
+  body: (server: ServerUnderTest) => Promise<T>,
+): Promise<T> {
+  const server = await start(kind, ctx);
   try {
     return await body(server);
   } finally {
-    await server.stop();
-    ctx.running.delete(server);
+    await stop(server, ctx);
   }
 }
 
@@ -233,40 +247,105 @@ async function closeAll(clients: LoadClient[]): Promise<void> {
   await Promise.all(clients.map((c) => c?.closed));
 }
 
-async function runFanout(kind: ServerKind, n: number, ctx: Context): Promise<FanoutResult[]> {
+/** A server with a fan-out group joined by a sender and N receivers. */
+interface FanoutBench {
+  kind: ServerKind;
+  /** A tenth of a run, not counted; run just before the first counted one. */
+  warmUp(): Promise<void>;
+  run(tag: number): Promise<FanoutResult>;
+  close(): Promise<void>;
+}
+
+async function setUpFanout(kind: ServerKind, n: number, ctx: Context): Promise<FanoutBench> {
   const members = names("u", 0, n + 1);
-  return await withServer(kind, ctx, async (server) => {
+  const server = await start(kind, ctx, [{ name: "load", members }]);
+  let all: LoadClient[] = [];
+  const close = async () => {
+    await closeAll(all);
+    await stop(server, ctx);
+  };
+  try {
     const receivers = await connectMany(server.driver, members.slice(1), { readBytes: 32768 });
     const [sender] = await connectMany(server.driver, members.slice(0, 1));
-    const all = [sender, ...receivers];
-    try {
-      for (let i = 0; i < all.length; i += 50) {
-        await Promise.all(all.slice(i, i + 50).map((c) => c.join("load")));
-      }
-      await sleep(1000); // let the server finish the joins (IRC: JOIN broadcasts)
-      const messages = Math.ceil(ctx.settings.fanoutDeliveries / n);
-      log(`  warm-up: ${Math.ceil(messages / 10)} messages`);
-      await fanoutRun(sender, receivers, {
-        group: "load",
-        messages: Math.ceil(messages / 10),
-        tag: 1000,
-      });
-      const results: FanoutResult[] = [];
-      for (let r = 0; r < ctx.settings.runs; r++) {
-        const res = await fanoutRun(sender, receivers, { group: "load", messages, tag: r });
-        log(
-          `  run ${r + 1}: ${short(res.deliveriesPerSec)} deliveries/s, p50 ${
-            res.p50Ms.toFixed(2)
-          } ms, p99 ${res.p99Ms.toFixed(2)} ms, lost ${res.lost}, dup ${res.duplicated}, ` +
-            `errors ${res.errors}`,
-        );
-        results.push(res);
-      }
-      return results;
-    } finally {
-      await closeAll(all);
+    all = [sender, ...receivers];
+    for (let i = 0; i < all.length; i += 50) {
+      await Promise.all(all.slice(i, i + 50).map((c) => c.join("load")));
     }
-  }, [{ name: "load", members }]);
+    await sleep(1000); // let the server finish the joins (IRC: JOIN broadcasts)
+    const messages = Math.ceil(ctx.settings.fanoutDeliveries / n);
+    return {
+      kind,
+      warmUp: async () => {
+        log(`  ${SERVER_TITLE[kind]} N=${n} warm-up: ${Math.ceil(messages / 10)} messages`);
+        await fanoutRun(sender, receivers, {
+          group: "load",
+          messages: Math.ceil(messages / 10),
+          tag: 1000,
+        });
+      },
+      run: (tag) => fanoutRun(sender, receivers, { group: "load", messages, tag }),
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
+  }
+}
+
+/**
+ * Fan-out to N receivers on every server: all of them set up first, then run r of each
+ * server in turn (the first after a warm-up), so that drift in the machine's speed (a
+ * shared VM) touches every server alike instead of whichever ran last.
+ */
+async function runFanout(
+  kinds: ServerKind[],
+  n: number,
+  ctx: Context,
+  results: Results,
+): Promise<void> {
+  const benches: FanoutBench[] = [];
+  try {
+    for (const kind of kinds) {
+      const label = `${SERVER_TITLE[kind]} fanout N=${n}`;
+      const load = Deno.loadavg()[0];
+      results.load.push(`${label}: ${load.toFixed(2)}`);
+      log(`${label}: setting up (load average ${load.toFixed(2)})`);
+      try {
+        benches.push(await setUpFanout(kind, n, ctx));
+      } catch (e) {
+        fail(results, `${label}: ${(e as Error).message}`);
+      }
+    }
+    const failed = new Set<FanoutBench>();
+    for (let r = 0; r < ctx.settings.runs; r++) {
+      for (const bench of benches) {
+        if (failed.has(bench)) continue;
+        let res: FanoutResult;
+        try {
+          if (r === 0) await bench.warmUp();
+          res = await bench.run(r);
+        } catch (e) {
+          failed.add(bench);
+          fail(results, `${SERVER_TITLE[bench.kind]} fanout N=${n}: ${(e as Error).message}`);
+          continue;
+        }
+        log(
+          `  ${SERVER_TITLE[bench.kind]} N=${n} run ${r + 1}: ${
+            short(res.deliveriesPerSec)
+          } deliveries/s, p50 ${res.p50Ms.toFixed(2)} ms, p99 ${res.p99Ms.toFixed(2)} ms, ` +
+            `lost ${res.lost}, dup ${res.duplicated}, errors ${res.errors}`,
+        );
+        ((results.fanout[bench.kind] ??= {})[n] ??= []).push(res);
+      }
+    }
+  } finally {
+    for (const bench of benches) await bench.close();
+  }
+}
+
+function fail(results: Results, why: string): void {
+  results.failed.push(why);
+  log(`FAILED ${why}`);
 }
 
 async function runTalkers(kind: ServerKind, ctx: Context): Promise<TalkersResult[]> {
@@ -587,24 +666,21 @@ async function main(argv: string[]): Promise<number> {
     await writeCredentials(ctx.credentialsPath, settings);
     const servers = settings.servers.filter((s) => !results.skipped[s]);
     for (const w of settings.workloads) {
+      if (w === "fanout") {
+        for (const n of settings.fanoutSizes) await runFanout(servers, n, ctx, results);
+        continue;
+      }
       for (const s of servers) {
-        const sizes = w === "fanout" ? settings.fanoutSizes : [0];
-        for (const n of sizes) {
-          const label = w === "fanout" ? `${w} N=${n}` : w;
-          const load = Deno.loadavg()[0];
-          results.load.push(`${SERVER_TITLE[s]} ${label}: ${load.toFixed(2)}`);
-          log(`${SERVER_TITLE[s]}: ${label} (load average ${load.toFixed(2)})`);
-          try {
-            if (w === "fanout") {
-              (results.fanout[s] ??= {})[n] = await runFanout(s, n, ctx);
-            } else if (w === "talkers") results.talkers[s] = await runTalkers(s, ctx);
-            else if (w === "idle") results.idle[s] = await runIdle(s, ctx);
-            else results.logins[s] = await runLogins(s, ctx);
-          } catch (e) {
-            const why = `${SERVER_TITLE[s]} ${label}: ${(e as Error).message}`;
-            results.failed.push(why);
-            log(`FAILED ${why}`);
-          }
+        const label = `${SERVER_TITLE[s]} ${w}`;
+        const load = Deno.loadavg()[0];
+        results.load.push(`${label}: ${load.toFixed(2)}`);
+        log(`${label} (load average ${load.toFixed(2)})`);
+        try {
+          if (w === "talkers") results.talkers[s] = await runTalkers(s, ctx);
+          else if (w === "idle") results.idle[s] = await runIdle(s, ctx);
+          else results.logins[s] = await runLogins(s, ctx);
+        } catch (e) {
+          fail(results, `${label}: ${(e as Error).message}`);
         }
       }
     }

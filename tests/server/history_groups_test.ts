@@ -174,10 +174,18 @@ Deno.test("/leavegroup removes the membership and leaves the group log untouched
   }
 });
 
-Deno.test("SqliteStore migrates a version-1 database and adds the history indexes", async () => {
+/** Runs `fn` with the path of a database file in a fresh temp dir, removed afterwards. */
+async function withStorePath(fn: (path: string) => void | Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "tessenger-store-test-" });
   try {
-    const path = `${dir}/t.db`;
+    await fn(`${dir}/t.db`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("SqliteStore migrates a version-1 database and adds the history indexes", async () => {
+  await withStorePath(async (path) => {
     const store = new SqliteStore(path);
     store.setPasswordHash("a", "h", 1);
     store.setPasswordHash("b", "h", 1);
@@ -216,15 +224,11 @@ Deno.test("SqliteStore migrates a version-1 database and adds the history indexe
     db.close();
     assert(names.includes("private_pair") && names.includes("memberships_by_user"));
     assertEquals(Number(version.user_version), 2);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("SqliteStore numbers a burst of group messages 1..n and keeps counting after a reopen", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tessenger-store-test-" });
-  try {
-    const path = `${dir}/t.db`;
+  await withStorePath((path) => {
     const store = new SqliteStore(path);
     store.setPasswordHash("a", "h", 1);
     store.setPasswordHash("b", "h", 1);
@@ -259,15 +263,11 @@ Deno.test("SqliteStore numbers a burst of group messages 1..n and keeps counting
     }
     assert(failed, "a message to a missing group is refused");
     reopened.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("SqliteStore.checkpointInBackground() copies the WAL into the database off the commit path", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "tessenger-store-test-" });
-  try {
-    const path = `${dir}/t.db`;
+  await withStorePath(async (path) => {
     const store = new SqliteStore(path);
     store.checkpointInBackground(20);
     store.setPasswordHash("a", "h", 1);
@@ -288,7 +288,5 @@ Deno.test("SqliteStore.checkpointInBackground() copies the WAL into the database
     const reopened = new SqliteStore(path);
     assertEquals([...reopened.groupMessages("G")].length, 1000);
     reopened.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

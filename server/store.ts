@@ -439,6 +439,11 @@ export class SqliteStore implements ChatStore {
   }
 
   getGroup(name: string): GroupInfo | undefined {
+    return this.#group(name);
+  }
+
+  /** The group from the cache, loaded into it on first use. */
+  #group(name: string): CachedGroup | undefined {
     const cached = this.#groups.get(name);
     if (cached) return cached;
     const row = this.#q.getGroup.get(name) as
@@ -488,8 +493,7 @@ export class SqliteStore implements ChatStore {
    * @throws {Error} when the group does not exist.
    */
   addGroupMessage(m: Omit<GroupMessage, "seq">): GroupMessage {
-    this.getGroup(m.group);
-    const info = this.#groups.get(m.group);
+    const info = this.#group(m.group);
     if (!info) throw new Error(`Cannot store a message: no group ${m.group}`);
     this.#begin();
     const seq = ++info.lastSeq;

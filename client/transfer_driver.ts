@@ -1,8 +1,9 @@
 /**
  * The UDP driver of P2P transfers: one `Deno.listenDatagram` socket per client (plus 7
  * more that loopback transfers are striped over) and one timer, multiplexing any number of
- * concurrent transfers in both directions by transfer id. All protocol logic lives in the sans-IO machines of shared/transfer; this file only
- * moves datagrams, file bytes and time between them and the operating system.
+ * concurrent transfers in both directions by transfer id. All protocol logic lives in the
+ * sans-IO machines of shared/transfer; this file only moves datagrams, file bytes and time
+ * between them and the operating system.
  *
  * ```ts
  * const endpoint = await TransferEndpoint.open({ hostname: "0.0.0.0", port: 0, downloadsDir });

@@ -7,7 +7,8 @@
  *   ours     our transfer, direct
  *   ours 1%  our transfer through the lossy relay at 1 % loss
  *   ours 5%  our transfer through the lossy relay at 5 % loss
- * and reports min/median/max over the runs and the ratios. The receiving side of every
+ * and reports min/median/max over the runs and the ratios, and the CPU time (user + system,
+ * every thread of the process) each method spends per 100 MB. The receiving side of every
  * method runs in its own Worker (as the peer would run in its own process); the relay runs
  * in a third one. Files go to a temp dir that is removed at the end.
  *
@@ -22,6 +23,7 @@
  */
 
 import { join } from "node:path";
+import process from "node:process";
 import {
   describeFile,
   LOOPBACK_PAYLOAD_SIZE,
@@ -220,8 +222,16 @@ class Peer {
 
 // --- methods ----------------------------------------------------------------------------
 
+/** CPU seconds (user + system) of every thread of this process since `from`. */
+function cpuSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1e6;
+}
+
 interface Sample {
   mbps: number;
+  /** CPU time of the whole process (both peers' threads, and the relay's) during the run, s. */
+  cpuSeconds: number;
   ok: boolean;
   detail?: string;
 }
@@ -229,6 +239,7 @@ interface Sample {
 async function runTcp(src: string, dst: string, size: number): Promise<Sample> {
   const peer = new Peer();
   const port = await peer.ready({ kind: "tcp", path: dst });
+  const cpu0 = process.cpuUsage();
   const t0 = clock();
   const conn = await Deno.connect({ hostname: HOST, port });
   using file = await Deno.open(src, { read: true });
@@ -240,8 +251,9 @@ async function runTcp(src: string, dst: string, size: number): Promise<Sample> {
   }
   conn.close();
   const r = await peer.finished();
+  const cpuSeconds = cpuSince(cpu0);
   await peer.stop();
-  return { mbps: size / 1e6 / ((r.at - t0) / 1000), ok: r.bytes === size };
+  return { mbps: size / 1e6 / ((r.at - t0) / 1000), cpuSeconds, ok: r.bytes === size };
 }
 
 async function runBlast(
@@ -256,6 +268,7 @@ async function runBlast(
   const to = { transport: "udp" as const, hostname: HOST, port };
   using file = await Deno.open(src, { read: true });
   const buffer = new Uint8Array(TCP_BUFFER - (TCP_BUFFER % payload));
+  const cpu0 = process.cpuUsage();
   const t0 = clock();
   for (;;) {
     const n = await file.read(buffer);
@@ -270,11 +283,13 @@ async function runBlast(
     await Promise.all(sends);
   }
   const r = await peer.finished();
+  const cpuSeconds = cpuSince(cpu0);
   socket.close();
   await peer.stop();
   const seconds = (r.at - t0) / 1000;
   return {
     mbps: r.bytes / 1e6 / seconds,
+    cpuSeconds,
     ok: true,
     detail: `${(100 * (1 - r.bytes / size)).toFixed(1)}% lost`,
   };
@@ -329,7 +344,8 @@ async function runOurs(
     payloadSize,
     striping: stripe,
   });
-  const cpu0 = Deno.env.get("BENCH_DEBUG") || Deno.env.get("BENCH_CPU") ? threadCpu() : undefined;
+  const cpu0 = Deno.env.get("BENCH_DEBUG") ? threadCpu() : undefined;
+  const cpuStart = process.cpuUsage();
   const t0 = clock();
   const handle = endpoint.send(offer, src, { hostname: HOST, port });
   const trace = Deno.env.get("BENCH_TRACE")
@@ -346,6 +362,7 @@ async function runOurs(
     }, Number(Deno.env.get("BENCH_TRACE_MS") ?? 100))
     : undefined;
   const [sent, received] = await Promise.all([handle.done, receiver.finished()]);
+  const cpuSeconds = cpuSince(cpuStart);
   clearInterval(trace);
   if (cpu0 !== undefined) {
     const wall = (received.at - t0) / 1000;
@@ -367,6 +384,7 @@ async function runOurs(
   const ok = sent.ok && received.ok;
   return {
     mbps: size / 1e6 / ((received.at - t0) / 1000),
+    cpuSeconds,
     ok,
     detail: ok ? undefined : (sent.ok ? received.detail : sent.reason),
   };
@@ -527,7 +545,7 @@ async function main(): Promise<void> {
       const size = parseSize(sizeText);
       const src = join(root, `src_${sizeText}.bin`);
       await writeRandomFile(src, size);
-      const results = new Map<string, number[]>();
+      const results = new Map<string, { mbps: number[]; cpu: number[] }>();
       for (let run = 0; run < opts.runs; run++) {
         for (const method of opts.methods) {
           const dir = await Deno.makeTempDir({ dir: root });
@@ -551,36 +569,47 @@ async function main(): Promise<void> {
             );
           }
           await Deno.remove(dir, { recursive: true });
+          const cpu = sample.cpuSeconds / (size / 1e8);
           console.log(
             `  ${sizeText} run ${run + 1} ${method.padEnd(8)} ${
               sample.mbps.toFixed(1).padStart(7)
-            } MB/s` +
+            } MB/s, CPU ${cpu.toFixed(2)} s per 100 MB` +
               (sample.ok ? "" : "  FAILED") + (sample.detail ? `  (${sample.detail})` : ""),
           );
-          if (!results.has(method)) results.set(method, []);
-          results.get(method)!.push(sample.ok ? sample.mbps : 0);
+          if (!results.has(method)) results.set(method, { mbps: [], cpu: [] });
+          results.get(method)!.mbps.push(sample.ok ? sample.mbps : 0);
+          results.get(method)!.cpu.push(cpu);
         }
       }
       await Deno.remove(src);
-      const med = (m: string) => results.has(m) ? stats(results.get(m)!).median : NaN;
-      rows.push(`\n${sizeText} (${formatBytes(size)}), MB/s:`);
+      const med = (m: string, k: "mbps" | "cpu" = "mbps") =>
+        results.has(m) ? stats(results.get(m)![k]).median : NaN;
+      rows.push(`\n${sizeText} (${formatBytes(size)}), MB/s, and CPU seconds per 100 MB:`);
       rows.push(
-        `  ${"method".padEnd(8)} ${"min".padStart(8)} ${"median".padStart(8)} ${"max".padStart(8)}`,
+        `  ${"method".padEnd(8)} ${"min".padStart(8)} ${"median".padStart(8)} ${
+          "max".padStart(8)
+        } ${"CPU".padStart(6)}`,
       );
       for (const [method, xs] of results) {
-        const s = stats(xs);
+        const s = stats(xs.mbps);
         rows.push(
           `  ${method.padEnd(8)} ${s.min.toFixed(1).padStart(8)} ${
             s.median.toFixed(1).padStart(8)
-          } ${s.max.toFixed(1).padStart(8)}`,
+          } ${s.max.toFixed(1).padStart(8)} ${med(method, "cpu").toFixed(2).padStart(6)}`,
         );
       }
-      const ratio = (a: string, b: string) => (med(a) / med(b)).toFixed(2);
+      const ratio = (a: string, b: string, k: "mbps" | "cpu" = "mbps") =>
+        (med(a, k) / med(b, k)).toFixed(2);
       rows.push(
         `  ratios (medians): ours/tcp ${ratio("ours", "tcp")}, ours/blast ${
           ratio("ours", "blast")
         }, ` +
           `1% loss/clean ${ratio("ours 1%", "ours")}, 5% loss/clean ${ratio("ours 5%", "ours")}`,
+      );
+      rows.push(
+        `  CPU per 100 MB (medians): ours/tcp ${ratio("ours", "tcp", "cpu")}, ours/blast ${
+          ratio("ours", "blast", "cpu")
+        }`,
       );
     }
   } finally {

@@ -3,6 +3,9 @@
  * `relay.port`, the relay forwards to `target` from a second socket and relays answers
  * back. Each direction drops, duplicates and reorders (swaps adjacent datagrams) with a
  * seeded PRNG. Bounded: at most one held datagram per direction, flushed within 5 ms.
+ * Datagrams are received into recycled buffers and forwarded without a copy: a fresh
+ * 64 KiB array per datagram costs the relay more than the forwarding, and a relay that
+ * falls behind overflows its socket, dropping more than it was asked to.
  *
  * ```ts
  * const relay = await UdpRelay.open({ target: { hostname: "127.0.0.1", port }, loss: 0.05 });
@@ -65,6 +68,8 @@ export class UdpRelay {
   #closed = false;
   readonly #loops: Promise<void>[];
   readonly #pending = new Set<Promise<unknown>>();
+  /** Receive buffers not in use (one comes back when the last send of its datagram ends). */
+  readonly #free: Uint8Array[] = [];
   readonly #toTarget: Lane;
   readonly #toClient: Lane;
 
@@ -92,8 +97,8 @@ export class UdpRelay {
   }
 
   async #run(socket: Deno.DatagramConn, fromClient: boolean): Promise<void> {
-    const buffer = new Uint8Array(BUFFER_SIZE);
     while (!this.#closed) {
+      const buffer = this.#free.pop() ?? new Uint8Array(BUFFER_SIZE);
       let data: Uint8Array;
       let from: Deno.NetAddr;
       try {
@@ -105,20 +110,22 @@ export class UdpRelay {
       }
       if (fromClient) {
         this.#client ??= from;
-        this.#forward(this.#toTarget, this.#target, data.slice());
+        this.#forward(this.#toTarget, this.#target, data);
       } else if (this.#client !== undefined) {
-        this.#forward(this.#toClient, this.#client, data.slice());
+        this.#forward(this.#toClient, this.#client, data);
+      } else {
+        this.#recycle(data);
       }
     }
   }
 
+  /** Takes `data` (a view of a receive buffer) and, when done with it, recycles its buffer. */
   #forward(lane: Lane, to: Deno.NetAddr, data: Uint8Array): void {
-    if (this.#drop?.(data, lane === this.#toTarget) ?? false) {
+    if (
+      (this.#drop?.(data, lane === this.#toTarget) ?? false) || this.#rng() < this.#loss
+    ) {
       this.stats.dropped++;
-      return;
-    }
-    if (this.#rng() < this.#loss) {
-      this.stats.dropped++;
+      this.#recycle(data);
       return;
     }
     if (lane.held === undefined && this.#rng() < this.#reorder) {
@@ -127,12 +134,18 @@ export class UdpRelay {
       lane.heldTimer = setTimeout(() => this.#release(lane, to), HOLD_MS);
       return;
     }
-    this.#send(lane, to, data);
     if (this.#rng() < this.#duplicate) {
       this.stats.duplicated++;
-      this.#send(lane, to, data);
+      this.#send(lane, to, data.slice()); // its own buffer: each send recycles what it sent
     }
+    this.#send(lane, to, data);
     this.#release(lane, to);
+  }
+
+  #recycle(data: Uint8Array): void {
+    if (data.buffer.byteLength === BUFFER_SIZE) {
+      this.#free.push(new Uint8Array(data.buffer as ArrayBuffer));
+    }
   }
 
   #release(lane: Lane, to: Deno.NetAddr): void {
@@ -149,7 +162,10 @@ export class UdpRelay {
     this.stats.forwarded++;
     const p = lane.out.send(data, to).catch(() => 0);
     this.#pending.add(p);
-    p.finally(() => this.#pending.delete(p));
+    p.finally(() => {
+      this.#pending.delete(p);
+      this.#recycle(data);
+    });
   }
 
   /** Closes both sockets and waits for the loops and sends to end. */

@@ -356,8 +356,8 @@ export class SqliteStore implements ChatStore {
     if (this.#commitTimer !== undefined) clearImmediate(this.#commitTimer);
     this.#commitTimer = undefined;
     this.#batchOpen = false;
+    this.#writeGroupRows(); // gives the writes up itself when it fails
     try {
-      this.#writeGroupRows();
       this.#db.exec("COMMIT");
     } catch (e) {
       this.#fail(e);

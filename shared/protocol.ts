@@ -123,12 +123,9 @@ const encoder = new TextEncoder();
  */
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/**
- * Encodes one frame as a JSON line. The result can be written as is, or shared
- * by every recipient of the same push.
- */
+/** Encodes one frame as a JSON line (see {@link frameLine}), ready to write. */
 export function encodeFrame(frame: ServerFrame | ClientFrame): Uint8Array {
-  return encoder.encode(JSON.stringify(frame) + "\n");
+  return encoder.encode(frameLine(frame));
 }
 
 /**

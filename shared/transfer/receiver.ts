@@ -346,8 +346,8 @@ export class TransferReceiver extends TransferMachine {
 
   /**
    * In-order DATA packets per ACK: every 2 at first and after any sign of loss, where the
-   * sender's window may be too small to wait for 8 (at 5 % loss NewReno's averages ≈ 5
-   * packets, and each ACK held back would stall it for the ACK delay); every `ackEvery`
+   * sender's window may be too small to wait for 8 (at 5 % loss NewReno's window averages
+   * ≈ 5 packets, and each ACK held back would stall it for the ACK delay); every `ackEvery`
    * once a long run arrived in order.
    */
   #ackSpacing(): number {

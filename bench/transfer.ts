@@ -12,9 +12,11 @@
  * method runs in its own Worker (as the peer would run in its own process); the relay runs
  * in a third one. Files go to a temp dir that is removed at the end.
  *
- *   deno task bench:transfer                              # 100M and 1G, 3 runs
+ *   deno task bench:transfer                              # 100M, 1G, 100M@1200; 3 runs
  *   deno task bench:transfer --sizes 100M --runs 1        # quick
  *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST  --no-striping
+ *   A size written SIZE@BYTES runs with BYTES per datagram and one receiving socket, as a
+ *   transfer off loopback does (1200 B by default there).
  *   deno task bench:transfer --suites                     # seal/open cost per datagram, per suite
  *   env:   BENCH_DEBUG=1 prints both sides' counters, BENCH_TRACE=1 the sender's window every 100 ms
  *          (BENCH_TRACE_MS=N: every N ms)
@@ -428,7 +430,7 @@ function parseSize(text: string): number {
 
 function parseArgs(args: string[]) {
   const opts = {
-    sizes: ["100M", "1G"],
+    sizes: ["100M", "1G", "100M@1200"],
     runs: 3,
     payload: LOOPBACK_PAYLOAD_SIZE,
     suite: undefined as CipherSuite | undefined,
@@ -535,15 +537,19 @@ async function main(): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", onInterrupt);
   console.log(
-    `P2P transfer benchmark: loopback, payload ${opts.payload} B, suite ${
+    `P2P transfer benchmark: loopback, payload ${opts.payload} B unless given, suite ${
       opts.suite ?? "default"
     }, ${opts.runs} run(s), ${navigator.hardwareConcurrency} CPUs, load average ${loadAverage()}`,
   );
   const rows: string[] = [];
   try {
     for (const sizeText of opts.sizes) {
-      const size = parseSize(sizeText);
-      const src = join(root, `src_${sizeText}.bin`);
+      // SIZE@PAYLOAD: that payload and one receiving socket, as a transfer off loopback.
+      const [sizePart, payloadPart] = sizeText.split("@");
+      const size = parseSize(sizePart);
+      const payload = payloadPart === undefined ? opts.payload : Number(payloadPart);
+      const striping = payloadPart === undefined && opts.striping;
+      const src = join(root, `src_${sizePart}.bin`);
       await writeRandomFile(src, size);
       const results = new Map<string, { mbps: number[]; cpu: number[] }>();
       for (let run = 0; run < opts.runs; run++) {
@@ -552,7 +558,7 @@ async function main(): Promise<void> {
           let sample: Sample;
           if (method === "tcp") sample = await runTcp(src, join(dir, "out.bin"), size);
           else if (method === "blast") {
-            sample = await runBlast(src, join(dir, "out.bin"), size, opts.payload);
+            sample = await runBlast(src, join(dir, "out.bin"), size, payload);
           } else {
             const loss = method === "ours"
               ? 0
@@ -561,11 +567,11 @@ async function main(): Promise<void> {
               src,
               dir,
               size,
-              opts.payload,
+              payload,
               opts.suite,
               loss,
               1000 + run,
-              opts.striping,
+              striping,
             );
           }
           await Deno.remove(dir, { recursive: true });
@@ -584,7 +590,11 @@ async function main(): Promise<void> {
       await Deno.remove(src);
       const med = (m: string, k: "mbps" | "cpu" = "mbps") =>
         results.has(m) ? stats(results.get(m)![k]).median : NaN;
-      rows.push(`\n${sizeText} (${formatBytes(size)}), MB/s, and CPU seconds per 100 MB:`);
+      rows.push(
+        `\n${sizeText} (${formatBytes(size)}, payload ${payload} B, ${
+          striping ? "striped" : "one socket"
+        }), MB/s, and CPU seconds per 100 MB:`,
+      );
       rows.push(
         `  ${"method".padEnd(8)} ${"min".padStart(8)} ${"median".padStart(8)} ${
           "max".padStart(8)

@@ -1,6 +1,7 @@
 /**
  * Keeps `bench/transfer.ts` from rotting: the whole benchmark (every method, the relay
- * included) on a 2 MB file, once, as `deno task bench:transfer` runs it, and `--suites`.
+ * included) on a 2 MB file and on a 1 MB one with 1200-byte datagrams, once, as
+ * `deno task bench:transfer` runs it, and `--suites`.
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
@@ -25,15 +26,19 @@ async function bench(args: string[]): Promise<{ code: number; out: string }> {
   return { code, out: decoder.decode(stdout) + decoder.decode(stderr) };
 }
 
-Deno.test("bench:transfer runs every method on a small file and reports the ratios", async () => {
-  const { code, out } = await bench(["--sizes", "2M", "--runs", "1"]);
+Deno.test("bench:transfer runs every method on small files and reports the ratios", async () => {
+  const { code, out } = await bench(["--sizes", "2M,1M@1200", "--runs", "1"]);
   assertEquals(code, 0, out);
-  for (const method of ["tcp", "blast", "ours", "ours 1%", "ours 5%"]) {
-    assert(
-      new RegExp(`run 1 ${method} +[0-9.]+ MB/s`).test(out),
-      `no result for ${method}:\n${out}`,
-    );
+  for (const size of ["2M", "1M@1200"]) {
+    for (const method of ["tcp", "blast", "ours", "ours 1%", "ours 5%"]) {
+      assert(
+        new RegExp(`${size} run 1 ${method} +[0-9.]+ MB/s`).test(out),
+        `no result for ${method} on ${size}:\n${out}`,
+      );
+    }
   }
+  assert(out.includes("2M (1.9 MiB, payload 60000 B, striped)"), out);
+  assert(out.includes("1M@1200 (976.6 KiB, payload 1200 B, one socket)"), out);
   assert(!out.includes("FAILED"), out);
   assert(/ratios \(medians\): ours\/tcp [0-9.]+, ours\/blast [0-9.]+/.test(out), out);
 });

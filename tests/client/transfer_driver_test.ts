@@ -207,6 +207,36 @@ Deno.test("a transfer through a relay with loss, duplication and reordering arri
   }, { payloadSize: 8192, striping: false });
 });
 
+Deno.test("1200-byte datagrams, as off loopback, arrive intact clean and through a lossy relay", async () => {
+  await withPeers(async (peers) => {
+    // Clean (long in-order runs: ACKs in eights), then through the relay (every 2 after a
+    // loss): neither may stall.
+    const clean = await moveFile(peers, 1_500_000);
+    assert.equal(clean.stats().stripes, 1);
+    const { a, b, dir, bDir } = peers;
+    const src = join(dir, "lossy.bin");
+    await writeRandomFile(src, 1_500_000);
+    const offer = await offerFor(src, "alice", "bob");
+    const relay = await UdpRelay.open({
+      target: { hostname: LOCAL, port: b.port },
+      loss: 0.01,
+      duplicate: 0.002,
+      reorder: 0.002,
+      seed: 7,
+    });
+    try {
+      const receiving = b.expect(offer, LOCAL);
+      const sending = a.send(offer, src, { hostname: LOCAL, port: relay.port });
+      const [sent, received] = await Promise.all([sending.done, receiving.done]);
+      assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
+      assert.equal(await sha256File(join(bDir, "alice_lossy.bin")), offer.sha256);
+      assert.ok(relay.stats.dropped > 0, "the relay dropped nothing");
+    } finally {
+      await relay.close();
+    }
+  }, { payloadSize: 1200, striping: false });
+});
+
 Deno.test("a receiver closed right after saving still lets the sender succeed when its DONE is lost", async () => {
   await withPeers(async ({ a, b, dir, bDir }) => {
     const src = join(dir, "clip.bin");

@@ -181,29 +181,39 @@ Deno.test("between loopback peers data is authenticated in clear unless the offe
   }
 });
 
+/**
+ * Sends a random file of `size` bytes from a to b through a lossy relay and checks that it
+ * arrived intact and that the relay dropped something.
+ */
+async function moveThroughRelay(
+  { a, b, dir, bDir }: { a: Endpoint; b: Endpoint; dir: string; bDir: string },
+  size: number,
+  impairments: { loss: number; duplicate: number; reorder: number; seed: number },
+): Promise<void> {
+  const src = join(dir, "clip.bin");
+  await writeRandomFile(src, size);
+  const offer = await offerFor(src, "alice", "bob");
+  const relay = await UdpRelay.open({ target: { hostname: LOCAL, port: b.port }, ...impairments });
+  try {
+    const receiving = b.expect(offer, LOCAL);
+    const sending = a.send(offer, src, { hostname: LOCAL, port: relay.port });
+    const [sent, received] = await Promise.all([sending.done, receiving.done]);
+    assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
+    assert.equal(await sha256File(join(bDir, "alice_clip.bin")), offer.sha256);
+    assert.ok(relay.stats.dropped > 0, "the relay dropped nothing");
+  } finally {
+    await relay.close();
+  }
+}
+
 Deno.test("a transfer through a relay with loss, duplication and reordering arrives intact", async () => {
-  await withPeers(async ({ a, b, dir, bDir }) => {
-    const src = join(dir, "clip.bin");
-    await writeRandomFile(src, 2_000_000);
-    const offer = await offerFor(src, "alice", "bob");
-    const relay = await UdpRelay.open({
-      target: { hostname: LOCAL, port: b.port },
+  await withPeers(async (peers) => {
+    await moveThroughRelay(peers, 2_000_000, {
       loss: 0.05,
       duplicate: 0.02,
       reorder: 0.02,
       seed: 42,
     });
-    try {
-      const receiving = b.expect(offer, LOCAL);
-      const sending = a.send(offer, src, { hostname: LOCAL, port: relay.port });
-      const [sent, received] = await Promise.all([sending.done, receiving.done]);
-      assert.equal(sent.ok, true, JSON.stringify(sent));
-      assert.equal(received.ok, true, JSON.stringify(received));
-      assert.equal(await sha256File(join(bDir, "alice_clip.bin")), offer.sha256);
-      assert.ok(relay.stats.dropped > 0, "the relay dropped nothing");
-    } finally {
-      await relay.close();
-    }
   }, { payloadSize: 8192, striping: false });
 });
 
@@ -213,27 +223,12 @@ Deno.test("1200-byte datagrams, as off loopback, arrive intact clean and through
     // loss): neither may stall.
     const clean = await moveFile(peers, 1_500_000);
     assert.equal(clean.stats().stripes, 1);
-    const { a, b, dir, bDir } = peers;
-    const src = join(dir, "lossy.bin");
-    await writeRandomFile(src, 1_500_000);
-    const offer = await offerFor(src, "alice", "bob");
-    const relay = await UdpRelay.open({
-      target: { hostname: LOCAL, port: b.port },
+    await moveThroughRelay(peers, 1_500_000, {
       loss: 0.01,
       duplicate: 0.002,
       reorder: 0.002,
       seed: 7,
     });
-    try {
-      const receiving = b.expect(offer, LOCAL);
-      const sending = a.send(offer, src, { hostname: LOCAL, port: relay.port });
-      const [sent, received] = await Promise.all([sending.done, receiving.done]);
-      assert.equal(sent.ok && received.ok, true, JSON.stringify([sent, received]));
-      assert.equal(await sha256File(join(bDir, "alice_lossy.bin")), offer.sha256);
-      assert.ok(relay.stats.dropped > 0, "the relay dropped nothing");
-    } finally {
-      await relay.close();
-    }
   }, { payloadSize: 1200, striping: false });
 });
 

@@ -8,6 +8,7 @@
 import { assert } from "../../helpers/assert.ts";
 import {
   createPacketProtection,
+  DATA_OVERHEAD,
   DEFAULT_MAX_ACK_DELAY_MS,
   encodeDataHeader,
   encodeHello,
@@ -21,7 +22,7 @@ import { sha256Hex } from "./_sim.ts";
 
 const ID = new Uint8Array(8).fill(7);
 const SECRET = new Uint8Array(32).fill(9);
-const CHUNK = 1162;
+const CHUNK = 1200 - DATA_OVERHEAD;
 const CHUNKS = 1000;
 
 /** A receiver past its handshake, and a way to hand it chunk `c` at time `now`. */
@@ -35,7 +36,7 @@ function started() {
     transferId: ID,
     secret: SECRET,
     suite: "poly1305",
-    payloadSize: CHUNK + 38,
+    payloadSize: CHUNK + DATA_OVERHEAD,
     expected: { fileName: "a.mp4", size, sha256 },
   }, 0);
   let pn = 0;

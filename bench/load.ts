@@ -30,6 +30,7 @@ import {
   DEFAULT_ANCHORS,
   missingReason,
   openFileLimit,
+  REFERENCE_KINDS,
   SERVER_KINDS,
   type ServerKind,
   type ServerUnderTest,
@@ -55,7 +56,8 @@ const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [
        [--talker-seconds N] [--idle-steps LIST] [--idle-in-flight N] [--logins N] [--chart FILE] [--json FILE]
        [--anchors DIR] [--keep] [--tessenger-flags FLAGS]
 
-  --servers LIST          tessenger,ngircd,inspircd (default all three)
+  --servers LIST          tessenger,ngircd,inspircd,deno-relay (default all four; deno-relay
+                          is the Deno floor, an IRC relay that stores and checks nothing)
   --workloads LIST        fanout,talkers,idle,logins (default all four)
   --runs N                runs per figure, reported as min / median / max (default 3)
   --fanout-sizes LIST     receivers per group (default 50,500)
@@ -77,6 +79,7 @@ const SERVER_TITLE: Record<ServerKind, string> = {
   tessenger: "TESSENGER",
   ngircd: "ngIRCd",
   inspircd: "InspIRCd",
+  "deno-relay": "Deno relay",
 };
 
 /** The password of every generated account. */
@@ -558,7 +561,7 @@ function report(results: Results, settings: Settings): string {
 /** The issue's targets, checked against the best reference of this run. */
 function targets(results: Results, settings: Settings): string[] {
   const lines = ["", "### Targets (TESSENGER vs the best reference in this run, medians)", ""];
-  const refs = settings.servers.filter((s) => s !== "tessenger" && !results.skipped[s]);
+  const refs = settings.servers.filter((s) => REFERENCE_KINDS.includes(s) && !results.skipped[s]);
   const med = (runs: number[]) => spread(runs).median;
   for (const n of settings.fanoutSizes) {
     const ours = results.fanout.tessenger?.[n];

@@ -1,6 +1,6 @@
 /**
- * Starts and stops the servers under test: TESSENGER as a child `deno run`,
- * ngIRCd and InspIRCd with the reference configs. Each is stopped by its PID,
+ * Starts and stops the servers under test: TESSENGER and the Deno relay as
+ * child `deno run`s, ngIRCd and InspIRCd with the reference configs. Each is stopped by its PID,
  * and its memory is read from `/proc/PID/status`.
  *
  * @module
@@ -12,10 +12,21 @@ import { SqliteStore } from "../../server/store.ts";
 import { SERVER_V8_FLAGS_ARG } from "../../server/v8_flags.ts";
 import { type Driver, ircDriver, tessengerDriver } from "./clients.ts";
 
-/** The servers the bench knows. */
-export type ServerKind = "tessenger" | "ngircd" | "inspircd";
+/**
+ * The servers the bench knows: ours, the two reference daemons, and the Deno
+ * floor (`deno_relay.ts`, an IRC relay that does nothing else).
+ */
+export type ServerKind = "tessenger" | "ngircd" | "inspircd" | "deno-relay";
 
-export const SERVER_KINDS: readonly ServerKind[] = ["tessenger", "ngircd", "inspircd"];
+export const SERVER_KINDS: readonly ServerKind[] = [
+  "tessenger",
+  "ngircd",
+  "inspircd",
+  "deno-relay",
+];
+
+/** The reference daemons; the targets are measured against the best of them. */
+export const REFERENCE_KINDS: readonly ServerKind[] = ["ngircd", "inspircd"];
 
 /** A server process under test. */
 export interface ServerUnderTest {
@@ -77,7 +88,7 @@ export async function missingReason(
   kind: ServerKind,
   anchorsDir = DEFAULT_ANCHORS,
 ): Promise<string | undefined> {
-  if (kind === "tessenger") return undefined;
+  if (kind === "tessenger" || kind === "deno-relay") return undefined;
   const exe = await findExecutable(kind);
   if (!exe) {
     return `${kind} is not installed (Debian: apt-get install ${kind}); skipped`;
@@ -218,6 +229,21 @@ export async function startServer(
         "0",
         "--max-connections",
         "100000",
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+  } else if (kind === "deno-relay") {
+    port = freePort();
+    cmd = new Deno.Command("deno", {
+      args: [
+        "run",
+        "--quiet",
+        "--allow-net=127.0.0.1",
+        SERVER_V8_FLAGS_ARG,
+        join(REPO, "bench", "load", "deno_relay.ts"),
+        String(port),
       ],
       stdin: "null",
       stdout: "piped",

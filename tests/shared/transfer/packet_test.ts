@@ -13,8 +13,10 @@ import {
   encodeCancel,
   encodeDataHeader,
   encodeHello,
+  FAST_AEAD_MAX_BYTES,
   fromHex,
   HEADER_SIZE,
+  loadFastAead,
   PacketCodec,
   PacketError,
   PacketType,
@@ -29,8 +31,27 @@ const ID = fromHex(TRANSFER_ID);
 const KEY = parseSecret(SECRET);
 const SUITES: CipherSuite[] = ["chacha20-poly1305", "aes-256-gcm", "poly1305"];
 
-function codecs(suite: CipherSuite) {
-  const protection = createPacketProtection(KEY, suite);
+// Loaded for the whole file: each ChaCha20 suite runs below with libsodium and with
+// node:crypto alone.
+const LIBSODIUM_LOADED = await loadFastAead();
+
+/** A suite and whether libsodium may protect its small datagrams. */
+interface Variant {
+  suite: CipherSuite;
+  libsodium: boolean;
+  name: string;
+}
+
+const VARIANTS: Variant[] = SUITES.flatMap((suite) =>
+  (suite === "aes-256-gcm" ? [false] : [true, false]).map((libsodium) => ({
+    suite,
+    libsodium,
+    name: `${suite} (${libsodium ? "libsodium" : "node:crypto"})`,
+  }))
+);
+
+function codecs(suite: CipherSuite, libsodium = true) {
+  const protection = createPacketProtection(KEY, suite, { libsodium });
   return {
     sender: new PacketCodec(ID, protection, 0),
     receiver: new PacketCodec(ID, protection, 1),
@@ -47,9 +68,9 @@ function errorKind(f: () => unknown): string {
   return "none";
 }
 
-for (const suite of SUITES) {
-  Deno.test(`PacketCodec seals into a given buffer when it fits, with ${suite}`, () => {
-    const { sender, receiver } = codecs(suite);
+for (const { suite, libsodium, name } of VARIANTS) {
+  Deno.test(`PacketCodec seals into a given buffer when it fits, with ${name}`, () => {
+    const { sender, receiver } = codecs(suite, libsodium);
     const data = new Uint8Array(1000).map((_, i) => i * 7);
     const fresh = sender.seal(PacketType.Data, 9, encodeDataHeader(3), data);
     const out = new Uint8Array(2000).fill(0xee);
@@ -65,9 +86,9 @@ for (const suite of SUITES) {
   });
 }
 
-for (const suite of SUITES) {
-  Deno.test(`PacketCodec round-trips a DATA packet with ${suite}`, () => {
-    const { sender, receiver } = codecs(suite);
+for (const { suite, libsodium, name } of VARIANTS) {
+  Deno.test(`PacketCodec round-trips a DATA packet with ${name}`, () => {
+    const { sender, receiver } = codecs(suite, libsodium);
     const data = new Uint8Array(1000).map((_, i) => i);
     const datagram = sender.seal(PacketType.Data, 2 ** 40 + 5, encodeDataHeader(77), data);
     assert.equal(datagram.length, HEADER_SIZE + 4 + 1000 + TAG_SIZE);
@@ -80,8 +101,8 @@ for (const suite of SUITES) {
     assert.deepEqual([...back], [...data]);
   });
 
-  Deno.test(`PacketCodec rejects a flipped bit anywhere with ${suite}`, () => {
-    const { sender, receiver } = codecs(suite);
+  Deno.test(`PacketCodec rejects a flipped bit anywhere with ${name}`, () => {
+    const { sender, receiver } = codecs(suite, libsodium);
     const datagram = sender.seal(PacketType.Ping, 3, new Uint8Array(0));
     for (let i = 0; i < datagram.length; i++) {
       if (i >= 2 && i < 10) continue; // transfer id: routed elsewhere, also rejected below
@@ -94,8 +115,8 @@ for (const suite of SUITES) {
     assert.equal(errorKind(() => receiver.open(otherId)), "malformed");
   });
 
-  Deno.test(`PacketCodec refuses its own direction's packets with ${suite}`, () => {
-    const { sender } = codecs(suite);
+  Deno.test(`PacketCodec refuses its own direction's packets with ${name}`, () => {
+    const { sender } = codecs(suite, libsodium);
     const datagram = sender.seal(PacketType.Ping, 1, new Uint8Array(0));
     assert.equal(errorKind(() => sender.open(datagram)), "unauthentic");
   });
@@ -120,6 +141,46 @@ Deno.test("only poly1305 leaves the body in clear, and its tag covers every body
     bad[i] ^= 0x01;
     assert.equal(errorKind(() => receiver.open(bad)), "unauthentic", `byte ${i} not covered`);
   }
+});
+
+Deno.test("libsodium loads here (without it node:crypto would do all the work, unnoticed)", () => {
+  assert.equal(LIBSODIUM_LOADED, true);
+});
+
+Deno.test("libsodium and node:crypto make the same datagrams and open each other's", () => {
+  // DATA bodies around the size where libsodium hands over to node:crypto.
+  const largestFast = FAST_AEAD_MAX_BYTES - HEADER_SIZE - 4 - TAG_SIZE;
+  for (const suite of ["chacha20-poly1305", "poly1305"] as const) {
+    const fast = codecs(suite, true);
+    const node = codecs(suite, false);
+    for (const size of [0, 1, 1162, largestFast, largestFast + 1, 60_000]) {
+      const data = new Uint8Array(size).map((_, i) => (i * 31 + size) & 0xff);
+      const a = fast.sender.seal(PacketType.Data, size + 1, encodeDataHeader(5), data);
+      const b = node.sender.seal(PacketType.Data, size + 1, encodeDataHeader(5), data);
+      assert.deepEqual([...a], [...b], `${suite}, ${size} bytes: datagrams differ`);
+      for (const [opener, datagram] of [[node, a], [fast, b]] as const) {
+        const back = decodeData(opener.receiver.open(datagram.slice()).body).data;
+        assert.deepEqual([...back], [...data], `${suite}, ${size} bytes: wrong body`);
+      }
+    }
+  }
+});
+
+Deno.test("a datagram that does not open is left as it was (libsodium decrypts in place)", () => {
+  const { sender, receiver } = codecs("chacha20-poly1305", true);
+  const data = new Uint8Array(1000).map((_, i) => i & 0xff);
+  const datagram = sender.seal(PacketType.Data, 4, encodeDataHeader(1), data);
+  for (const at of [HEADER_SIZE + 10, datagram.length - 1]) {
+    const bad = datagram.slice();
+    bad[at] ^= 1;
+    const before = bad.slice();
+    assert.equal(errorKind(() => receiver.open(bad)), "unauthentic");
+    assert.deepEqual([...bad], [...before], `byte ${at}: the datagram was changed`);
+  }
+  // An authentic one is opened in place: its body now reads as the plaintext.
+  const body = receiver.open(datagram).body;
+  assert.equal(body.buffer, datagram.buffer);
+  assert.deepEqual([...decodeData(body).data], [...data]);
 });
 
 Deno.test("PacketCodec reports a bad tag as unauthentic and truncation as malformed", () => {

@@ -1,12 +1,13 @@
 /**
  * Keeps `bench/load.ts` from rotting: its TESSENGER driver and each workload
- * run for about a second against a server started in-process on port 0.
+ * run for about a second against a server started in-process on port 0, and
+ * its IRC driver against the Deno relay (the bench's Deno floor).
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/test_server.ts";
 import { connectMany, tessengerDriver } from "../../bench/load/clients.ts";
-import { seedGroups } from "../../bench/load/servers.ts";
+import { seedGroups, startServer } from "../../bench/load/servers.ts";
 import { fanoutRun, idleRamp, loginStorm, talkersRun } from "../../bench/load/workloads.ts";
 
 const PASSWORD = "smoke-pw";
@@ -62,5 +63,33 @@ Deno.test("bench:load's TESSENGER driver runs every workload without loss", asyn
     assertEquals([storm.logins, storm.failures], [3, 0]);
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("bench:load's Deno relay carries the IRC driver's fan-out without loss", async () => {
+  const runDir = await Deno.makeTempDir({ prefix: "tessenger-relay-smoke-" });
+  const relay = await startServer("deno-relay", {
+    runDir,
+    credentialsPath: "unused",
+    password: "unused",
+  });
+  try {
+    const clients = await connectMany(relay.driver, USERS.slice(0, 9));
+    try {
+      for (const c of clients) await c.join("load");
+      const [sender, ...receivers] = clients;
+      const fan = await fanoutRun(sender, receivers, { group: "load", messages: 300, tag: 1 });
+      assertEquals([fan.lost, fan.duplicated, fan.errors], [0, 0, 0]);
+      assertEquals(fan.receivers, 8);
+      const talk = await talkersRun(clients, { ratePerSec: 20, durationMs: 300, tag: 2 });
+      assert(talk.messages > 0, "talkers sent nothing");
+      assertEquals([talk.lost, talk.duplicated, talk.misdelivered], [0, 0, 0]);
+    } finally {
+      for (const c of clients) c.close();
+      await Promise.all(clients.map((c) => c.closed));
+    }
+  } finally {
+    await relay.stop();
+    await Deno.remove(runDir, { recursive: true });
   }
 });

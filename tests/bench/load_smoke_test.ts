@@ -83,7 +83,10 @@ Deno.test("bench:load's Deno relay carries the IRC driver's fan-out without loss
       assertEquals(fan.receivers, 8);
       const talk = await talkersRun(clients, { ratePerSec: 20, durationMs: 300, tag: 2 });
       assert(talk.messages > 0, "talkers sent nothing");
-      assertEquals([talk.lost, talk.duplicated, talk.misdelivered], [0, 0, 0]);
+      assertEquals(
+        [talk.lost, talk.duplicated, talk.misdelivered, talk.errors],
+        [0, 0, 0, 0],
+      );
     } finally {
       for (const c of clients) c.close();
       await Promise.all(clients.map((c) => c.closed));

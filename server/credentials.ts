@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { Logger } from "@logtape/logtape";
+import type { Clock } from "../shared/time.ts";
 import { USERNAME_PATTERN } from "../shared/limits.ts";
 import { hashPassword, isPasswordHash, verifyPassword } from "./passwords.ts";
 import type { ChatStore } from "./store.ts";
@@ -82,4 +84,33 @@ export async function importCredentials(
   });
   await Promise.all(work);
   return changed;
+}
+
+/**
+ * Reads the credentials file at `path` and imports it into the store, logging
+ * each skipped line. A missing file is not an error: the accounts already in
+ * the database stay in use.
+ */
+export async function loadCredentials(
+  store: ChatStore,
+  path: string,
+  clock: Clock,
+  log: Logger,
+): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    log.warn("No credentials file at {path}; using the accounts in the database", { path });
+    return;
+  }
+  const { entries, problems } = parseCredentials(text, path);
+  for (const p of problems) log.warn("Skipped {problem}", { problem: p });
+  const changed = await importCredentials(store, entries, clock());
+  log.info("Loaded {n} accounts from {path} ({changed} new or changed)", {
+    n: entries.length,
+    path,
+    changed,
+  });
 }

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { encodeFrame, frameLine, type PushFrame } from "../shared/protocol.ts";
 import { type Clock, systemClock } from "../shared/time.ts";
 import type { ServerServices } from "./context.ts";
-import { importCredentials, parseCredentials } from "./credentials.ts";
+import { loadCredentials } from "./credentials.ts";
 import {
   CLOSE_GRACE_MS,
   ConnectionGate,
@@ -252,28 +252,4 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return closing;
     },
   };
-}
-
-async function loadCredentials(
-  store: SqliteStore,
-  path: string,
-  clock: Clock,
-  log: Logger,
-): Promise<void> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    log.warn("No credentials file at {path}; using the accounts in the database", { path });
-    return;
-  }
-  const { entries, problems } = parseCredentials(text, path);
-  for (const p of problems) log.warn("Skipped {problem}", { problem: p });
-  const changed = await importCredentials(store, entries, clock());
-  log.info("Loaded {n} accounts from {path} ({changed} new or changed)", {
-    n: entries.length,
-    path,
-    changed,
-  });
 }

@@ -7,6 +7,7 @@
  */
 
 import { basename } from "node:path";
+import { isLoopback } from "../shared/address.ts";
 import { COMMANDS, findCommand, parseCommandLine } from "../shared/commands.ts";
 import type { PushFrame, ResponseFrame, TransferPush } from "../shared/protocol.ts";
 import { formatProgress } from "../shared/transfer/progress.ts";
@@ -44,10 +45,6 @@ export interface ClientOptions {
 const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
 /** How often the progress display is refreshed (ms). */
 const PROGRESS_INTERVAL_MS = 500;
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
 
 /** Exit codes of the client. */
 export const EXIT = { ok: 0, failed: 1 } as const;

@@ -44,6 +44,7 @@ import {
   TransferSender,
   type TransferStats,
 } from "../shared/transfer/mod.ts";
+import { isLoopback, normalizeHost } from "../shared/address.ts";
 import { commitPartFile, createPartFile, removeQuietly } from "./transfer_files.ts";
 
 export { describeFile, type FileDescription } from "./transfer_files.ts";
@@ -263,17 +264,6 @@ interface Transfer {
   savedPath: string | undefined;
   offer: TransferOffer;
   lastDroppedCount: number;
-}
-
-/** Normalizes an address for comparison (IPv4-mapped IPv6 → IPv4). */
-function normalizeHost(host: string): string {
-  const h = host.toLowerCase();
-  return h.startsWith("::ffff:") && h.includes(".") ? h.slice(7) : h;
-}
-
-function isLoopback(host: string): boolean {
-  const h = normalizeHost(host);
-  return h === "localhost" || h === "::1" || h.startsWith("127.");
 }
 
 /**

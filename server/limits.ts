@@ -9,6 +9,7 @@
  * @module
  */
 
+import { normalizeHost } from "../shared/address.ts";
 import type { Clock } from "../shared/time.ts";
 import type { SessionPhase } from "./context.ts";
 
@@ -130,9 +131,8 @@ export class TokenBucket {
  * ```
  */
 export function addressBucket(ip: string): string {
+  ip = normalizeHost(ip);
   if (!ip.includes(":")) return ip;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (mapped) return mapped[1];
   const [head, tail = ""] = ip.toLowerCase().split("%")[0].split("::");
   const left = head === "" ? [] : head.split(":");
   const right = ip.includes("::") ? (tail === "" ? [] : tail.split(":")) : [];

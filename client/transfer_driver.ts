@@ -1,8 +1,9 @@
 /**
  * The UDP driver of P2P transfers: one `Deno.listenDatagram` socket per client (plus 7
- * more that loopback transfers are striped over) and one timer, multiplexing any number of
- * concurrent transfers in both directions by transfer id. All protocol logic lives in the
- * sans-IO machines of shared/transfer; this file only moves datagrams, file bytes and time
+ * more that loopback transfers are striped over) and one timer, running any number of
+ * concurrent transfers in both directions. All protocol logic lives in shared/transfer:
+ * the sans-IO endpoint (endpoint.ts: demux by transfer id, address checks, paths) and the
+ * sender and receiver machines; this file only moves datagrams, file bytes and time
  * between them and the operating system.
  *
  * ```ts
@@ -16,8 +17,8 @@
  * await endpoint.close();
  * ```
  *
- * Rules kept here: datagrams for unknown transfer ids, from any address but the peer's,
- * or too short to carry a header are dropped and counted in `stats`; the machines drop
+ * Datagrams for unknown transfer ids, from any address but the peer's, or too short to
+ * carry a header are dropped and counted in `stats` (by the endpoint); the machines drop
  * and count the unauthentic, malformed and replayed ones. Received files go to
  * `downloadsDir/SENDER_FILE` via a `.part` file renamed into place only after the
  * SHA-256 matched (see transfer_files.ts); file data never sits in memory beyond the
@@ -37,23 +38,26 @@ import {
   LOOPBACK_RECEIVE_SOCKETS,
   LOOPBACK_RECEIVE_WINDOW_BYTES,
   MAX_EXTRA_PORTS,
-  peekTransferId,
   RateMeter,
   receivedFileName,
   TransferReceiver,
   TransferSender,
   type TransferStats,
 } from "../shared/transfer/mod.ts";
-import { isLoopback, normalizeHost } from "../shared/address.ts";
+import { type Address, isLoopback } from "../shared/address.ts";
+import {
+  Endpoint,
+  type EndpointStats as CoreStats,
+  type Link,
+} from "../shared/transfer/endpoint.ts";
 import { commitPartFile, createPartFile, removeQuietly } from "./transfer_files.ts";
 
 export { describeFile, type FileDescription } from "./transfer_files.ts";
 
 /**
- * Default UDP payload size towards a loopback peer (no MTU to respect there). 60 000 B
- * (under the 65 507 B UDP limit with room to spare) moves a file in 3.7× fewer datagrams
- * than 16 KiB: per-datagram CPU is what limits a transfer on loopback, and in alternating
- * runs it was faster in 7 of 8 rounds (100 MB medians ≈ 76 vs 60 MB/s; 1 GB 114 vs 75).
+ * Default UDP payload size towards a loopback peer (no MTU to respect there): under the
+ * 65 507 B UDP limit with room to spare, because per-datagram CPU is what limits a
+ * transfer on loopback (docs/transfer.md § Payload size).
  */
 export const LOOPBACK_PAYLOAD_SIZE = 60000;
 /** Largest datagram the socket reads. */
@@ -193,16 +197,9 @@ export interface TransferHandle {
   };
 }
 
-/** Counters of an endpoint; transfers keep their own in their machines' `stats`. */
-export interface EndpointStats {
-  datagramsReceived: number;
+/** What the driver counts besides the sans-IO endpoint's counters. */
+interface DriverStats {
   datagramsSent: number;
-  /** Too short, or not of this protocol. */
-  droppedMalformed: number;
-  /** Well-formed but for a transfer this endpoint does not know. */
-  droppedUnknownTransfer: number;
-  /** For a known transfer, but not from its peer's address. */
-  droppedWrongAddress: number;
   /** Dropped by a transfer: unauthentic, malformed, replayed or unexpected. */
   droppedByTransfers: number;
   sendErrors: number;
@@ -211,29 +208,19 @@ export interface EndpointStats {
   backgroundSyncs: number;
 }
 
-interface Address {
-  hostname: string;
-  port: number;
-}
-
-/** A peer address in the form DatagramConn.send() takes. */
-interface PeerAddress extends Address {
-  transport: "udp";
-}
+/**
+ * Counters of an endpoint (the sans-IO endpoint's drops and the driver's I/O);
+ * transfers keep their own in their machines' `stats`.
+ */
+export type EndpointStats = CoreStats & DriverStats;
 
 /** State the driver keeps per transfer. */
 interface Transfer {
   id: string;
   direction: "send" | "receive";
   machine: TransferSender | TransferReceiver;
-  /** Peer address; for a receiver the port is learnt from the first authentic datagram. */
-  peer: PeerAddress | undefined;
-  /**
-   * Sender: the peer address and its extra ports (ACCEPT), as the machine's `stripe` picks
-   * them; else empty.
-   */
-  stripes: PeerAddress[];
-  peerHost: string;
+  /** The sans-IO endpoint's side of the transfer: demux, address check, paths. */
+  link: Link;
   started: number;
   meter: RateMeter;
   settle: (result: TransferResult) => void;
@@ -284,18 +271,15 @@ function droppedCount(m: TransferSender | TransferReceiver): number {
 export class TransferEndpoint {
   /** Bound UDP port (announce it to the server). */
   readonly port: number;
-  /** Endpoint-level drop and traffic counters. */
-  readonly stats: EndpointStats = {
-    datagramsReceived: 0,
+  readonly #io: DriverStats = {
     datagramsSent: 0,
-    droppedMalformed: 0,
-    droppedUnknownTransfer: 0,
-    droppedWrongAddress: 0,
     droppedByTransfers: 0,
     sendErrors: 0,
     receiveErrors: 0,
     backgroundSyncs: 0,
   };
+  /** Demux by transfer id, address checks, paths: the pure part of the endpoint. */
+  readonly #core = new Endpoint();
   readonly #conn: Deno.DatagramConn;
   /** Extra receive sockets offered to senders (striping), opened on first use. */
   readonly #extraConns: Deno.DatagramConn[] = [];
@@ -339,6 +323,11 @@ export class TransferEndpoint {
     return Promise.resolve(new TransferEndpoint(conn, options));
   }
 
+  /** Endpoint-level drop and traffic counters (a snapshot). */
+  get stats(): EndpointStats {
+    return { ...this.#core.stats, ...this.#io };
+  }
+
   /** Number of transfers still running or finishing. */
   get activeTransfers(): number {
     return this.#transfers.size;
@@ -364,7 +353,7 @@ export class TransferEndpoint {
         (sockets > 1 ? LOOPBACK_RECEIVE_WINDOW_BYTES : undefined),
       extraPorts: this.#extraPorts(sockets - 1),
     }, now);
-    return this.#add(machine, "receive", offer, peerHost, undefined);
+    return this.#add(machine, "receive", offer, (m) => this.#core.addReceiver(m, peerHost));
   }
 
   /** Ports of `count` extra receive sockets, opening the ones missing. */
@@ -403,12 +392,7 @@ export class TransferEndpoint {
       releaseData: (bytes) => this.#releaseReadBlock(bytes),
       striping: this.#striping(addr.hostname),
     }, now);
-    const peer: PeerAddress = {
-      transport: "udp",
-      hostname: normalizeHost(addr.hostname),
-      port: addr.port,
-    };
-    const handle = this.#add(machine, "send", offer, peer.hostname, peer);
+    const handle = this.#add(machine, "send", offer, (m) => this.#core.addSender(m, addr));
     const t = this.#transfers.get(machine.id)!;
     t.busy = this.#openSource(t, filePath);
     return handle;
@@ -468,6 +452,7 @@ export class TransferEndpoint {
       await this.#discardFile(t);
     }
     this.#transfers.clear();
+    for (const t of [...this.#core.links()]) this.#core.remove(t.id);
   }
 
   /** Whether close() should let the transfer finish rather than cancel it. */
@@ -485,19 +470,16 @@ export class TransferEndpoint {
     return performance.now() - this.#origin;
   }
 
-  #add(
-    machine: TransferSender | TransferReceiver,
+  #add<M extends TransferSender | TransferReceiver>(
+    machine: M,
     direction: "send" | "receive",
     offer: TransferOffer,
-    peerHost: string,
-    peer: PeerAddress | undefined,
+    addLink: (machine: M) => Link,
   ): TransferHandle {
     if (this.#closing !== undefined) {
       throw new TypeError("Cannot start transfer: the endpoint is closed");
     }
-    if (this.#transfers.has(machine.id)) {
-      throw new TypeError(`Cannot start transfer: id "${machine.id}" is already in use`);
-    }
+    const link = addLink(machine); // throws when the id is in use
     // libsodium seals and opens small datagrams at a quarter of node:crypto's cost, for
     // ≈ 12 MiB and 20 ms once per process: loaded with the first transfer, not at start.
     // node:crypto does the work until it is ready (the same bytes either way).
@@ -508,9 +490,7 @@ export class TransferEndpoint {
       id: machine.id,
       direction,
       machine,
-      peer,
-      stripes: [],
-      peerHost: normalizeHost(peerHost),
+      link,
       started: this.#now(),
       meter: new RateMeter(),
       settle,
@@ -556,7 +536,7 @@ export class TransferEndpoint {
             pacingRateBps: t.machine.pacingRate * 1000,
             pacingLatenessMs: t.machine.pacingLateness,
             bytesInFlight: t.machine.bytesInFlight,
-            stripes: Math.max(1, t.stripes.length),
+            stripes: t.link.stripes,
           }
           : {}),
       }),
@@ -589,7 +569,7 @@ export class TransferEndpoint {
         errors = 0;
       } catch {
         if (this.#closed) return;
-        this.stats.receiveErrors++;
+        this.#io.receiveErrors++;
         if (++errors >= MAX_RECEIVE_ERRORS) return;
         continue;
       }
@@ -598,27 +578,9 @@ export class TransferEndpoint {
   }
 
   #onDatagram(datagram: Uint8Array, from: Deno.NetAddr): void {
-    this.stats.datagramsReceived++;
-    const id = peekTransferId(datagram);
-    if (id === undefined) {
-      this.stats.droppedMalformed++;
-      return;
-    }
-    const t = this.#transfers.get(id);
-    if (t === undefined) {
-      this.stats.droppedUnknownTransfer++;
-      return;
-    }
-    const host = normalizeHost(from.hostname);
-    if (host !== t.peerHost || (t.peer !== undefined && t.peer.port !== from.port)) {
-      this.stats.droppedWrongAddress++;
-      return;
-    }
-    const now = this.#now();
-    const authentic = t.machine.handleDatagram(datagram, now);
-    if (authentic && t.peer === undefined) {
-      t.peer = { transport: "udp", hostname: host, port: from.port };
-    }
+    const link = this.#core.handleDatagram(datagram, from, this.#now());
+    const t = link && this.#transfers.get(link.id);
+    if (t === undefined) return;
     // Pump once after every datagram that arrived in this turn of the event loop (one per
     // socket): one ACK then covers them all.
     this.#due.add(t);
@@ -634,8 +596,7 @@ export class TransferEndpoint {
   /** Runs one transfer's machine: timers, file data, datagrams, events. */
   #pump(t: Transfer, now: number): void {
     const m = t.machine;
-    const deadline = m.pollTimeout();
-    if (deadline !== undefined && deadline <= now) m.handleTimeout(now);
+    t.link.handleTimeout(now);
     if (m instanceof TransferSender) this.#feedSender(t, m);
     else this.#drainReceiver(t, m);
     this.#transmit(t, now);
@@ -675,37 +636,31 @@ export class TransferEndpoint {
       }
     }
     const dropped = droppedCount(m);
-    this.stats.droppedByTransfers += dropped - t.lastDroppedCount;
+    this.#io.droppedByTransfers += dropped - t.lastDroppedCount;
     t.lastDroppedCount = dropped;
     if (m.isClosed && t.busy === undefined) {
       this.#transfers.delete(t.id);
+      this.#core.remove(t.id);
       if (t.file !== undefined) this.#chain(t, () => this.#discardFile(t));
     }
     this.#schedule();
   }
 
   #transmit(t: Transfer, now: number): void {
-    if (t.peer === undefined || this.#closed) return;
-    if (t.stripes.length === 0 && t.machine instanceof TransferSender) {
-      const ports = t.machine.extraPorts;
-      if (ports.length > 0) {
-        t.stripes = [t.peer, ...ports.map((port) => ({ ...t.peer!, port }))];
-      }
-    }
+    if (this.#closed) return;
     while (this.#pendingSends < MAX_PENDING_SENDS) {
       // Datagrams are built in recycled buffers: a fresh 16 KiB array per datagram costs
       // more than sealing it (allocation, zeroing, page faults, GC).
       const slot = this.#freeSlots.pop() ?? new Uint8Array(this.#slotSize);
-      const datagram = t.machine.pollTransmit(now, slot);
-      if (datagram === undefined) {
+      const transmit = t.link.pollTransmit(now, slot);
+      if (transmit === undefined) {
         this.#freeSlots.push(slot);
         break;
       }
       this.#pendingSends++;
-      this.stats.datagramsSent++;
-      // Striping: the sender says which of the peer's sockets each datagram takes.
-      const to = t.stripes.length > 0 ? t.stripes[(t.machine as TransferSender).stripe] : t.peer;
-      this.#conn.send(datagram, to).then(
+      this.#io.datagramsSent++;
+      const to = { transport: "udp" as const, ...transmit.to };
+      this.#conn.send(transmit.bytes, to).then(
         () => this.#onSent(slot),
         () => this.#onSendFailed(slot),
       );
@@ -720,7 +675,7 @@ export class TransferEndpoint {
   }
 
   #onSendFailed(slot: Uint8Array): void {
-    this.stats.sendErrors++;
+    this.#io.sendErrors++;
     this.#onSent(slot);
   }
 
@@ -742,11 +697,7 @@ export class TransferEndpoint {
    */
   #schedule(): void {
     if (this.#closed) return;
-    let next = Infinity;
-    for (const t of this.#transfers.values()) {
-      const d = t.machine.pollTimeout();
-      if (d !== undefined && d < next) next = d;
-    }
+    const next = this.#core.pollTimeout() ?? Infinity;
     if (next >= this.#timerAt) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = next;
@@ -891,7 +842,7 @@ export class TransferEndpoint {
     // Opened for writing (never written through): Windows flushes only such a handle.
     t.syncFile ??= await Deno.open(t.filePath!, { write: true });
     t.unsynced = 0;
-    this.stats.backgroundSyncs++;
+    this.#io.backgroundSyncs++;
     const syncing: Promise<unknown> = t.syncFile.syncData().then(
       () => {
         if (t.syncing === syncing) t.syncing = undefined;

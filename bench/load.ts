@@ -14,8 +14,9 @@
  */
 
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { hashPassword, SCRYPT_COST } from "../server/passwords.ts";
+import { parseIntIn, UsageError } from "../shared/cli_args.ts";
+import { benchFlags, runBench } from "./cli.ts";
 import { connectMany, type LoadClient } from "./load/clients.ts";
 import {
   cell,
@@ -113,53 +114,44 @@ interface Settings {
 
 function list(text: string, what: string): string[] {
   const items = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (items.length === 0) throw new Error(`Invalid ${what}: empty list`);
+  if (items.length === 0) throw new UsageError(`Invalid ${what}: empty list`, USAGE);
   return items;
 }
 
-function positive(text: string, what: string, max = 1e9): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > max) {
-    throw new Error(`Invalid ${what}: ${JSON.stringify(text)} (an integer 1..${max})`);
-  }
-  return n;
-}
+const positive = (text: string, what: string, max = 1e9) => parseIntIn(text, what, 1, max);
 
 function parseSettings(argv: string[]): Settings | undefined {
-  const { values: v } = parseArgs({
-    args: argv,
-    strict: true,
-    options: {
-      servers: { type: "string", default: SERVER_KINDS.join(",") },
-      workloads: { type: "string", default: WORKLOADS.join(",") },
-      runs: { type: "string", default: "3" },
-      "fanout-sizes": { type: "string", default: "50,500" },
-      // A run opens with a burst of 100 messages at once: at N=500 that is 50,000 deliveries,
-      // 5 % of a 1,000,000-delivery run (≈ 0.3 s), so its p99 was the opening burst (and one
-      // GC pause) rather than the steady state. 5,000,000 makes the burst 1 %.
-      "fanout-deliveries": { type: "string", default: "5000000" },
-      talkers: { type: "string", default: "1000" },
-      "talker-rate": { type: "string", default: "2" },
-      "talker-seconds": { type: "string", default: "10" },
-      "idle-steps": { type: "string", default: "1000,5000,10000" },
-      "idle-in-flight": { type: "string", default: "100" },
-      logins: { type: "string", default: "300" },
-      chart: { type: "string", default: "docs/load-chart.svg" },
-      json: { type: "string" },
-      anchors: { type: "string", default: DEFAULT_ANCHORS },
-      keep: { type: "boolean", default: false },
-      "tessenger-flags": { type: "string", default: "" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  if (v.help) return undefined;
+  const v = benchFlags(argv, {
+    servers: { type: "string", default: SERVER_KINDS.join(",") },
+    workloads: { type: "string", default: WORKLOADS.join(",") },
+    runs: { type: "string", default: "3" },
+    "fanout-sizes": { type: "string", default: "50,500" },
+    // A run opens with a burst of 100 messages at once: at N=500 that is 50,000 deliveries,
+    // 5 % of a 1,000,000-delivery run (≈ 0.3 s), so its p99 was the opening burst (and one
+    // GC pause) rather than the steady state. 5,000,000 makes the burst 1 %.
+    "fanout-deliveries": { type: "string", default: "5000000" },
+    talkers: { type: "string", default: "1000" },
+    "talker-rate": { type: "string", default: "2" },
+    "talker-seconds": { type: "string", default: "10" },
+    "idle-steps": { type: "string", default: "1000,5000,10000" },
+    "idle-in-flight": { type: "string", default: "100" },
+    logins: { type: "string", default: "300" },
+    chart: { type: "string", default: "docs/load-chart.svg" },
+    json: { type: "string" },
+    anchors: { type: "string", default: DEFAULT_ANCHORS },
+    keep: { type: "boolean", default: false },
+    "tessenger-flags": { type: "string", default: "" },
+  }, USAGE);
+  if (!v) return undefined;
   const servers = list(v.servers, "--servers");
   for (const s of servers) {
-    if (!SERVER_KINDS.includes(s as ServerKind)) throw new Error(`Unknown server: ${s}`);
+    if (!SERVER_KINDS.includes(s as ServerKind)) {
+      throw new UsageError(`Unknown server: ${s}`, USAGE);
+    }
   }
   const workloads = list(v.workloads, "--workloads");
   for (const w of workloads) {
-    if (!WORKLOADS.includes(w as Workload)) throw new Error(`Unknown workload: ${w}`);
+    if (!WORKLOADS.includes(w as Workload)) throw new UsageError(`Unknown workload: ${w}`, USAGE);
   }
   const idleSteps = list(v["idle-steps"], "--idle-steps").map((s) =>
     positive(s, "--idle-steps", 15_000)
@@ -617,17 +609,8 @@ function chart(results: Results, settings: Settings): string | undefined {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let settings: Settings | undefined;
-  try {
-    settings = parseSettings(argv);
-  } catch (e) {
-    console.error(`bench:load: ${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (!settings) {
-    console.log(USAGE);
-    return 0;
-  }
+  const settings = parseSettings(argv);
+  if (!settings) return 0;
   const results: Results = {
     fanout: {},
     talkers: {},
@@ -709,4 +692,4 @@ async function main(argv: string[]): Promise<number> {
   return results.failed.length === 0 ? 0 : 1;
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) Deno.exit(await runBench("bench:load", () => main(Deno.args)));

@@ -10,41 +10,75 @@
  *
  * ```sh
  * deno task bench:soak --clients 1000 --minutes 10 [--think 2] [--churn 0.05] [--seed 1]
+ * deno task bench:soak --help
  * ```
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { hashPassword } from "../server/passwords.ts";
 import { SERVER_V8_FLAGS_ARG } from "../server/v8_flags.ts";
 import { MAIN_PERMISSIONS, mainArgs } from "../tests/helpers/main_process.ts";
+import { parseIntIn, UsageError } from "../shared/cli_args.ts";
 import { MAX_SERVER_FRAME_BYTES } from "../shared/limits.ts";
 import { FrameDecoder, FrameError } from "../shared/protocol.ts";
+import { benchFlags, runBench } from "./cli.ts";
 
-const args = parseArgs({
-  args: Deno.args,
-  options: {
+const USAGE = `Usage: deno task bench:soak [--clients N] [--minutes N] [--think SECONDS]
+       [--churn P] [--seed N] [--out FILE]
+
+  --clients N        chat clients (default 1000)
+  --minutes N        length of the run (default 10)
+  --think SECONDS    mean time between two actions of one client (default 2)
+  --churn P          probability that an action ends the session, by logout or a killed
+                     connection (default 0.05)
+  --seed N           seed of the clients' choices: the same seed, the same run (default 1)
+  --out FILE         also write the result JSON here`;
+
+interface SoakSettings {
+  clients: number;
+  minutes: number;
+  thinkSeconds: number;
+  churn: number;
+  seed: number;
+  out?: string;
+}
+
+function parseSettings(argv: string[]): SoakSettings | undefined {
+  const v = benchFlags(argv, {
     clients: { type: "string", default: "1000" },
     minutes: { type: "string", default: "10" },
-    /** Mean seconds between two actions of one client. */
     think: { type: "string", default: "2" },
-    /** Probability that an action ends the session (logout or killed connection). */
     churn: { type: "string", default: "0.05" },
     seed: { type: "string", default: "1" },
     out: { type: "string" },
-  },
-}).values;
-const CLIENTS = Number(args.clients);
-const DURATION_MS = Number(args.minutes) * 60_000;
-const THINK_MS = Number(args.think) * 1000;
-const CHURN = Number(args.churn);
+  }, USAGE);
+  if (!v) return undefined;
+  const fraction = (text: string, what: string, max: number) => {
+    const n = Number(text);
+    if (text.trim() === "" || !(n >= 0 && n <= max)) {
+      throw new UsageError(`Invalid ${what}: ${JSON.stringify(text)}. Expected 0-${max}`, USAGE);
+    }
+    return n;
+  };
+  return {
+    clients: parseIntIn(v.clients, "--clients", 1, 50_000),
+    minutes: fraction(v.minutes, "--minutes", 24 * 60),
+    thinkSeconds: fraction(v.think, "--think", 3600),
+    churn: fraction(v.churn, "--churn", 1),
+    seed: parseIntIn(v.seed, "--seed", 0, 2 ** 32 - 1),
+    out: v.out,
+  };
+}
+
+/** The run's settings, set by {@link main} from the command line. */
+let settings: SoakSettings;
 const PASSWORD = "soak-password";
 const REQUEST_TIMEOUT_MS = 30_000;
 const encoder = new TextEncoder();
 
 // Seeded PRNG (mulberry32): the same seed gives the same choices.
-let seed = Number(args.seed) >>> 0;
+let seed = 0;
 function random(): number {
   seed = (seed + 0x6d2b79f5) >>> 0;
   let t = seed;
@@ -189,7 +223,7 @@ class Wire {
   }
 }
 
-const users = Array.from({ length: CLIENTS }, (_, i) => `soak${String(i).padStart(5, "0")}`);
+let users: string[] = [];
 const online = new Set<string>();
 const current = new Map<string, SessionRecord>();
 const lastSession = new Map<string, SessionRecord>();
@@ -203,7 +237,8 @@ function onPush(user: string, f: Frame): void {
     pendingInvites.get(user)?.push(f.group);
   }
 }
-const pendingInvites = new Map<string, string[]>(users.map((u) => [u, []]));
+/** Groups each user was invited to and has not joined yet. */
+const pendingInvites = new Map<string, string[]>();
 
 async function login(port: number, user: string): Promise<Wire | undefined> {
   let conn: Deno.Conn;
@@ -238,16 +273,16 @@ function ended(user: string, w: Wire, rec: SessionRecord, kind: EndKind): void {
 }
 
 async function act(user: string, w: Wire, rec: SessionRecord): Promise<"stay" | EndKind> {
-  // Churn first: with probability CHURN the session ends, 60 % by logout and
+  // Churn first: with probability --churn the session ends, 60 % by logout and
   // 40 % by a killed connection; otherwise one chat action.
   const churn = random();
-  if (churn < CHURN * 0.6) {
+  if (churn < settings.churn * 0.6) {
     const res = await w.request("logout");
     if (!res) return "server";
     await w.done;
     return "logout";
   }
-  if (churn < CHURN) {
+  if (churn < settings.churn) {
     w.kill();
     await w.done;
     return "kill";
@@ -326,7 +361,7 @@ async function runUser(port: number, user: string, startDelay: number): Promise<
     current.set(user, rec);
     let outcome: "stay" | EndKind = "stay";
     while (!stopping && outcome === "stay") {
-      await sleep(THINK_MS * (0.5 + random()));
+      await sleep(settings.thinkSeconds * 1000 * (0.5 + random()));
       if (stopping) break;
       outcome = await act(user, w, rec);
     }
@@ -456,7 +491,14 @@ function percentile(xs: number[], p: number): number {
 
 // ---------------------------------------------------------------------- run
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseSettings(argv);
+  if (!parsed) return 0;
+  settings = parsed;
+  seed = settings.seed;
+  users = Array.from({ length: settings.clients }, (_, i) => `soak${String(i).padStart(5, "0")}`);
+  for (const u of users) pendingInvites.set(u, []);
+  const durationMs = settings.minutes * 60_000;
   const dir = await Deno.makeTempDir({ prefix: "tessenger-soak-" });
   const hash = await hashPassword(PASSWORD);
   await Deno.writeTextFile(
@@ -466,14 +508,14 @@ async function main(): Promise<void> {
   const server = await startServerProcess(dir);
   const pid = server.child.pid;
   console.log(
-    `server pid ${pid} on port ${server.port}; ${CLIENTS} clients for ${args.minutes} min`,
+    `server pid ${pid} on port ${server.port}; ${settings.clients} clients for ${settings.minutes} min`,
   );
   const rssStart = await rssKiB(pid);
 
   const started = performance.now();
   // Spread the first logins over 20 s (or a fifth of a short run).
-  const ramp = Math.min(20_000, DURATION_MS / 5);
-  const runs = users.map((u, i) => runUser(server.port, u, (i / CLIENTS) * ramp));
+  const ramp = Math.min(20_000, durationMs / 5);
+  const runs = users.map((u, i) => runUser(server.port, u, (i / settings.clients) * ramp));
   const samples: { t: number; rss: number; online: number }[] = [];
   const sampler = setInterval(async () => {
     const t = Math.round((performance.now() - started) / 1000);
@@ -486,13 +528,13 @@ async function main(): Promise<void> {
         `group=${stats.groupSent} logins=${stats.logins} kills=${stats.kills}`,
     );
   }, 10_000);
-  await sleep(DURATION_MS);
+  await sleep(durationMs);
   stopping = true;
   await Promise.all(runs);
   clearInterval(sampler);
   const rssEndOfTraffic = await rssKiB(pid);
   // Baseline: once a fifth of the run is over, when the clients have all logged in.
-  const rssBaseline = samples.find((s) => s.t * 1000 >= DURATION_MS / 5)?.rss ?? samples[0]?.rss ??
+  const rssBaseline = samples.find((s) => s.t * 1000 >= durationMs / 5)?.rss ?? samples[0]?.rss ??
     rssStart;
 
   // Drain: everyone logs in once more and collects what was queued.
@@ -545,11 +587,8 @@ async function main(): Promise<void> {
   }
   const rssPeak = Math.max(rssStart, ...samples.map((s) => s.rss));
   const result = {
-    clients: CLIENTS,
-    minutes: Number(args.minutes),
-    thinkSeconds: Number(args.think),
-    churn: CHURN,
-    seed: Number(args.seed),
+    ...settings,
+    out: undefined,
     logins: stats.logins,
     loginFailures: stats.loginFailures,
     logouts: stats.logouts,
@@ -591,12 +630,12 @@ async function main(): Promise<void> {
   };
   const json = JSON.stringify(result, null, 2);
   console.log(json);
-  if (args.out) await Deno.writeTextFile(args.out, json + "\n");
+  if (settings.out) await Deno.writeTextFile(settings.out, json + "\n");
   await Deno.remove(dir, { recursive: true });
   const ok = lost === 0 && duplicated === 0 && notLogged === 0 && loggedTwice === 0 &&
     result.logNumberingGaps === 0 && server.errors === 0 && status.code === 0;
   console.log(ok ? "SOAK PASSED" : "SOAK FAILED");
-  Deno.exit(ok ? 0 : 1);
+  return ok ? 0 : 1;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) Deno.exit(await runBench("bench:soak", () => main(Deno.args)));

@@ -12,14 +12,9 @@
  * method runs in its own Worker (as the peer would run in its own process); the relay runs
  * in a third one. Files go to a temp dir that is removed at the end.
  *
- *   deno task bench:transfer                              # 100M, 1G, 100M@1200; 3 runs
- *   deno task bench:transfer --sizes 100M --runs 1        # quick
- *   flags: --sizes LIST  --runs N  --payload BYTES  --suite NAME  --methods LIST  --no-striping
- *   A size written SIZE@BYTES runs with BYTES per datagram and one receiving socket, as a
- *   transfer off loopback does (1200 B by default there).
- *   deno task bench:transfer --suites                     # seal/open cost per datagram, per suite
- *   env:   BENCH_DEBUG=1 prints both sides' counters, BENCH_TRACE=1 the sender's window every 100 ms
- *          (BENCH_TRACE_MS=N: every N ms)
+ *   deno task bench:transfer                        # 100M, 1G, 100M@1200; 3 runs
+ *   deno task bench:transfer --sizes 100M --runs 1  # quick
+ *   deno task bench:transfer --help                 # every flag
  *
  * @module
  */
@@ -41,8 +36,13 @@ import {
   formatBytes,
   HEADER_SIZE,
   loadFastAead,
+  LOOPBACK_CIPHER_SUITE,
+  MAX_PAYLOAD_SIZE,
+  MIN_PAYLOAD_SIZE,
 } from "../shared/transfer/mod.ts";
+import { parseByteSize, parseIntIn, UsageError } from "../shared/cli_args.ts";
 import { UdpRelay } from "../tests/helpers/udp_relay.ts";
+import { benchFlags, runBench } from "./cli.ts";
 
 const HOST = "127.0.0.1";
 const TCP_BUFFER = 1024 * 1024;
@@ -423,53 +423,75 @@ function threadCpu(): Map<string, [number, number]> {
 
 // --- main -------------------------------------------------------------------------------
 
-function parseSize(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMG]?)$/i.exec(text.trim());
-  if (!m) throw new TypeError(`Cannot parse size: "${text}"`);
-  const unit = { "": 1, K: 1e3, M: 1e6, G: 1e9 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
-  return Math.round(Number(m[1]) * unit);
+const CIPHER_SUITES: readonly CipherSuite[] = ["chacha20-poly1305", "poly1305", "aes-256-gcm"];
+
+const USAGE = `Usage: deno task bench:transfer [--sizes LIST] [--runs N] [--payload BYTES]
+       [--suite NAME] [--methods LIST] [--no-striping]
+       deno task bench:transfer --suites [--payload BYTES]
+
+  --sizes LIST     file sizes, comma-separated (default 100M,1G,100M@1200). Sizes count in
+                   1000s (100M and 100MB are 10^8 bytes; 100MiB is 2^20 x 100). SIZE@BYTES
+                   runs with BYTES per datagram and one receiving socket, as a transfer off
+                   loopback does
+  --runs N         runs per method and size, reported as min / median / max (default 3)
+  --payload BYTES  UDP payload per datagram where a size names none (default ${LOOPBACK_PAYLOAD_SIZE})
+  --suite NAME     packet protection: ${CIPHER_SUITES.join(", ")} (default: the
+                   transfer's own choice, ${LOOPBACK_CIPHER_SUITE} on loopback)
+  --methods LIST   ${ALL_METHODS.map((m) => m.replace(" ", "-")).join(",")} (default all)
+  --no-striping    one receiving socket for every size
+  --suites         instead: seal / open cost of one datagram per protection suite
+
+Environment: BENCH_DEBUG=1 prints both sides' counters; BENCH_TRACE=1 the sender's window
+every 100 ms (BENCH_TRACE_MS=N: every N ms).`;
+
+/** One entry of `--sizes`: bytes, and the payload size when the entry names one. */
+interface SizeSpec {
+  text: string;
+  bytes: number;
+  payload?: number;
 }
 
-function parseArgs(args: string[]) {
-  const opts = {
-    sizes: ["100M", "1G", "100M@1200"],
-    runs: 3,
-    payload: LOOPBACK_PAYLOAD_SIZE,
-    suite: undefined as CipherSuite | undefined,
-    methods: ALL_METHODS,
-    striping: true,
-  };
-  for (let i = 0; i < args.length; i++) {
-    const value = args[i + 1];
-    switch (args[i]) {
-      case "--sizes":
-        opts.sizes = value.split(",");
-        i++;
-        break;
-      case "--runs":
-        opts.runs = Number(value);
-        i++;
-        break;
-      case "--payload":
-        opts.payload = Number(value);
-        i++;
-        break;
-      case "--suite":
-        opts.suite = value as CipherSuite;
-        i++;
-        break;
-      case "--no-striping":
-        opts.striping = false;
-        break;
-      case "--methods":
-        opts.methods = value.split(",").map((m) => m.replace("-", " "));
-        i++;
-        break;
-      default:
-        throw new TypeError(`Cannot parse arguments: unknown flag "${args[i]}"`);
+function payloadSize(text: string, what: string): number {
+  return parseIntIn(text, what, MIN_PAYLOAD_SIZE, MAX_PAYLOAD_SIZE);
+}
+
+function parseSettings(argv: string[]) {
+  const v = benchFlags(argv, {
+    sizes: { type: "string", default: "100M,1G,100M@1200" },
+    runs: { type: "string", default: "3" },
+    payload: { type: "string", default: String(LOOPBACK_PAYLOAD_SIZE) },
+    suite: { type: "string" },
+    methods: { type: "string", default: ALL_METHODS.join(",") },
+    "no-striping": { type: "boolean", default: false },
+    suites: { type: "boolean", default: false },
+  }, USAGE);
+  if (!v) return undefined;
+  const sizes: SizeSpec[] = v.sizes.split(",").map((text) => {
+    const [size, payload] = text.trim().split("@");
+    return {
+      text: text.trim(),
+      bytes: parseByteSize(size, "--sizes entry", 1000),
+      payload: payload === undefined ? undefined : payloadSize(payload, "--sizes payload"),
+    };
+  });
+  const methods = v.methods.split(",").map((m) => m.trim().replace("-", " "));
+  for (const m of methods) {
+    if (!ALL_METHODS.includes(m)) {
+      throw new UsageError(`Unknown method: ${JSON.stringify(m)}`, USAGE);
     }
   }
-  return opts;
+  if (v.suite !== undefined && !CIPHER_SUITES.includes(v.suite as CipherSuite)) {
+    throw new UsageError(`Unknown suite: ${JSON.stringify(v.suite)}`, USAGE);
+  }
+  return {
+    suitesOnly: v.suites,
+    sizes,
+    runs: parseIntIn(v.runs, "--runs", 1, 100),
+    payload: payloadSize(v.payload, "--payload"),
+    suite: v.suite as CipherSuite | undefined,
+    methods,
+    striping: !v["no-striping"],
+  };
 }
 
 async function writeRandomFile(path: string, size: number): Promise<void> {
@@ -506,7 +528,6 @@ function stats(xs: number[]) {
  */
 async function measureSuites(payload: number): Promise<void> {
   const loaded = await loadFastAead();
-  const suites: CipherSuite[] = ["chacha20-poly1305", "poly1305", "aes-256-gcm"];
   const header = new Uint8Array(HEADER_SIZE);
   const body = new Uint8Array(payload - DATA_OVERHEAD + 4);
   const out = new Uint8Array(payload);
@@ -521,7 +542,7 @@ async function measureSuites(payload: number): Promise<void> {
   };
   console.log(`Seal / open of one ${payload}-byte datagram, µs (median of 15 × 100):`);
   const libsodium = loaded && payload <= FAST_AEAD_MAX_BYTES;
-  for (const suite of suites) {
+  for (const suite of CIPHER_SUITES) {
     for (const fast of suite === "aes-256-gcm" ? [false] : libsodium ? [true, false] : [false]) {
       const p = createPacketProtection(new Uint8Array(32), suite, { libsodium: fast });
       let pn = 0;
@@ -536,12 +557,10 @@ async function measureSuites(payload: number): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  if (Deno.args.includes("--suites")) {
-    const at = Deno.args.indexOf("--payload");
-    return await measureSuites(at >= 0 ? Number(Deno.args[at + 1]) : LOOPBACK_PAYLOAD_SIZE);
-  }
-  const opts = parseArgs(Deno.args);
+async function main(argv: string[]): Promise<void> {
+  const opts = parseSettings(argv);
+  if (!opts) return;
+  if (opts.suitesOnly) return await measureSuites(opts.payload);
   const root = await Deno.makeTempDir({ prefix: "tessenger_bench_" });
   const onInterrupt = () => {
     Deno.removeSync(root, { recursive: true });
@@ -555,13 +574,11 @@ async function main(): Promise<void> {
   );
   const rows: string[] = [];
   try {
-    for (const sizeText of opts.sizes) {
+    for (const { text: sizeText, bytes: size, payload: ownPayload } of opts.sizes) {
       // SIZE@PAYLOAD: that payload and one receiving socket, as a transfer off loopback.
-      const [sizePart, payloadPart] = sizeText.split("@");
-      const size = parseSize(sizePart);
-      const payload = payloadPart === undefined ? opts.payload : Number(payloadPart);
-      const striping = payloadPart === undefined && opts.striping;
-      const src = join(root, `src_${sizePart}.bin`);
+      const payload = ownPayload ?? opts.payload;
+      const striping = ownPayload === undefined && opts.striping;
+      const src = join(root, `src_${size}.bin`);
       await writeRandomFile(src, size);
       const results = new Map<string, { mbps: number[]; cpu: number[] }>();
       for (let run = 0; run < opts.runs; run++) {
@@ -643,4 +660,4 @@ async function main(): Promise<void> {
 }
 
 if (self.name === "bench-peer") serveWorker();
-else if (import.meta.main) await main();
+else if (import.meta.main) Deno.exit(await runBench("bench:transfer", () => main(Deno.args)));

@@ -48,16 +48,17 @@ export function parseIntIn(text: string, what: string, min: number, max: number)
   return n;
 }
 
-/** Parses a byte size such as `500M`, `2G`, `1048576`. */
-export function parseByteSize(text: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)([KMGT]?)i?B?$/i.exec(text);
+/**
+ * Parses a byte size such as `500M`, `2G`, `1048576`, `100MB`. `K`, `M`, `G`, `T` count
+ * in `base` (1024 by default; the benches count in 1000); `KiB`, `MiB`… always in 1024.
+ */
+export function parseByteSize(text: string, what: string, base: 1000 | 1024 = 1024): number {
+  const m = /^(\d+(?:\.\d+)?)([KMGT]?)(i?)B?$/i.exec(text);
   if (!m) {
     throw new UsageError(`Invalid ${what}: ${JSON.stringify(text)}. Expected e.g. 500M or 2G`);
   }
-  const scale = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[
-    m[2].toUpperCase() as "" | "K" | "M" | "G" | "T"
-  ];
-  return Math.floor(Number(m[1]) * scale);
+  const power = ["", "K", "M", "G", "T"].indexOf(m[2].toUpperCase());
+  return Math.floor(Number(m[1]) * (m[3] ? 1024 : base) ** power);
 }
 
 /**

@@ -40,8 +40,11 @@ export interface ServerUnderTest {
 }
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** Where the reference configs live unless `--anchors` says otherwise. */
-export const DEFAULT_ANCHORS = "/work/shared/anchors";
+/**
+ * Where the reference configs live unless `--anchors` says otherwise: `shared/anchors`
+ * beside the repository's folder (`../shared/anchors` from its root).
+ */
+export const DEFAULT_ANCHORS = join(REPO, "..", "shared", "anchors");
 
 /**
  * Reads VmRSS of a process, in bytes. Deno asks for --allow-all to read /proc

@@ -93,8 +93,8 @@ export const PACING_BURST_PACKETS = 4;
 
 /**
  * Receiver acknowledges after this many in-order data packets (unless told otherwise)...
- * With 1200-byte datagrams this took 25–40 % off a transfer's CPU against every 2
- * (docs/transfer.md § transfer-perf6).
+ * Fewer ACKs cut the per-datagram cost of 1200-byte transfers
+ * (docs/lab/2026-11-25-transfer-ack-frequency.md).
  */
 export const DEFAULT_ACK_EVERY = 8;
 /**

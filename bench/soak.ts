@@ -18,7 +18,8 @@
 
 import { hashPassword } from "../server/passwords.ts";
 import { SERVER_V8_FLAGS_ARG } from "../server/v8_flags.ts";
-import { MAIN_PERMISSIONS, mainArgs } from "../tests/helpers/main_process.ts";
+import { MAIN_PERMISSIONS } from "../dev/main_process.ts";
+import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
 import { parseIntIn, UsageError } from "../shared/cli_args.ts";
 import { MAX_SERVER_FRAME_BYTES } from "../shared/limits.ts";
 import { FrameDecoder, FrameError } from "../shared/protocol.ts";
@@ -380,76 +381,48 @@ async function runUser(port: number, user: string, startDelay: number): Promise<
 
 // ------------------------------------------------------------------- server
 
-interface ServerProcess {
-  child: Deno.ChildProcess;
-  port: number;
-  warnings: number;
-  errors: number;
-  stderr: string[];
-  output: Promise<void>;
+/** The server under soak, and what it logged so far. */
+interface SoakServer extends ServerProcess {
+  logged: {
+    warnings: number;
+    errors: number;
+    /** The first error lines (and anything else on stderr), at most 20. */
+    errorLines: string[];
+  };
 }
 
-async function startServerProcess(dir: string): Promise<ServerProcess> {
-  const child = new Deno.Command("deno", {
-    // As `deno task server` and the binary run it: the same permissions and V8 flag.
-    args: mainArgs([
-      "server",
-      "--port",
-      "0",
-      "--data-dir",
-      `${dir}/data`,
-      "--credentials",
-      `${dir}/credentials.txt`,
-      "--conn-rate",
-      "0",
-      "--log-level",
-      "info",
-    ], [...MAIN_PERMISSIONS, SERVER_V8_FLAGS_ARG]),
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const port = Promise.withResolvers<number>();
-  const proc: ServerProcess = {
-    child,
-    port: 0,
-    warnings: 0,
-    errors: 0,
-    stderr: [],
-    output: Promise.resolve(),
-  };
-  const lines = async (stream: ReadableStream<Uint8Array>, each: (line: string) => void) => {
-    let rest = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop()!;
-      for (const l of parts) each(l);
+async function startSoakServer(dir: string): Promise<SoakServer> {
+  const logged = { warnings: 0, errors: 0, errorLines: [] as string[] };
+  // logtape's console sink writes warnings and errors to stderr.
+  const onLine = (line: string, stream: "stdout" | "stderr") => {
+    if (/ WARNING /.test(line)) {
+      logged.warnings++;
+      if (stream === "stderr") {
+        count(
+          stats.warningKinds,
+          line.replace(/^.* WARNING +/, "").replace(/\b(soak\d+|\d+)\b/g, "N"),
+        );
+      }
+      return;
     }
-    if (rest) each(rest);
+    const error = / (ERROR|FATAL) /.test(line);
+    if (error) logged.errors++;
+    if ((error || stream === "stderr") && logged.errorLines.length < 20) {
+      logged.errorLines.push(line);
+    }
   };
-  proc.output = Promise.all([
-    lines(child.stdout, (l) => {
-      const m = /listening on [^ ]+:(\d+)/.exec(l);
-      if (m) port.resolve(Number(m[1]));
-      if (/ WARNING /.test(l)) proc.warnings++;
-      if (/ (ERROR|FATAL) /.test(l)) {
-        proc.errors++;
-        if (proc.stderr.length < 20) proc.stderr.push(l);
-      }
-    }),
-    // logtape's console sink writes warnings and errors to stderr.
-    lines(child.stderr, (l) => {
-      if (/ WARNING /.test(l)) {
-        proc.warnings++;
-        const kind = l.replace(/^.* WARNING +/, "").replace(/\b(soak\d+|\d+)\b/g, "N");
-        count(stats.warningKinds, kind);
-        return;
-      }
-      if (/ (ERROR|FATAL) /.test(l)) proc.errors++;
-      if (proc.stderr.length < 20) proc.stderr.push(l);
-    }),
-  ]).then(() => port.reject(new Error("server exited before listening")));
-  proc.port = await port.promise;
-  return proc;
+  // As `deno task server` and the binary run it: the same permissions and V8 flag.
+  const server = await spawnServer([
+    "--data-dir",
+    `${dir}/data`,
+    "--credentials",
+    `${dir}/credentials.txt`,
+    "--conn-rate",
+    "0",
+    "--log-level",
+    "info",
+  ], { deno: "deno", denoFlags: [...MAIN_PERMISSIONS, SERVER_V8_FLAGS_ARG], onLine });
+  return { ...server, logged };
 }
 
 /**
@@ -505,7 +478,7 @@ async function main(argv: string[]): Promise<number> {
     `${dir}/credentials.txt`,
     users.map((u) => `${u} ${hash}\n`).join(""),
   );
-  const server = await startServerProcess(dir);
+  const server = await startSoakServer(dir);
   const pid = server.child.pid;
   console.log(
     `server pid ${pid} on port ${server.port}; ${settings.clients} clients for ${settings.minutes} min`,
@@ -554,7 +527,7 @@ async function main(argv: string[]): Promise<number> {
 
   server.child.kill("SIGTERM");
   const status = await server.child.status;
-  await server.output;
+  await server.drained;
 
   // Checks.
   let lost = 0, duplicated = 0, inFlightToKilled = 0;
@@ -614,10 +587,10 @@ async function main(argv: string[]): Promise<number> {
     ackedLoggedTwice: loggedTwice,
     logNumberingGaps: privLog.gaps + groupGaps,
     drainedUsers: drained,
-    serverWarnings: server.warnings,
+    serverWarnings: server.logged.warnings,
     serverWarningKinds: Object.fromEntries(stats.warningKinds),
-    serverErrors: server.errors,
-    serverErrorLines: server.stderr,
+    serverErrors: server.logged.errors,
+    serverErrorLines: server.logged.errorLines,
     serverExit: status.code,
     rssMiB: {
       start: Number((rssStart / 1024).toFixed(1)),
@@ -633,7 +606,7 @@ async function main(argv: string[]): Promise<number> {
   if (settings.out) await Deno.writeTextFile(settings.out, json + "\n");
   await Deno.remove(dir, { recursive: true });
   const ok = lost === 0 && duplicated === 0 && notLogged === 0 && loggedTwice === 0 &&
-    result.logNumberingGaps === 0 && server.errors === 0 && status.code === 0;
+    result.logNumberingGaps === 0 && server.logged.errors === 0 && status.code === 0;
   console.log(ok ? "SOAK PASSED" : "SOAK FAILED");
   return ok ? 0 : 1;
 }

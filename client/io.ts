@@ -59,19 +59,7 @@ export class LineIO implements ClientIO {
   }
 }
 
-/** Splits a byte stream into lines (without their `\n` or `\r\n`). */
-export async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncIterable<string> {
-  let carry = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    carry += chunk;
-    let nl;
-    while ((nl = carry.indexOf("\n")) !== -1) {
-      yield carry.slice(0, nl).replace(/\r$/, "");
-      carry = carry.slice(nl + 1);
-    }
-  }
-  if (carry !== "") yield carry;
-}
+export { linesOf } from "../shared/lines.ts";
 
 /** Options of a {@link TerminalIO}. */
 export interface TerminalOptions {

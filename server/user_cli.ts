@@ -10,7 +10,7 @@ import { parseFlags, UsageError } from "../shared/cli_args.ts";
 import { USERNAME_PATTERN } from "../shared/limits.ts";
 import { hashPassword } from "./passwords.ts";
 import { SqliteStore } from "./store.ts";
-import { linesOf } from "../client/io.ts";
+import { linesOf } from "../shared/lines.ts";
 
 export const USER_USAGE = "Usage: tessenger user <add|passwd> NAME [--data-dir DIR] [--print-hash]";
 

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "./helpers/assert.ts";
 import { startServer } from "../server/server.ts";
-import { type MainRun, runMain } from "./helpers/main_process.ts";
+import { type MainRun, runMain } from "../dev/main_process.ts";
 import { RawClient } from "./helpers/raw_client.ts";
 
 /** Runs `tessenger ARGS` quietly, without colour and without env access. */

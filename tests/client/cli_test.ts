@@ -2,7 +2,7 @@ import { CLIENT_HELP, CLIENT_USAGE, parseClientArgs } from "../../client/cli.ts"
 import { SERVER_HELP, SERVER_USAGE } from "../../server/cli.ts";
 import { USER_HELP, USER_USAGE } from "../../server/user_cli.ts";
 import { assert, assertEquals, assertIncludes } from "../helpers/assert.ts";
-import { runMain } from "../helpers/main_process.ts";
+import { runMain } from "../../dev/main_process.ts";
 import { startTestServer, tickingClock } from "../helpers/test_server.ts";
 
 Deno.test("every flag in a usage line is in its --help with its default", () => {

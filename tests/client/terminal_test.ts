@@ -5,7 +5,7 @@
  */
 
 import { assert } from "../helpers/assert.ts";
-import { mainArgs } from "../helpers/main_process.ts";
+import { mainArgs } from "../../dev/main_process.ts";
 import {
   loginConnection,
   logoutConnection,

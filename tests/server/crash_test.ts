@@ -7,53 +7,20 @@
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { mainArgs } from "../helpers/main_process.ts";
+import { type ServerProcess, spawnServer } from "../../dev/server_process.ts";
 import { RawClient } from "../helpers/raw_client.ts";
 import { pwAccounts, writeCredentials } from "../helpers/test_server.ts";
 
-interface ServerProcess {
-  child: Deno.ChildProcess;
-  port: number;
-  /** Resolves when stdout and stderr are fully read. */
-  drained: Promise<string>;
-}
-
-/** Runs `main.ts server --port 0` and waits for its "listening on HOST:PORT" line. */
-async function spawnServer(dir: string): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: mainArgs([
-      "server",
-      "--port",
-      "0",
-      "--data-dir",
-      `${dir}/data`,
-      "--credentials",
-      `${dir}/credentials.txt`,
-      "--command-rate",
-      "0",
-    ]),
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const port = Promise.withResolvers<number>();
-  let output = "";
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      output += chunk;
-      const m = /listening on [^ ]+:(\d+)/.exec(output);
-      if (m) port.resolve(Number(m[1]));
-    }
-  };
-  const drained = Promise.all([read(child.stdout), read(child.stderr)]).then(() => {
-    port.reject(new Error(`server exited before listening:\n${output}`));
-    return output;
-  });
-  const timer = setTimeout(() => port.reject(new Error("server did not start in 20 s")), 20_000);
-  try {
-    return { child, port: await port.promise, drained };
-  } finally {
-    clearTimeout(timer);
-  }
+/** Runs `main.ts server --port 0` on `dir` and waits until it listens. */
+function startServer(dir: string): Promise<ServerProcess> {
+  return spawnServer([
+    "--data-dir",
+    `${dir}/data`,
+    "--credentials",
+    `${dir}/credentials.txt`,
+    "--command-rate",
+    "0",
+  ]);
 }
 
 /** Parses `N; TS; X; TEXT` lines, checking the numbering is 1..n. */
@@ -79,7 +46,7 @@ function assertOnce(texts: string[], acked: string[], what: string): void {
 Deno.test("after kill -9 and restart, no acknowledged message, group or queued message is lost or doubled", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tessenger-crash-" });
   await writeCredentials(`${dir}/credentials.txt`, pwAccounts(["alice", "bob", "carol"]), true);
-  let server = await spawnServer(dir);
+  let server = await startServer(dir);
 
   const alice = await RawClient.login(server.port, "alice", "pw-alice");
   const bob = await RawClient.login(server.port, "bob", "pw-bob");
@@ -131,7 +98,7 @@ Deno.test("after kill -9 and restart, no acknowledged message, group or queued m
   assert(ackedPrivate.length > 50, `only ${ackedPrivate.length} messages before the kill`);
 
   // Restart on the same data dir; the logs must hold every acknowledged message once.
-  server = await spawnServer(dir);
+  server = await startServer(dir);
   assertOnce(readLog(`${dir}/data/messagelog.txt`), ackedPrivate, "messagelog.txt");
   assertOnce(readLog(`${dir}/data/crew_messagelog.txt`), ackedGroup, "crew_messagelog.txt");
 

@@ -7,7 +7,7 @@
 import { fileURLToPath } from "node:url";
 
 /** Absolute path of the program's entry point. */
-export const MAIN_PATH: string = fileURLToPath(new URL("../../main.ts", import.meta.url));
+export const MAIN_PATH: string = fileURLToPath(new URL("../main.ts", import.meta.url));
 
 /** The permissions `deno task server` / `deno task client` grant, net limited to loopback. */
 export const MAIN_PERMISSIONS: readonly string[] = [

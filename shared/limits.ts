@@ -47,3 +47,15 @@ export const MAX_PASSWORD_CHARS = 256;
  * often when the server's `hello` response asks for it (`data.keepAliveMs`).
  */
 export const KEEPALIVE_INTERVAL_MS = 30_000;
+
+/**
+ * IRC front door: the most bytes of one line without its tags, CR LF included
+ * (RFC 1459 §2.3, as modern.ircdocs.horse keeps it).
+ */
+export const IRC_MAX_LINE_BYTES = 512;
+
+/**
+ * IRC front door: the most bytes of tag data (after `@`, before the space) a
+ * client may send, and the most a server may add (IRCv3 message-tags).
+ */
+export const IRC_MAX_TAG_DATA_BYTES = 4094;

@@ -49,7 +49,9 @@ import {
   Endpoint,
   type EndpointStats as CoreStats,
   type Link,
+  type LinkOptions,
 } from "../shared/transfer/endpoint.ts";
+import type { PathKind } from "../shared/transfer/path.ts";
 import { commitPartFile, createPartFile, removeQuietly } from "./transfer_files.ts";
 
 export { describeFile, type FileDescription } from "./transfer_files.ts";
@@ -100,10 +102,15 @@ export interface TransferOffer {
   /** SHA-256 of the file, 64 hex digits. */
   sha256: string;
   /**
-   * Packet protection. Default: poly1305 (integrity only) when the peer is a loopback
-   * address, else chacha20-poly1305 (encrypted).
+   * Packet protection. Default: poly1305 (integrity only) when the peer and the server's
+   * UDP port are loopback addresses, else chacha20-poly1305 (encrypted).
    */
   suite?: CipherSuite;
+  /**
+   * The server's UDP port (its IP address and port), where the peers bind and the relay
+   * is; without it the transfer is direct only, to the addresses given.
+   */
+  server?: Address;
 }
 
 /** Options of {@linkcode TransferEndpoint.open}. */
@@ -137,6 +144,12 @@ export interface TransferEndpointOptions {
    */
   striping?: boolean;
   /**
+   * This socket's own addresses to announce to peers (host candidates). Default: the
+   * bound address, or for a wildcard the interfaces' addresses of its family (loopback
+   * and link-local ones left out); none when the interfaces cannot be read.
+   */
+  hostCandidates?: Address[];
+  /**
    * A receiver makes what it wrote durable in the background every this many bytes, so
    * the sync before the file is renamed into place has little left to do. Default 16 MiB.
    */
@@ -147,6 +160,8 @@ export interface TransferEndpointOptions {
 export interface TransferProgress {
   bytes: number;
   total: number;
+  /** How the datagrams go: straight to the peer or through the server's relay; undefined while no path was found. */
+  path?: PathKind;
   /** Bytes per second over the last two seconds. */
   rateBps: number;
   /** Seconds left, undefined while unknown. */
@@ -163,6 +178,8 @@ export type TransferResult =
     elapsedMs: number;
     /** Receiver: where the file was saved. */
     path?: string;
+    /** The network path the transfer ended on. */
+    via?: PathKind;
   }
   | {
     ok: false;
@@ -258,8 +275,9 @@ interface Transfer {
  * (no one else can see that path), encryption everywhere else. Both peers decide alike:
  * each sees the other's address as the server reported it.
  */
-function defaultSuite(peerHost: string): CipherSuite {
-  return isLoopback(peerHost) ? LOOPBACK_CIPHER_SUITE : DEFAULT_CIPHER_SUITE;
+function defaultSuite(peerHost: string, server: Address | undefined): CipherSuite {
+  const local = isLoopback(peerHost) && (server === undefined || isLoopback(server.hostname));
+  return local ? LOOPBACK_CIPHER_SUITE : DEFAULT_CIPHER_SUITE;
 }
 
 function droppedCount(m: TransferSender | TransferReceiver): number {
@@ -302,11 +320,14 @@ export class TransferEndpoint {
   #closing: Promise<void> | undefined;
   readonly #receiving: Promise<void>[] = [];
   readonly #origin = performance.now();
+  /** This socket's own addresses, announced to peers as host candidates. */
+  readonly #hostCandidates: Address[];
 
   private constructor(conn: Deno.DatagramConn, options: TransferEndpointOptions) {
     this.#conn = conn;
     this.#options = options;
     this.port = (conn.addr as Deno.NetAddr).port;
+    this.#hostCandidates = options.hostCandidates ?? hostAddresses(options.hostname, this.port);
     this.#receiving.push(this.#receiveLoop(conn));
   }
 
@@ -344,7 +365,7 @@ export class TransferEndpoint {
     const machine = new TransferReceiver({
       transferId: offer.id,
       secret: offer.secret,
-      suite: offer.suite ?? defaultSuite(peerHost),
+      suite: offer.suite ?? defaultSuite(peerHost, offer.server),
       payloadSize: this.#options.payloadSize ?? DEFAULT_PAYLOAD_SIZE,
       idleTimeoutMs: this.#options.idleTimeoutMs,
       expected: { fileName: offer.fileName, size: offer.size, sha256: offer.sha256 },
@@ -353,7 +374,12 @@ export class TransferEndpoint {
         (sockets > 1 ? LOOPBACK_RECEIVE_WINDOW_BYTES : undefined),
       extraPorts: this.#extraPorts(sockets - 1),
     }, now);
-    return this.#add(machine, "receive", offer, (m) => this.#core.addReceiver(m, peerHost));
+    return this.#add(
+      machine,
+      "receive",
+      offer,
+      (m) => this.#core.addReceiver(m, this.#linkOptions(offer, [], now)),
+    );
   }
 
   /** Ports of `count` extra receive sockets, opening the ones missing. */
@@ -383,7 +409,7 @@ export class TransferEndpoint {
     const machine = new TransferSender({
       transferId: offer.id,
       secret: offer.secret,
-      suite: offer.suite ?? defaultSuite(addr.hostname),
+      suite: offer.suite ?? defaultSuite(addr.hostname, offer.server),
       payloadSize,
       idleTimeoutMs: this.#options.idleTimeoutMs,
       fileName: offer.fileName,
@@ -392,7 +418,12 @@ export class TransferEndpoint {
       releaseData: (bytes) => this.#releaseReadBlock(bytes),
       striping: this.#striping(addr.hostname),
     }, now);
-    const handle = this.#add(machine, "send", offer, (m) => this.#core.addSender(m, addr));
+    const handle = this.#add(
+      machine,
+      "send",
+      offer,
+      (m) => this.#core.addSender(m, this.#linkOptions(offer, [addr], now)),
+    );
     const t = this.#transfers.get(machine.id)!;
     t.busy = this.#openSource(t, filePath);
     return handle;
@@ -460,6 +491,17 @@ export class TransferEndpoint {
     const state = t.machine.state;
     if (t.machine instanceof TransferSender) return state === "finishing";
     return state === "finishing" || state === "draining" || t.committing;
+  }
+
+  #linkOptions(offer: TransferOffer, candidates: Address[], now: number): LinkOptions {
+    return {
+      secret: offer.secret,
+      candidates,
+      server: offer.server,
+      hostCandidates: this.#hostCandidates,
+      now,
+      connectTimeoutMs: this.#options.idleTimeoutMs,
+    };
   }
 
   #striping(peerHost: string): boolean {
@@ -549,6 +591,7 @@ export class TransferEndpoint {
         return {
           bytes,
           total: offer.size,
+          path: t.link.path?.kind,
           rateBps: t.meter.rate(),
           etaSec: t.meter.eta(bytes, offer.size),
         };
@@ -621,6 +664,7 @@ export class TransferEndpoint {
             bytes: t.offer.size,
             elapsedMs: now - t.started,
             path: t.savedPath,
+            via: t.link.path?.kind,
           });
           break;
         case "failed":
@@ -908,4 +952,23 @@ export class TransferEndpoint {
       t.filePath = undefined;
     }
   }
+}
+
+/**
+ * The addresses a socket bound to `hostname` can be reached at, with its port: the
+ * address itself, or for a wildcard the interfaces' addresses of that family (IPv4 for
+ * `0.0.0.0`, both for `::`), without loopback and link-local ones.
+ */
+function hostAddresses(hostname: string, port: number): Address[] {
+  if (hostname !== "0.0.0.0" && hostname !== "::") return [{ hostname, port }];
+  let interfaces: Deno.NetworkInterfaceInfo[];
+  try {
+    interfaces = Deno.networkInterfaces();
+  } catch {
+    return []; // no permission to read them: the reflexive address still works
+  }
+  return interfaces
+    .filter((i) => (i.family === "IPv4" || hostname === "::") && !isLoopback(i.address))
+    .filter((i) => !i.address.toLowerCase().startsWith("fe80:"))
+    .map((i) => ({ hostname: i.address, port }));
 }

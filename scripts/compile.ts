@@ -18,6 +18,8 @@ import { SERVER_V8_FLAGS_ARG } from "../server/v8_flags.ts";
  *   files sent with /p2pvideo are all chosen at run time (flags, or the
  *   current directory), so these cannot be narrowed to fixed paths.
  * - env: only NO_COLOR and TERM, to decide about colours.
+ * - sys: only networkInterfaces, the client's own addresses, which it offers its peers
+ *   for a direct path (host candidates).
  * - unstable net: UDP sockets (`Deno.listenDatagram`) for file transfer.
  */
 export const BINARY_PERMISSIONS: readonly string[] = [
@@ -25,6 +27,7 @@ export const BINARY_PERMISSIONS: readonly string[] = [
   "--allow-read",
   "--allow-write",
   "--allow-env=NO_COLOR,TERM",
+  "--allow-sys=networkInterfaces",
   "--unstable-net",
 ];
 

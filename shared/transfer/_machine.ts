@@ -120,7 +120,9 @@ export abstract class TransferMachine {
   readonly stats: TransferStats = emptyStats();
   /** UDP payload size this side sends at most. */
   readonly payloadSize: number;
-  protected readonly codec: PacketCodec;
+  protected codec: PacketCodec;
+  readonly #local: Direction;
+  readonly #suite: CipherSuite;
   protected readonly replay = new ReplayWindow();
   protected readonly idleTimeoutMs: number;
   protected nextPn = 0;
@@ -155,9 +157,27 @@ export abstract class TransferMachine {
       options.suite ?? DEFAULT_CIPHER_SUITE,
     );
     this.codec = new PacketCodec(id, protection, local);
+    this.#local = local;
+    this.#suite = options.suite ?? DEFAULT_CIPHER_SUITE;
     this.idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.lastHeard = now;
     this.now = now;
+  }
+
+  /**
+   * Replaces the transfer secret before any packet went either way: the endpoint derives
+   * the secret both peers agree on (a key exchange in its probes) after the machine was
+   * made. Restarts the idle timer: waiting for a path is not the peer being silent.
+   * @throws {Error} once a packet was sent or received.
+   */
+  rekey(secret: Uint8Array, now: number): void {
+    if (this.nextPn !== 0 || this.stats.packetsReceived !== 0) {
+      throw new Error("Cannot rekey transfer: packets were exchanged already");
+    }
+    const protection = createPacketProtection(parseSecret(secret), this.#suite);
+    this.codec = new PacketCodec(parseTransferId(this.id), protection, this.#local);
+    this.#advance(now);
+    this.lastHeard = now;
   }
 
   /** Current life-cycle state. */
@@ -294,6 +314,17 @@ export abstract class TransferMachine {
     if (this.stateValue === "closed" || this.stateValue === "closing") return;
     if (this.stateValue === "draining") return;
     this.fail(code, `Cannot complete transfer: cancelled (${reason})`, false, now, reason);
+  }
+
+  /**
+   * Fails the transfer with `message` (the user's one line) and tells the peer `code` and
+   * `reason`. Does nothing once the transfer is over.
+   */
+  abort(code: CancelCode, message: string, reason: string, now: number): void {
+    this.#advance(now);
+    if (this.stateValue === "closed" || this.stateValue === "closing") return;
+    if (this.stateValue === "draining") return;
+    this.fail(code, message, false, now, reason);
   }
 
   /** Emits `failed` and enters closing, sending CANCEL unless the peer cancelled. */

@@ -92,9 +92,10 @@ export class TransferSender extends TransferMachine {
   readonly #hello: Uint8Array;
   /** Most file data held in memory (unacknowledged plus read ahead), bytes. */
   readonly sendBufferBytes: number;
-  readonly #rtt = new RttEstimator();
-  readonly #cc: NewRenoCongestion;
-  readonly #pacer: Pacer;
+  #rtt = new RttEstimator();
+  #cc: NewRenoCongestion;
+  #pacer: Pacer;
+  readonly #timerGranularityMs: number | undefined;
 
   // Sequence space, in chunks.
   #sndUna = 0;
@@ -173,9 +174,23 @@ export class TransferSender extends TransferMachine {
     );
     this.#cc = new NewRenoCongestion(this.payloadSize);
     this.#pacer = new Pacer(this.payloadSize, options.timerGranularityMs);
+    this.#timerGranularityMs = options.timerGranularityMs;
     this.#sentChunk.fill(-1);
     this.#releaseData = options.releaseData;
     this.#striping = options.striping ?? false;
+  }
+
+  /**
+   * The endpoint moved the transfer to another network path (relay to direct, or a new
+   * address): what was learnt about the old path's capacity and delay does not hold for
+   * the new one, so the RTT estimate, the congestion window and the pacer start afresh,
+   * as RFC 9000 §9.4 prescribes for a QUIC path change. Packets in flight stay in flight
+   * and are acknowledged or declared lost as usual.
+   */
+  onPathChange(): void {
+    this.#rtt = new RttEstimator();
+    this.#cc = new NewRenoCongestion(this.payloadSize);
+    this.#pacer = new Pacer(this.payloadSize, this.#timerGranularityMs);
   }
 
   /** Bytes the receiver has acknowledged. */

@@ -9,6 +9,12 @@ import {
   type TransferOffer,
 } from "../../client/transfer_driver.ts";
 import { CancelCode, LOOPBACK_RECEIVE_SOCKETS, PacketType } from "../../shared/transfer/mod.ts";
+import {
+  CONTROL_HEADER_SIZE,
+  CONTROL_TAG_SIZE,
+  CONTROL_VERSION,
+  ControlType,
+} from "../../shared/transfer/control.ts";
 import { UdpRelay } from "../helpers/udp_relay.ts";
 
 const LOCAL = "127.0.0.1";
@@ -370,55 +376,64 @@ Deno.test("datagrams from a stranger are dropped and counted", async () => {
     const stranger = Deno.listenDatagram({ transport: "udp", hostname: LOCAL, port: 0 });
     try {
       const to = { transport: "udp" as const, hostname: LOCAL, port: b.port };
-      // Garbage, an unknown transfer id, and a forged packet for the real transfer id.
+      const id = offer.id.match(/../g)!.map((h) => parseInt(h, 16));
+      // Garbage, a forged transfer packet for the real id, the same for an unknown id, and
+      // a forged probe (a control packet with a bad tag) for the real id.
       await stranger.send(new Uint8Array([1, 2, 3]), to);
       const forged = new Uint8Array(60);
       forged[0] = 0xa1;
       forged[1] = PacketType.Hello;
-      forged.set(offer.id.match(/../g)!.map((h) => parseInt(h, 16)), 2);
+      forged.set(id, 2);
       await stranger.send(forged, to);
       const unknown = forged.slice();
       unknown[2] ^= 0xff;
       await stranger.send(unknown, to);
+      const probe = new Uint8Array(CONTROL_HEADER_SIZE + 41 + CONTROL_TAG_SIZE);
+      probe[0] = CONTROL_VERSION;
+      probe[1] = ControlType.Probe;
+      probe.set(id, 2);
+      await stranger.send(probe, to);
       const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
       const [sent, received] = await Promise.all([sending.done, receiving.done]);
       assert.equal(sent.ok && received.ok, true);
       assert.equal(await sha256File(join(bDir, "alice_f.bin")), offer.sha256);
-      // Before the sender's first authentic packet, the forged one reached the machine and
-      // failed authentication; once the transfer knows the sender's port, packets from the
-      // stranger's port (same host) are refused by the address check.
+      // Only the sender's authentic probes open a path: the stranger's transfer packet never
+      // reached the machine, its probe failed authentication.
       assert.equal(b.stats.droppedMalformed, 1);
       assert.equal(b.stats.droppedUnknownTransfer, 1);
-      const before = b.stats.droppedByTransfers + b.stats.droppedWrongAddress;
-      assert.equal(before, 1);
+      assert.equal(b.stats.droppedWrongAddress, 1);
+      assert.equal(b.stats.droppedUnauthentic, 1);
+      assert.equal(b.stats.droppedByTransfers, 0);
       // The completed transfer is forgotten once the sender confirmed DONE (DONE_ACK); a
-      // stranger's packets are then for an unknown transfer, before that from a wrong port.
+      // stranger's packets are then for an unknown transfer, before that from a wrong address.
       for (let i = 0; i < 20; i++) await stranger.send(forged, to);
-      const dropped = () =>
-        b.stats.droppedByTransfers + b.stats.droppedWrongAddress + b.stats.droppedUnknownTransfer;
+      const dropped = () => b.stats.droppedWrongAddress + b.stats.droppedUnknownTransfer;
       for (let i = 0; i < 100 && dropped() < 22; i++) {
         await new Promise((r) => setTimeout(r, 5));
       }
-      assert.equal(b.stats.droppedWrongAddress + b.stats.droppedUnknownTransfer, 21);
       assert.equal(dropped(), 22);
+      assert.equal(b.stats.droppedByTransfers, 0);
     } finally {
       stranger.close();
     }
   });
 });
 
-Deno.test("datagrams from a host other than the announced sender are dropped", async () => {
+Deno.test("a peer that does not know the transfer secret opens no path", async () => {
   await withPeers(async ({ a, b, dir }) => {
     const src = join(dir, "g.bin");
     await writeRandomFile(src, 10_000);
     const offer = await offerFor(src, "alice", "bob");
-    const receiving = b.expect(offer, "127.0.0.2"); // the server said the sender is elsewhere
-    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
-    for (let i = 0; i < 100 && b.stats.droppedWrongAddress === 0; i++) {
+    const receiving = b.expect(offer, LOCAL);
+    const impostor = { ...offer, secret: "cd".repeat(32) };
+    const sending = a.send(impostor, src, { hostname: LOCAL, port: b.port });
+    for (let i = 0; i < 100 && b.stats.droppedUnauthentic < 2; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    assert.ok(b.stats.droppedWrongAddress >= 1);
+    assert.ok(b.stats.droppedUnauthentic >= 2, JSON.stringify(b.stats));
     assert.equal(receiving.progress().bytes, 0);
+    assert.equal(receiving.progress().path, undefined);
+    assert.equal(sending.progress().path, undefined);
     sending.cancel("test over");
     receiving.cancel("test over");
     const [s, r] = await Promise.all([sending.done, receiving.done]);

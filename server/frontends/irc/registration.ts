@@ -28,6 +28,7 @@ export const CAPABILITIES = [
   "message-tags",
   "away-notify",
   "cap-notify",
+  "batch",
   "draft/chathistory",
 ] as const;
 

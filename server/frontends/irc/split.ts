@@ -9,8 +9,6 @@
  * @module
  */
 
-import { IRC_MAX_LINE_BYTES } from "../../../shared/limits.ts";
-import type { IrcMessage } from "./message.ts";
 import { utf8Length } from "./message.ts";
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: "grapheme" });
@@ -67,39 +65,6 @@ export function splitText(text: string, maxBytes: number): string[] {
   }
   if (start < text.length) pieces.push(text.slice(start));
   return pieces;
-}
-
-/** Settings of {@link textMessages}. */
-export interface TextMessageOptions {
-  /** `nick!user@host` of the sender. */
-  source: string;
-  command: "PRIVMSG" | "NOTICE";
-  /** A nick or `#channel`. */
-  target: string;
-  text: string;
-  /** Tags for every line (they do not count against the 512 bytes). */
-  tags?: Record<string, string>;
-}
-
-/**
- * The PRIVMSG or NOTICE lines that carry `text` to `target`, each within
- * {@link IRC_MAX_LINE_BYTES} with its prefix and CR LF counted.
- *
- * @example
- * ```ts
- * textMessages({ source: "Hans!Hans@tessenger", command: "PRIVMSG", target: "Yoda", text: "hi" });
- * // [{ source: "Hans!Hans@tessenger", command: "PRIVMSG", params: ["Yoda", "hi"] }]
- * ```
- */
-export function textMessages(options: TextMessageOptions): IrcMessage[] {
-  const { source, command, target, text, tags } = options;
-  const overhead = utf8Length(`:${source} ${command} ${target} :\r\n`);
-  return splitText(text, IRC_MAX_LINE_BYTES - overhead).map((piece) => ({
-    ...(tags ? { tags } : {}),
-    source,
-    command,
-    params: [target, piece],
-  }));
 }
 
 /**

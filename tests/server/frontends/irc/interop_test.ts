@@ -19,7 +19,7 @@ import {
   Registration,
   type RegistrationStep,
 } from "../../../../server/frontends/irc/registration.ts";
-import { textMessages } from "../../../../server/frontends/irc/split.ts";
+import { textMessages } from "../../../../server/frontends/irc/text.ts";
 import { welcomeBurst } from "../../../../server/frontends/irc/welcome.ts";
 
 const ACCOUNTS: Record<string, string> = { Hans: "falcon*solo", Yoda: "wise@!man" };

@@ -104,7 +104,7 @@ Deno.test("CAP LS 302 lists the capabilities with values and holds registration 
   const c = new Client();
   assertEquals(c.send("CAP LS 302"), [
     ":tessenger CAP * LS :sasl=PLAIN server-time echo-message message-tags away-notify " +
-    "cap-notify draft/chathistory",
+    "cap-notify batch draft/chathistory",
   ]);
   assertEquals(c.send("PASS pw", "NICK Hans", "USER hans 0 * :Hans"), []);
   assertEquals(c.last?.effect, undefined);

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../../../helpers/assert.ts";
 import { formatMessage, utf8Length } from "../../../../server/frontends/irc/message.ts";
-import { packWords, splitText, textMessages } from "../../../../server/frontends/irc/split.ts";
+import { packWords, splitText } from "../../../../server/frontends/irc/split.ts";
+import { textMessages } from "../../../../server/frontends/irc/text.ts";
 import { IRC_MAX_LINE_BYTES, MAX_MESSAGE_CHARS } from "../../../../shared/limits.ts";
 
 /** Every piece within the budget, and the pieces give the text back. */

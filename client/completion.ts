@@ -59,6 +59,8 @@ function matching(candidates: string[], prefix: string): string[] {
  *
  * @example
  * ```ts
+ * import { COMMANDS } from "../shared/commands.ts";
+ *
  * completeLine("/msg", { commands: COMMANDS, users: [], groups: [] });
  * // [["/msgto "], "/msg"]
  * completeLine("/msgto Yo", { commands: COMMANDS, users: ["Yoda"], groups: [] });

@@ -75,6 +75,8 @@ const err = (text: string): OutputLine => ({ text, error: true });
  *
  * @example
  * ```ts
+ * import { plainStyle } from "./style.ts";
+ *
  * formatEvent({ kind: "error", code: "unknown_command", message: "Error. Invalid command!" },
  *   { style: plainStyle }); // [{ text: "Error. Invalid command!", error: true }]
  * ```

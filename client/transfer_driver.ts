@@ -7,13 +7,20 @@
  * between them and the operating system.
  *
  * ```ts
- * const endpoint = await TransferEndpoint.open({ hostname: "0.0.0.0", port: 0, downloadsDir });
- * // announce endpoint.port to the server at login; then, when the server brokers a transfer:
- * const { size, sha256 } = await describeFile(path);           // sender, before the offer
+ * import { formatProgress } from "../shared/transfer/mod.ts";
+ *
+ * declare const offer: TransferOffer; // from the server: id, secret, names, size, SHA-256
+ * declare const path: string, peerIp: string, peerUdpPort: number, senderIp: string;
+ * const endpoint = await TransferEndpoint.open({ hostname: "0.0.0.0", port: 0, downloadsDir: "." });
+ * // announce endpoint.port to the server at login. A sender, before asking for a transfer:
+ * const { size, sha256 } = await describeFile(path);
+ * console.log(`${size} bytes, SHA-256 ${sha256}`);
+ * // once the server brokered it (sender), or announced it (receiver):
  * const h = endpoint.send(offer, path, { hostname: peerIp, port: peerUdpPort });
- * const h2 = endpoint.expect(offer, senderIp);                 // receiver, on announcement
+ * const incoming = endpoint.expect(offer, senderIp);
  * setInterval(() => console.log(formatProgress({ name: h.fileName, ...h.progress() })), 500);
- * const result = await h.done;                                 // never rejects
+ * const result = await incoming.done; // never rejects
+ * if (!result.ok) console.log(result.reason);
  * await endpoint.close();
  * ```
  *

@@ -324,6 +324,7 @@ export interface QueueBounds {
  *
  * @example
  * ```ts
+ * declare function fetchSomething(): Promise<void>;
  * const slots = new Semaphore(2);
  * await slots.run(() => fetchSomething());
  * ```

@@ -69,7 +69,7 @@ const unb64 = (text: string) => Uint8Array.from(atob(text), (c) => c.charCodeAt(
  *
  * @example
  * ```ts
- * const stored = await hashPassword("hunter2"); // "scrypt$16384$8$1$...$..."
+ * console.log(await hashPassword("hunter2")); // "scrypt$16384$8$1$...$..."
  * ```
  */
 export async function hashPassword(

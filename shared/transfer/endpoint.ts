@@ -6,13 +6,19 @@
  * up — as quinn's `Endpoint` does for QUIC connections.
  *
  * ```ts
+ * import type { Address } from "../address.ts";
+ * import { type SenderOptions, TransferSender } from "./sender.ts";
+ *
+ * declare const options: SenderOptions, secret: string, now: number;
+ * declare const peer: Address, server: Address, hostCandidate: Address;
+ * declare const socket: { send(bytes: Uint8Array, to: Address): void };
+ * declare const datagram: Uint8Array, from: Address, buffer: Uint8Array;
  * const endpoint = new Endpoint();
  * const link = endpoint.addSender(new TransferSender(options, now), {
- *   secret, candidates: [{ hostname, port }], server: { hostname: serverIp, port: udpPort },
- *   hostCandidates: [{ hostname: "192.168.1.20", port: socketPort }], now,
+ *   secret, candidates: [peer], server, hostCandidates: [hostCandidate], now,
  * });
- * const touched = endpoint.handleDatagram(bytes, from, now); // the link to run, if any
- * for (let t; (t = link.pollTransmit(now, buffer));) socket.send(t.bytes, t.to);
+ * const touched = endpoint.handleDatagram(datagram, from, now); // the link to run, if any
+ * for (let t; (t = (touched ?? link).pollTransmit(now, buffer));) socket.send(t.bytes, t.to);
  * // sleep until endpoint.pollTimeout(), then link.handleTimeout(now) for every link
  * ```
  *

@@ -1,7 +1,7 @@
 /**
  * Datagram codec of the P2P transfer protocol.
  *
- * ```
+ * ```text
  * 0      1      2             10            18                      n-16      n
  * +------+------+-------------+-------------+-----------------------+---------+
  * | 0xA1 | type | transfer id | packet num. | body (protected)      | tag(16) |

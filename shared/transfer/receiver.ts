@@ -2,10 +2,15 @@
  * The receiving side of a P2P file transfer as a sans-IO state machine.
  *
  * ```ts
- * const receiver = new TransferReceiver({ transferId, secret, expected, maxFileSize }, now);
- * receiver.handleDatagram(bytes, now);
- * for (let piece; (piece = receiver.pollData());) file.write(piece.bytes); // in order
- * for (let event; (event = receiver.pollEvent());) if (event.type === "verified") …commit()
+ * declare const options: ReceiverOptions; // transfer id, secret, the expected file, size limit
+ * declare const file: Deno.FsFile;
+ * declare const datagram: Uint8Array, now: number;
+ * const receiver = new TransferReceiver(options, now);
+ * receiver.handleDatagram(datagram, now);
+ * for (let piece; (piece = receiver.pollData());) file.writeSync(piece.bytes); // in order
+ * for (let event; (event = receiver.pollEvent());) {
+ *   if (event.type === "verified") receiver.commit(now); // once the file is saved
+ * }
  * ```
  *
  * States: handshake (waits for a HELLO matching the server's offer and under the size

@@ -3,10 +3,14 @@
  * datagrams, file data and the time, and asked what to send and when to wake up.
  *
  * ```ts
- * const sender = new TransferSender({ transferId, secret, fileName, size, sha256 }, now);
+ * declare const options: SenderOptions; // transfer id, secret, file name, size, SHA-256
+ * declare const socket: { send(datagram: Uint8Array): void };
+ * declare const datagram: Uint8Array, fileBytes: Uint8Array, now: number;
+ * const sender = new TransferSender(options, now);
  * // driver loop: feed datagrams, push file data, send what it returns, sleep until pollTimeout()
- * sender.handleDatagram(bytes, now);
- * const want = sender.wantData(); // push bytes [want.offset, …) with pushData()
+ * sender.handleDatagram(datagram, now);
+ * const want = sender.wantData(); // then push the bytes [want.offset, want.offset + want.length)
+ * if (want) sender.pushData(want.offset, fileBytes.subarray(want.offset, want.offset + want.length));
  * for (let d; (d = sender.pollTransmit(now));) socket.send(d);
  * ```
  *

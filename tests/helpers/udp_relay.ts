@@ -8,6 +8,7 @@
  * falls behind overflows its socket, dropping more than it was asked to.
  *
  * ```ts
+ * declare const port: number; // where the datagrams should go
  * const relay = await UdpRelay.open({ target: { hostname: "127.0.0.1", port }, loss: 0.05 });
  * // send to 127.0.0.1:relay.port instead of port
  * await relay.close();

@@ -8,6 +8,10 @@
  * socket.
  *
  * ```ts
+ * import type { Address } from "../../shared/address.ts";
+ *
+ * declare const id: string, secret: string, now: number, bytes: Uint8Array, from: Address;
+ * declare const socket: { send(bytes: Uint8Array, to: Address): void };
  * const rv = new Rendezvous({ relay: true });
  * rv.register(id, secret, now);               // when /p2pvideo brokers a transfer
  * rv.handleDatagram(bytes, from, now);        // every datagram of the UDP port

@@ -3,6 +3,7 @@
  * answers and the relay), one timer for its sweeps.
  *
  * ```ts
+ * declare const id: string, secret: string;
  * const udp = UdpService.open({ hostname: "0.0.0.0", port: 5000 });
  * udp.register(id, secret); // when /p2pvideo brokers a transfer; tell the peers udp.port
  * await udp.close();

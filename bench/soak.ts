@@ -21,7 +21,7 @@ import { SERVER_V8_FLAGS_ARG } from "../server/v8_flags.ts";
 import { MAIN_PERMISSIONS } from "../dev/main_process.ts";
 import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
 import { parseIntIn, UsageError } from "../shared/cli_args.ts";
-import { MAX_SERVER_FRAME_BYTES } from "../shared/limits.ts";
+import { MAX_SERVER_FRAME_BYTES, PROTOCOL_VERSION } from "../shared/limits.ts";
 import { FrameDecoder, FrameError } from "../shared/protocol.ts";
 import { benchFlags, runBench } from "./cli.ts";
 
@@ -251,7 +251,7 @@ async function login(port: number, user: string): Promise<Wire | undefined> {
   }
   const w = new Wire(conn);
   w.onPush = (f) => onPush(user, f);
-  const hello = await w.request("hello", ["1"]);
+  const hello = await w.request("hello", [String(PROTOCOL_VERSION)]);
   const u = hello?.ok ? await w.request("user", [user]) : undefined;
   const p = u?.ok ? await w.request("pass", [PASSWORD, "0"]) : undefined;
   if (!p?.ok) {

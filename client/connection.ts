@@ -11,6 +11,7 @@ import {
   PROTOCOL_VERSION,
 } from "../shared/limits.ts";
 import {
+  type AckFrame,
   encodeFrame,
   FrameDecoder,
   FrameError,
@@ -28,6 +29,58 @@ export class ConnectionClosedError extends Error {
   }
 }
 
+/**
+ * The highest `seq` shown of each durable stream (the inbox, each group):
+ * what the client acknowledges, and how it recognises a message the server
+ * sends again (after a reconnect, or a crash before its last ack reached the
+ * server) so that each is shown once. Keep one across reconnects.
+ */
+export class SeenStreams {
+  #inbox = 0;
+  readonly #groups = new Map<string, number>();
+  /** Streams with a position not yet acknowledged. */
+  #unacked = false;
+  readonly #unackedGroups = new Set<string>();
+
+  /**
+   * Records a durable push; false when it was already seen (do not show it).
+   */
+  see(push: PushFrame): boolean {
+    if (push.ev === "msg") {
+      if (!Number.isSafeInteger(push.seq)) return true;
+      if (push.seq <= this.#inbox) return false;
+      this.#inbox = push.seq;
+      this.#unacked = true;
+    } else if (push.ev === "groupmsg") {
+      if (!Number.isSafeInteger(push.seq)) return true;
+      if (push.seq <= (this.#groups.get(push.group) ?? 0)) return false;
+      this.#groups.set(push.group, push.seq);
+      this.#unackedGroups.add(push.group);
+    }
+    return true;
+  }
+
+  /** The acknowledgement of everything seen since the last one, or undefined when nothing is new. */
+  takeAck(): AckFrame | undefined {
+    if (!this.#unacked && this.#unackedGroups.size === 0) return undefined;
+    const ack: AckFrame = { t: "ack" };
+    if (this.#unacked) ack.inbox = this.#inbox;
+    if (this.#unackedGroups.size > 0) {
+      ack.groups = Object.fromEntries(
+        [...this.#unackedGroups].map((g) => [g, this.#groups.get(g)!]),
+      );
+    }
+    this.#unacked = false;
+    this.#unackedGroups.clear();
+    return ack;
+  }
+
+  /** Everything seen, to acknowledge again on a new connection. */
+  all(): AckFrame {
+    return { t: "ack", inbox: this.#inbox, groups: Object.fromEntries(this.#groups) };
+  }
+}
+
 /** Where to connect. */
 export interface ConnectOptions {
   host: string;
@@ -37,6 +90,8 @@ export interface ConnectOptions {
    * roots plus `caCerts` (PEM). Default: plain TCP.
    */
   tls?: { caCerts?: string[] };
+  /** What was already shown (keep it across reconnects). Default: a new record. */
+  seen?: SeenStreams;
 }
 
 /** An open, greeted connection to a TESSENGER server. */
@@ -47,13 +102,20 @@ export class ServerConnection {
   #closeReason: string | undefined;
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   readonly #closed = Promise.withResolvers<string>();
-  /** Called for every push; set before sending requests that may cause one. */
+  readonly #seen: SeenStreams;
+  /** Writes go out one after another: a request and an ack never interleave. */
+  #writes: Promise<void> = Promise.resolve();
+  /**
+   * Called for every push, once: a message shown before (the server sent it
+   * again) is not passed on. It is acknowledged after this returns.
+   */
   onPush: (push: PushFrame) => void = () => {};
   /** Called for a frame-level error the server reports without a request id. */
   onError: (message: string) => void = () => {};
 
-  private constructor(conn: Deno.Conn) {
+  private constructor(conn: Deno.Conn, seen: SeenStreams) {
     this.#conn = conn;
+    this.#seen = seen;
     this.#readLoop();
   }
 
@@ -71,7 +133,7 @@ export class ServerConnection {
         caCerts: options.tls.caCerts,
       })
       : await Deno.connect({ hostname: options.host, port: options.port });
-    const c = new ServerConnection(conn);
+    const c = new ServerConnection(conn, options.seen ?? new SeenStreams());
     let res: ResponseFrame;
     try {
       res = await c.request("hello", [String(PROTOCOL_VERSION), `tessenger/${VERSION}`]);
@@ -132,14 +194,31 @@ export class ServerConnection {
     const id = this.#nextId++;
     const waiter = Promise.withResolvers<ResponseFrame>();
     this.#pending.set(id, waiter);
-    const bytes = encodeFrame({ t: "req", id, cmd, args });
     try {
-      let off = 0;
-      while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+      await this.#send(encodeFrame({ t: "req", id, cmd, args }));
     } catch (e) {
       this.#finish(`Cannot send to the server: ${e instanceof Error ? e.message : e}`);
     }
     return waiter.promise;
+  }
+
+  /** Writes `bytes` whole, after every write before it. */
+  #send(bytes: Uint8Array): Promise<void> {
+    const write = this.#writes.then(async () => {
+      let off = 0;
+      while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+    });
+    this.#writes = write.catch(() => {});
+    return write;
+  }
+
+  /** Acknowledges the messages shown since the last acknowledgement. */
+  #ack(): void {
+    const ack = this.#seen.takeAck();
+    if (ack === undefined || this.#closeReason !== undefined) return;
+    this.#send(encodeFrame(ack)).catch(() => {
+      // the connection is going; the server sends them again at the next login
+    });
   }
 
   async #readLoop(): Promise<void> {
@@ -161,6 +240,8 @@ export class ServerConnection {
             this.onError(e instanceof Error ? e.message : String(e));
           }
         }
+        // Everything this read carried has been shown: say so in one frame.
+        this.#ack();
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted)) {
@@ -179,7 +260,7 @@ export class ServerConnection {
         break;
       }
       case "push":
-        this.onPush(frame);
+        if (this.#seen.see(frame)) this.onPush(frame);
         break;
       case "error": {
         const waiter = frame.id === undefined ? undefined : this.#pending.get(frame.id);

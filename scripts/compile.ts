@@ -49,7 +49,7 @@ export function compileArgs(output: string, target?: string): string[] {
     SERVER_V8_FLAGS_ARG,
     // The store's WAL checkpointer runs as a worker: a module no import reaches.
     "--include",
-    "server/checkpointer.ts",
+    "server/local/checkpointer.ts",
     ...(target ? ["--target", target] : []),
     "--output",
     output,

@@ -209,7 +209,16 @@ export async function serverMain(argv: string[]): Promise<number> {
   const stop = () => stopped.resolve();
   Deno.addSignalListener("SIGINT", stop);
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", stop);
-  await stopped.promise;
-  await server.close();
-  return 0;
+  // A database that cannot recover ends the process non-zero, so a supervisor restarts it.
+  const failed = await Promise.race([
+    stopped.promise.then(() => false),
+    server.failed.then(() => true),
+  ]);
+  try {
+    await server.close();
+  } catch (e) {
+    console.error(`tessenger server: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+  return failed ? 1 : 0;
 }

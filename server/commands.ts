@@ -6,7 +6,7 @@
  */
 
 import { findCommand, maxArgs, minArgs, usageOf } from "../shared/commands.ts";
-import type { CommandContext, SessionPhase } from "./context.ts";
+import { type CommandContext, Reply, type SessionPhase } from "./context.ts";
 import * as h from "./handlers.ts";
 
 /** How the server runs one verb. */
@@ -96,6 +96,29 @@ function phaseError(session: SessionPhase, needed: CommandEntry["phase"]): [stri
 }
 
 /**
+ * Runs one request through the table and resolves with its reply. Unknown
+ * verbs, wrong phases and wrong argument counts are answered here; anything a
+ * handler throws becomes an `internal` error reply (and a log line), never a
+ * crash. The reply records whether the handler wrote to the store, and in
+ * which epochs, so the front end's response waits for those writes.
+ */
+export async function runCommand(
+  ctx: Omit<CommandContext, "reply">,
+  cmd: string,
+  args: string[],
+): Promise<Reply> {
+  const reply = new Reply();
+  const full = { ...ctx, reply };
+  const { store } = ctx.services;
+  const writes = store.writes;
+  const epoch = store.epoch;
+  const pending = dispatch(full, cmd, args);
+  if (pending) await pending;
+  if (store.writes !== writes) reply.writes = { epoch, epochTo: store.epoch };
+  return reply;
+}
+
+/**
  * Runs one request through the table. Unknown verbs, wrong phases and wrong
  * argument counts are answered here; anything a handler throws becomes an
  * `internal` error reply (and a log line), never a crash.
@@ -138,6 +161,5 @@ function failed(ctx: CommandContext, cmd: string, e: unknown): void {
     user: ctx.session.user ?? "-",
     error: e instanceof Error ? e.message : String(e),
   });
-  ctx.reply.lines = [];
   ctx.reply.fail("internal", "Cannot run the command: internal server error.");
 }

@@ -1,17 +1,16 @@
 /**
  * What a command handler is given: the session it runs for, the server's
- * services, and a {@link Reply} to fill. Handlers never touch a socket.
+ * services, and a {@link Reply} to fill. Handlers never touch a socket or a
+ * wire format.
  *
  * @module
  */
 
 import type { Logger } from "@logtape/logtape";
-import type { PushFrame } from "../shared/protocol.ts";
 import type { Clock } from "../shared/time.ts";
-import type { LoginThrottle } from "./login_throttle.ts";
-import type { Presence } from "./presence.ts";
-import type { ChatStore } from "./store.ts";
-import type { MessageLogs, UserLog } from "./text_logs.ts";
+import type { Delivery } from "./delivery.ts";
+import type { ChatStore, Cursors, Directory, PresenceEntry, Router, Throttle } from "./ports.ts";
+import type { CommandResult } from "./results.ts";
 
 /** Settings the handlers read. */
 export interface ServerSettings {
@@ -20,23 +19,26 @@ export interface ServerSettings {
   serverName: string;
   /** How often clients should send `ping`, announced in the `hello` response. */
   keepAliveMs?: number;
+  /** This node's name (`local` on a single node). */
+  node: string;
+}
+
+/** `userlog.txt` (SPEC §4): who is online on this node. */
+export interface OnlineLog {
+  add(entry: { user: string; at: number; ip: string; udpPort: number }): void;
+  remove(user: string): void;
 }
 
 /** Everything shared by all sessions of one server. */
 export interface ServerServices {
   store: ChatStore;
-  presence: Presence;
-  userLog: UserLog;
-  messageLogs: MessageLogs;
-  throttle: LoginThrottle;
+  directory: Directory;
+  router: Router;
+  throttle: Throttle;
+  userLog: OnlineLog;
   clock: Clock;
   log: Logger;
   settings: ServerSettings;
-  /**
-   * Encodes a push once and queues it for each online recipient but `except`
-   * (see {@link Presence.deliverAll}: pass a group's cached member list as is).
-   */
-  push(users: readonly string[], frame: PushFrame, except?: string): void;
 }
 
 /** Where a session is in its life. */
@@ -47,26 +49,55 @@ export interface SessionState {
   phase: SessionPhase;
   /** The remote IP address. */
   ip: string;
+  /** The front door the session came in by. */
+  frontend: "native" | "irc";
   /** The username given to `user`, waiting for `pass`. */
   pendingUser?: string;
   /** Set once logged in. */
   user?: string;
   udpPort?: number;
+  /** The presence entry claimed at login. */
+  entry?: PresenceEntry;
 }
 
-/** The answer a handler builds; the session encodes and sends it. */
+/** What a handler may ask of its session beyond its state. */
+export interface SessionControl {
+  /**
+   * Called once the user is claimed in the directory: attaches the session to
+   * the router and starts streaming what the user missed, after the response.
+   */
+  loggedIn(entry: PresenceEntry, cursors: Cursors): void;
+  /** The session's delivery state once logged in. */
+  readonly delivery: Delivery | undefined;
+}
+
+/** The answer a handler builds; the front end renders and sends it. */
 export class Reply {
   ok = true;
   code = "ok";
-  lines: string[] = [];
-  data: Record<string, unknown> | undefined;
-  /** Pushes for this session, sent after the response. */
-  readonly after: PushFrame[] = [];
+  /** The failure's line (SPEC wording where SPEC names it). */
+  message: string | undefined;
+  /** What a success produced. */
+  result: CommandResult | undefined;
+  /** Extra data for a failure (e.g. `retryAfterSeconds`). */
+  detail: Record<string, unknown> | undefined;
+  /**
+   * The store epochs of the writes the request made, when it made any: the
+   * response waits for them to be durable, and is replaced by an error if they
+   * were undone (see `server/outbox.ts`). Set by the dispatcher.
+   */
+  writes: { epoch: number; epochTo: number } | undefined;
   /** When set, the session closes after sending the response. */
   closeReason: string | undefined;
+  /** A success that is worth a note (e.g. `queued`): the code, with ok still true. */
+  note(code: string): this {
+    this.code = code;
+    return this;
+  }
 
-  line(text: string): this {
-    this.lines.push(text);
+  /** Sets the result of a success. */
+  set(result: CommandResult): this {
+    this.result = result;
     return this;
   }
 
@@ -74,7 +105,9 @@ export class Reply {
   fail(code: string, text: string): this {
     this.ok = false;
     this.code = code;
-    this.lines.push(text);
+    this.message = text;
+    this.result = undefined;
+    this.detail = undefined;
     return this;
   }
 
@@ -88,8 +121,7 @@ export class Reply {
 /** One handler call. */
 export interface CommandContext {
   session: SessionState;
+  control: SessionControl;
   services: ServerServices;
   reply: Reply;
-  /** The session's send queue, for joining presence. */
-  outbox: import("./presence.ts").Outbox;
 }

@@ -8,7 +8,7 @@ import type { Logger } from "@logtape/logtape";
 import type { Clock } from "../shared/time.ts";
 import { USERNAME_PATTERN } from "../shared/limits.ts";
 import { hashPassword, isPasswordHash, verifyPassword } from "./passwords.ts";
-import type { ChatStore } from "./store.ts";
+import type { ChatStore } from "./ports.ts";
 
 /** One account line of the file. */
 export interface CredentialEntry {
@@ -63,27 +63,33 @@ export function parseCredentials(text: string, fileName = "credentials.txt"): Pa
  * password keeps its stored hash. Users that are only in the store (added with
  * `tessenger user add`) are kept.
  *
- * @returns how many accounts were added or changed.
+ * @returns how many accounts were added or changed, and a line for each
+ * account that could not be (its name is taken by a group, case aside).
  */
 export async function importCredentials(
   store: ChatStore,
   entries: CredentialEntry[],
   now: number,
-): Promise<number> {
+): Promise<{ changed: number; refused: string[] }> {
   let changed = 0;
-  const work = entries.map(async ({ user, password }) => {
-    const current = store.getPasswordHash(user);
-    if (isPasswordHash(password)) {
-      if (current === password) return;
-      store.setPasswordHash(user, password, now);
-    } else {
-      if (current !== undefined && await verifyPassword(password, current)) return;
-      store.setPasswordHash(user, await hashPassword(password), now);
+  const refused: string[] = [];
+  const work = entries.map(async ({ line, user, password }) => {
+    const current = await store.getPasswordHash(user);
+    const hash = isPasswordHash(password)
+      ? password
+      : current !== undefined && await verifyPassword(password, current)
+      ? current
+      : await hashPassword(password);
+    if (hash === current) return;
+    try {
+      await store.setPasswordHash(user, hash, now);
+      changed++;
+    } catch (e) {
+      refused.push(`line ${line}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    changed++;
   });
   await Promise.all(work);
-  return changed;
+  return { changed, refused };
 }
 
 /**
@@ -107,7 +113,8 @@ export async function loadCredentials(
   }
   const { entries, problems } = parseCredentials(text, path);
   for (const p of problems) log.warn("Skipped {problem}", { problem: p });
-  const changed = await importCredentials(store, entries, clock());
+  const { changed, refused } = await importCredentials(store, entries, clock());
+  for (const r of refused) log.warn("Skipped {path} {problem}", { path, problem: r });
   log.info("Loaded {n} accounts from {path} ({changed} new or changed)", {
     n: entries.length,
     path,

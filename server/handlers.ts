@@ -1,6 +1,9 @@
 /**
  * One function per command. Each holds only its own logic: the dispatcher in
- * `commands.ts` has already checked the phase and the argument count.
+ * `commands.ts` has already checked the phase and the argument count. A
+ * handler fills its {@link Reply} with a typed result or a failure; the front
+ * end renders it. Everything it reads or writes goes through the ports
+ * (`ports.ts`), so the same handler serves one node or a cluster.
  *
  * @module
  */
@@ -9,17 +12,21 @@ import { randomBytes } from "node:crypto";
 import { COMMANDS, HISTORY_DEFAULT, HISTORY_MAX, usageOf } from "../shared/commands.ts";
 import {
   GROUP_NAME_PATTERN,
+  HISTORY_MAX_CHARS,
+  MAX_ACTIVEUSER_LISTED,
   MAX_MESSAGE_CHARS,
   MAX_PASSWORD_CHARS,
   PROTOCOL_VERSION,
   USERNAME_PATTERN,
 } from "../shared/limits.ts";
-import { frameLine } from "../shared/protocol.ts";
+import { BREAKING_CHARS } from "../shared/text.ts";
 import { formatTimestamp } from "../shared/time.ts";
 import type { CommandContext } from "./context.ts";
+import { groupEvent, privateEvent } from "./delivery.ts";
 import { BusyError } from "./limits.ts";
 import { verifyPassword } from "./passwords.ts";
-import type { GroupInfo } from "./store.ts";
+import type { GroupInfo } from "./ports.ts";
+import type { HistoryItem } from "./results.ts";
 
 /** SPEC §2 wording, as the client prints it. */
 export const LOGIN_TEXT = {
@@ -35,14 +42,18 @@ export const LOGIN_TEXT = {
 const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$" +
   "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-/** Rejects text a log line could not hold: control characters, too long. */
+/** How often a login waiting for its turn (other checks of the username under way) asks again. */
+const RESERVE_RETRY_MS = 20;
+/** How many times it asks before answering `busy`. */
+const RESERVE_RETRIES = 250;
+
+/** Rejects text a log line could not hold: line breaks, control characters, too long. */
 function checkText(ctx: CommandContext, text: string): boolean {
   if (text.length > MAX_MESSAGE_CHARS) {
     ctx.reply.fail("too_long", `Message too long: at most ${MAX_MESSAGE_CHARS} characters.`);
     return false;
   }
-  // deno-lint-ignore no-control-regex
-  if (/[\x00-\x1f\x7f]/.test(text)) {
+  if (BREAKING_CHARS.test(text)) {
     ctx.reply.fail("bad_text", "Message text cannot contain control characters or line breaks.");
     return false;
   }
@@ -50,16 +61,40 @@ function checkText(ctx: CommandContext, text: string): boolean {
 }
 
 /** The receiver of a message or file must be another registered user. */
-function checkPeer(ctx: CommandContext, to: string, what: string): boolean {
+async function checkPeer(ctx: CommandContext, to: string, what: string): Promise<boolean> {
   if (to === ctx.session.user) {
     ctx.reply.fail("self", `You cannot send ${what} to yourself.`);
     return false;
   }
-  if (!ctx.services.store.userExists(to)) {
+  if (!USERNAME_PATTERN.test(to) || !(await ctx.services.store.userExists(to))) {
     ctx.reply.fail("unknown_user", `${to} is not a registered user.`);
     return false;
   }
   return true;
+}
+
+/** `in 8 seconds` for a wait in milliseconds. */
+function inSeconds(ms: number): string {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  return `in ${s} second${s === 1 ? "" : "s"}`;
+}
+
+/** Refuses a login: the SPEC's blocked wording, how long to wait, then bye. */
+function blocked(ctx: CommandContext, retryAfterMs: number): void {
+  ctx.reply.fail("blocked", LOGIN_TEXT.blocked).close("blocked");
+  ctx.reply.detail = { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) };
+}
+
+/** Refuses a login from an address over its failure budget. */
+function addressLimited(ctx: CommandContext, retryAfterMs: number): void {
+  ctx.services.log.warn("Login from {ip} refused: too many failed logins from the address", {
+    ip: ctx.session.ip,
+  });
+  ctx.reply.fail(
+    "address_limited",
+    `Too many failed logins from your address. Please try again ${inSeconds(retryAfterMs)}.`,
+  ).close("too many failed logins");
+  ctx.reply.detail = { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) };
 }
 
 // hello VERSION [AGENT]
@@ -70,42 +105,43 @@ export function hello(ctx: CommandContext, args: string[]): void {
       "version",
       `Unsupported protocol version ${
         JSON.stringify(args[0])
-      }: this server speaks ${PROTOCOL_VERSION}.`,
+      }: this server speaks ${PROTOCOL_VERSION}. Please upgrade your TESSENGER client.`,
     ).close("protocol version mismatch");
     return;
   }
   ctx.session.phase = "login";
-  ctx.reply.data = {
-    version: PROTOCOL_VERSION,
-    server: ctx.services.settings.serverName,
-    keepAliveMs: ctx.services.settings.keepAliveMs,
-  };
+  const { serverName, keepAliveMs } = ctx.services.settings;
+  ctx.reply.set({ type: "hello", version: PROTOCOL_VERSION, server: serverName, keepAliveMs });
 }
 
 // ping [TOKEN]: keep-alive, valid in any phase; echoes the token.
 export function ping(ctx: CommandContext, [token]: string[]): void {
-  if (token !== undefined) ctx.reply.data = { token };
+  ctx.reply.set({ type: "ping", ...(token !== undefined ? { token } : {}) });
 }
 
 // user USERNAME
-export function user(ctx: CommandContext, [name]: string[]): void {
-  const { store, throttle } = ctx.services;
+export async function user(ctx: CommandContext, [name]: string[]): Promise<void> {
+  const { store, throttle, log } = ctx.services;
   ctx.session.pendingUser = undefined;
-  if (!USERNAME_PATTERN.test(name) || !store.userExists(name)) {
+  const limited = await throttle.addressBlockedFor(ctx.session.ip);
+  if (limited > 0) return addressLimited(ctx, limited);
+  if (!USERNAME_PATTERN.test(name) || !(await store.userExists(name))) {
+    await throttle.unknownUser(ctx.session.ip);
     ctx.reply.fail("unknown_user", LOGIN_TEXT.unknownUser);
     return;
   }
-  if (throttle.isBlocked(name)) {
-    ctx.services.log.warn("{user} tried to log in while blocked", { user: name });
-    ctx.reply.fail("blocked", LOGIN_TEXT.blocked).close("blocked");
-    return;
+  const wait = await throttle.blockedFor(name);
+  if (wait > 0) {
+    log.warn("{user} tried to log in while blocked", { user: name });
+    return blocked(ctx, wait);
   }
   ctx.session.pendingUser = name;
+  ctx.reply.set({ type: "user", user: name });
 }
 
 // pass PASSWORD UDPPORT
 export async function pass(ctx: CommandContext, [password, port]: string[]): Promise<void> {
-  const { store, throttle, presence, log } = ctx.services;
+  const { store, throttle, directory, log, settings } = ctx.services;
   const name = ctx.session.pendingUser;
   if (name === undefined) {
     ctx.reply.fail("no_user", "Send the username first.");
@@ -116,41 +152,57 @@ export async function pass(ctx: CommandContext, [password, port]: string[]): Pro
     ctx.reply.fail("bad_port", `Invalid UDP port ${JSON.stringify(port)}: expected 0-65535.`);
     return;
   }
-  if (throttle.isBlocked(name)) {
-    ctx.reply.fail("blocked", LOGIN_TEXT.blocked).close("blocked");
-    return;
+  // A password is checked only with a reservation: parallel logins of one
+  // username can never check more than the attempts left before a block.
+  for (let tries = 0;; tries++) {
+    const r = await throttle.reserve(name, ctx.session.ip);
+    if (r.kind === "go") break;
+    if (r.kind === "blocked") return blocked(ctx, r.retryAfterMs);
+    if (r.kind === "address_limited") return addressLimited(ctx, r.retryAfterMs);
+    if (ctx.session.phase !== "login") return;
+    if (tries >= RESERVE_RETRIES) {
+      ctx.reply.fail("busy", "The server is busy with other logins. Please try again in a moment.");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, RESERVE_RETRY_MS));
   }
-  const stored = store.getPasswordHash(name);
   let valid: boolean;
   try {
+    const stored = await store.getPasswordHash(name);
     valid = password.length <= MAX_PASSWORD_CHARS &&
       await verifyPassword(password, stored ?? DUMMY_HASH, { forLogin: true }) &&
       stored !== undefined;
   } catch (e) {
+    await throttle.settle(name, ctx.session.ip, "unchecked");
     if (!(e instanceof BusyError)) throw e;
     log.warn("Login of {user} refused: too many logins waiting", { user: name });
     ctx.reply.fail("busy", "The server is busy with other logins. Please try again in a moment.");
     return;
   }
-  // The session may have closed while the hash was being checked.
+  // Settled even when the session closed meanwhile: a guess always counts.
+  const verdict = await throttle.settle(name, ctx.session.ip, valid ? "ok" : "failed");
   if (ctx.session.phase !== "login") return;
-  if (!valid) {
-    if (throttle.recordFailure(name)) {
-      log.warn("{user} blocked after {n} failed logins", {
-        user: name,
-        n: ctx.services.settings.maxAttempts,
-      });
-      ctx.reply.fail("now_blocked", LOGIN_TEXT.nowBlocked).close("blocked");
-    } else {
-      log.info("{user} failed to log in", { user: name });
-      ctx.reply.fail("bad_password", LOGIN_TEXT.badPassword);
-    }
+  if (verdict === "now_blocked") {
+    log.warn("{user} blocked after {n} failed logins", { user: name, n: settings.maxAttempts });
+    ctx.reply.fail("now_blocked", LOGIN_TEXT.nowBlocked).close("blocked");
+    ctx.reply.detail = { retryAfterSeconds: settings.blockSeconds };
     return;
   }
-  throttle.recordSuccess(name);
+  if (verdict === "failed") {
+    log.info("{user} failed to log in", { user: name });
+    ctx.reply.fail("bad_password", LOGIN_TEXT.badPassword);
+    return;
+  }
   const now = ctx.services.clock();
-  const entry = { user: name, ip: ctx.session.ip, udpPort, since: now };
-  if (!presence.join(entry, ctx.outbox)) {
+  const entry = {
+    user: name,
+    ip: ctx.session.ip,
+    udpPort,
+    since: now,
+    frontend: ctx.session.frontend,
+    node: settings.node,
+  };
+  if (!(await directory.claim(entry))) {
     log.warn("{user} refused: already logged in", { user: name });
     ctx.reply.fail(
       "already_online",
@@ -158,74 +210,62 @@ export async function pass(ctx: CommandContext, [password, port]: string[]): Pro
     ).close("second login");
     return;
   }
+  if (ctx.session.phase !== "login") {
+    // The connection went away while the user was being claimed.
+    await directory.release(name, now);
+    return;
+  }
   ctx.session.phase = "ready";
   ctx.session.user = name;
   ctx.session.udpPort = udpPort;
   ctx.session.pendingUser = undefined;
+  ctx.session.entry = entry;
   ctx.services.userLog.add({ user: name, at: now, ip: entry.ip, udpPort });
   log.info("{user} is online", { user: name });
-  ctx.reply.line(LOGIN_TEXT.welcome);
-  ctx.reply.data = { user: name, commands: COMMANDS.map((c) => usageOf(c)) };
-
-  const queued = store.undelivered(name);
-  for (const m of queued) {
-    ctx.reply.after.push({
-      t: "push",
-      ev: "msg",
-      from: m.sender,
-      ts: formatTimestamp(m.at),
-      text: m.text,
-      queued: true,
-    });
-  }
-  store.markDelivered(queued.map((m) => m.seq));
-  if (queued.length > 0) {
-    log.info("{user} received {n} queued messages", { user: name, n: queued.length });
-  }
+  const cursors = await store.cursors(name);
+  ctx.control.loggedIn(entry, cursors);
+  ctx.reply.set({ type: "welcome", user: name, commands: COMMANDS.map((c) => usageOf(c)) });
 }
 
 // /msgto USER TEXT
-export function msgto(ctx: CommandContext, [to, text]: string[]): void {
-  const { store, presence, messageLogs, clock } = ctx.services;
+export async function msgto(ctx: CommandContext, [to, text]: string[]): Promise<void> {
+  const { store, router, clock, log } = ctx.services;
   const from = ctx.session.user!;
-  if (!checkPeer(ctx, to, "a message") || !checkText(ctx, text)) return;
+  if (!(await checkPeer(ctx, to, "a message")) || !checkText(ctx, text)) return;
   const at = clock();
-  let online = presence.get(to) !== undefined;
-  const m = store.addPrivateMessage({ at, sender: from, receiver: to, text, delivered: online });
-  messageLogs.appendPrivate(m.seq, at, to, text);
-  const ts = formatTimestamp(at);
-  ctx.services.log.info("{from} messaged {to}: {text}", { from, to, text });
-  // A receiver whose session was just cut off (its send queue overflowed) gets
-  // the message at the next login instead of never.
-  if (online && !presence.deliver(to, frameLine({ t: "push", ev: "msg", from, ts, text }))) {
-    store.markUndelivered(m.seq);
-    online = false;
-  }
-  if (online) {
-    ctx.reply.line(`message sent at ${ts}.`);
-  } else {
-    ctx.reply.code = "queued";
-    ctx.reply.line(`${to} is offline: message queued at ${ts}, delivered at their next login.`);
-  }
-  ctx.reply.data = { ts, seq: m.seq, queued: !online };
+  const m = await store.addPrivateMessage({ at, sender: from, receiver: to, text });
+  // Metadata only: what people write is theirs, not the server log's.
+  log.info("{from} messaged {to}", { from, to });
+  const online = await router.toUser(to, privateEvent(m));
+  if (!online) ctx.reply.note("queued");
+  ctx.reply.set({ type: "msgto", to, ts: formatTimestamp(at), at, seq: m.seq, queued: !online });
 }
 
 // /activeuser
-export function activeuser(ctx: CommandContext): void {
+export async function activeuser(ctx: CommandContext): Promise<void> {
   const me = ctx.session.user;
-  const others = ctx.services.presence.list().filter((e) => e.user !== me);
-  if (others.length === 0) ctx.reply.line("no other active user");
-  for (const e of others) {
-    ctx.reply.line(`${e.user}, ${e.ip}, ${e.udpPort}, active since ${formatTimestamp(e.since)}.`);
-  }
-  ctx.reply.data = {
-    users: others.map((e) => ({ user: e.user, ip: e.ip, udpPort: e.udpPort, since: e.since })),
-  };
+  const others = (await ctx.services.directory.list()).filter((e) => e.user !== me);
+  const listed = others.slice(0, MAX_ACTIVEUSER_LISTED);
+  ctx.reply.set({
+    type: "activeuser",
+    users: listed.map((e) => ({
+      user: e.user,
+      ip: e.ip,
+      udpPort: e.udpPort,
+      since: e.since,
+      frontend: e.frontend,
+      ...(e.away !== undefined ? { away: e.away } : {}),
+    })),
+    more: others.length - listed.length,
+  });
 }
 
 // /creategroup GROUP USER [USER ...]
-export function creategroup(ctx: CommandContext, [group, ...invited]: string[]): void {
-  const { store, presence, messageLogs, clock, log } = ctx.services;
+export async function creategroup(
+  ctx: CommandContext,
+  [group, ...invited]: string[],
+): Promise<void> {
+  const { store, directory, router, clock, log } = ctx.services;
   const creator = ctx.session.user!;
   const fail = (code: string, why: string) =>
     ctx.reply.fail(code, `Failed to create the group chat ${group}: ${why}`);
@@ -239,26 +279,24 @@ export function creategroup(ctx: CommandContext, [group, ...invited]: string[]):
     return;
   }
   for (const u of members) {
-    if (!store.userExists(u)) return void fail("unknown_user", `${u} is not a registered user.`);
-    if (!presence.get(u)) return void fail("offline", `${u} is offline.`);
+    if (!USERNAME_PATTERN.test(u) || !(await store.userExists(u))) {
+      return void fail("unknown_user", `${u} is not a registered user.`);
+    }
+    if (!(await directory.lookup(u))) return void fail("offline", `${u} is offline.`);
   }
   const at = clock();
-  if (!store.createGroup(group, creator, members, at)) {
+  if (!(await store.createGroup(group, creator, members, at))) {
     fail("exists", "group name exists!");
     return;
   }
-  messageLogs.createGroupLog(group);
   log.info("{creator} created group {group} with {members}", {
     creator,
     group,
     members: members.join(" "),
   });
-  ctx.reply.line(
-    `Group chat room has been created, room name: ${group}, users in this room: ` +
-      [creator, ...members].join(" "),
-  );
-  ctx.services.push(members, {
-    t: "push",
+  ctx.control.delivery?.subscribe(group, 0);
+  ctx.reply.set({ type: "creategroup", group, creator, members });
+  router.toUsers(members, {
     ev: "invite",
     group,
     from: creator,
@@ -268,36 +306,37 @@ export function creategroup(ctx: CommandContext, [group, ...invited]: string[]):
 }
 
 /** The group named by /joingroup or /leavegroup, or undefined after the SPEC's error. */
-function existingGroup(ctx: CommandContext, group: string): GroupInfo | undefined {
-  const info = ctx.services.store.getGroup(group);
+async function existingGroup(ctx: CommandContext, group: string): Promise<GroupInfo | undefined> {
+  const info = await ctx.services.store.getGroup(group);
   if (!info) ctx.reply.fail("no_group", `Groupchat ${group} doesn't exist.`);
   return info;
 }
 
 // /joingroup GROUP
-export function joingroup(ctx: CommandContext, [group]: string[]): void {
+export async function joingroup(ctx: CommandContext, [group]: string[]): Promise<void> {
   const { store } = ctx.services;
   const me = ctx.session.user!;
-  const info = existingGroup(ctx, group);
+  const info = await existingGroup(ctx, group);
   if (!info) return;
   const state = info.members.get(me);
   if (state === "joined") {
-    ctx.reply.fail("already_joined", `You have already joined Groupchat ${group}`);
+    ctx.reply.fail("already_joined", `You have already joined Groupchat ${info.name}`);
     return;
   }
   if (state !== "invited") {
-    ctx.reply.fail("not_invited", `You are not invited to Groupchat ${group}.`);
+    ctx.reply.fail("not_invited", `You are not invited to Groupchat ${info.name}.`);
     return;
   }
-  store.setMembership(group, me, "joined");
-  ctx.reply.line(`Joined the group chat: ${group} successfully.`);
+  await store.join(info.name, me);
+  ctx.control.delivery?.subscribe(info.name, info.lastSeq);
+  ctx.reply.set({ type: "joingroup", group: info.name });
 }
 
 // /groupmsg GROUP TEXT
-export function groupmsg(ctx: CommandContext, [group, text]: string[]): void {
-  const { store, messageLogs, clock } = ctx.services;
+export async function groupmsg(ctx: CommandContext, [group, text]: string[]): Promise<void> {
+  const { store, router, clock } = ctx.services;
   const me = ctx.session.user!;
-  const info = store.getGroup(group);
+  const info = await store.getGroup(group);
   if (!info) {
     ctx.reply.fail("no_group", "The group chat does not exist.");
     return;
@@ -313,24 +352,33 @@ export function groupmsg(ctx: CommandContext, [group, text]: string[]): void {
   }
   if (!checkText(ctx, text)) return;
   const at = clock();
-  const m = store.addGroupMessage({ group, at, sender: me, text });
-  messageLogs.appendGroup(group, m.seq, at, me, text);
-  const ts = formatTimestamp(at);
-  ctx.services.push(info.joined, { t: "push", ev: "groupmsg", group, from: me, ts, text }, me);
-  ctx.reply.line("Group chat message sent.");
-  ctx.reply.data = { ts, seq: m.seq };
+  const m = await store.addGroupMessage({ group: info.name, at, sender: me, text });
+  ctx.control.delivery?.ownMessage(info.name, m.seq);
+  router.toUsers(info.joined, groupEvent(m), me);
+  ctx.reply.set({ type: "groupmsg", group: info.name, ts: formatTimestamp(at), at, seq: m.seq });
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 // /p2pvideo USER FILE (the client adds SIZE SHA256)
-export function p2pvideo(ctx: CommandContext, [to, file, size, sha256]: string[]): void {
-  const { presence, log } = ctx.services;
+export async function p2pvideo(
+  ctx: CommandContext,
+  [to, file, size, sha256]: string[],
+): Promise<void> {
+  const { directory, router, log } = ctx.services;
   const me = ctx.session.user!;
-  if (!checkPeer(ctx, to, "a file")) return;
-  const peer = presence.get(to);
+  if (ctx.session.frontend !== "native") {
+    ctx.reply.fail("unsupported", "File transfers need the TESSENGER client: they go over UDP.");
+    return;
+  }
+  if (!(await checkPeer(ctx, to, "a file"))) return;
+  const peer = await directory.lookup(to);
   if (!peer) {
     ctx.reply.fail("offline", `${to} is offline`);
+    return;
+  }
+  if (peer.frontend !== "native") {
+    ctx.reply.fail("unsupported", `${to} is on IRC and cannot receive UDP transfers`);
     return;
   }
   const bytes = Number(size);
@@ -342,15 +390,13 @@ export function p2pvideo(ctx: CommandContext, [to, file, size, sha256]: string[]
     return;
   }
   const baseName = file.split(/[\\/]/).pop() ?? "";
-  // deno-lint-ignore no-control-regex
-  if (baseName === "" || baseName === "." || baseName === ".." || /[\x00-\x1f]/.test(baseName)) {
+  if (baseName === "" || baseName === "." || baseName === ".." || BREAKING_CHARS.test(baseName)) {
     ctx.reply.fail("bad_file", `Invalid file name ${JSON.stringify(file)}.`);
     return;
   }
   const id = randomBytes(8).toString("hex");
   const secret = randomBytes(32).toString("base64");
-  ctx.services.push([to], {
-    t: "push",
+  await router.toUser(to, {
     ev: "transfer",
     id,
     secret,
@@ -367,16 +413,33 @@ export function p2pvideo(ctx: CommandContext, [to, file, size, sha256]: string[]
     to,
     id,
   });
-  ctx.reply.data = { id, secret, to, host: peer.ip, port: peer.udpPort, file: baseName };
+  ctx.reply.set({
+    type: "p2pvideo",
+    id,
+    secret,
+    to,
+    host: peer.ip,
+    port: peer.udpPort,
+    file: baseName,
+  });
 }
 
-/** `message` (one), `3 messages`. */
-function nMessages(n: number): string {
-  return n === 1 ? "message" : `${n} messages`;
+/**
+ * The newest items whose text fits {@link HISTORY_MAX_CHARS}, oldest first;
+ * `more` when older ones were left out for size.
+ */
+function boundItems(items: HistoryItem[]): { messages: HistoryItem[]; more: boolean } {
+  let chars = 0;
+  let i = items.length;
+  while (i > 0 && chars + items[i - 1].text.length <= HISTORY_MAX_CHARS) {
+    chars += items[i - 1].text.length;
+    i--;
+  }
+  return { messages: items.slice(i), more: i > 0 };
 }
 
 // /history USER|GROUP [N]
-export function history(ctx: CommandContext, [target, count]: string[]): void {
+export async function history(ctx: CommandContext, [target, count]: string[]): Promise<void> {
   const { store } = ctx.services;
   const me = ctx.session.user!;
   let limit = HISTORY_DEFAULT;
@@ -390,100 +453,97 @@ export function history(ctx: CommandContext, [target, count]: string[]): void {
       return;
     }
   }
-  // A name can be both a user and a group: a group the caller belongs to wins.
-  const group = store.getGroup(target);
-  const state = group?.members.get(me);
-  if (group && state === "invited") {
-    ctx.reply.fail("not_joined", "Please join the group before reading its history.");
-    return;
-  }
-  if (group && state === "joined") {
-    const messages = store.groupHistory(target, limit);
-    if (messages.length === 0) ctx.reply.line(`No messages in ${target} yet.`);
-    else ctx.reply.line(`Last ${nMessages(messages.length)} in ${target}:`);
-    const items = messages.map((m) => ({
+  const group = await store.getGroup(target);
+  if (group) {
+    const state = group.members.get(me);
+    if (state === "invited") {
+      ctx.reply.fail("not_joined", "Please join the group before reading its history.");
+      return;
+    }
+    if (state === undefined) {
+      ctx.reply.fail("not_member", "You are not in this group chat.");
+      return;
+    }
+    const items = (await store.groupHistory(group.name, limit)).map((m) => ({
       seq: m.seq,
       ts: formatTimestamp(m.at),
+      at: m.at,
       from: m.sender,
       text: m.text,
     }));
-    for (const m of items) ctx.reply.line(`${m.ts}, ${target}, ${m.from}: ${m.text}`);
-    ctx.reply.data = { kind: "group", target, messages: items };
+    ctx.reply.set({ type: "history", kind: "group", target: group.name, ...boundItems(items) });
     return;
   }
   if (target === me) {
     ctx.reply.fail("self", "There is no history with yourself.");
     return;
   }
-  if (!store.userExists(target)) {
-    if (group) ctx.reply.fail("not_member", "You are not in this group chat.");
-    else ctx.reply.fail("unknown_target", `No user or group named ${target}.`);
+  if (!USERNAME_PATTERN.test(target) || !(await store.userExists(target))) {
+    ctx.reply.fail("unknown_target", `No user or group named ${target}.`);
     return;
   }
-  const messages = store.privateHistory(me, target, limit);
-  if (messages.length === 0) ctx.reply.line(`No messages with ${target} yet.`);
-  else ctx.reply.line(`Last ${nMessages(messages.length)} with ${target}:`);
-  const items = messages.map((m) => ({
+  const items = (await store.privateHistory(me, target, limit)).map((m) => ({
     seq: m.seq,
     ts: formatTimestamp(m.at),
+    at: m.at,
     from: m.sender,
     to: m.receiver,
     text: m.text,
   }));
-  for (const m of items) ctx.reply.line(`${m.ts}, ${m.from}: ${m.text}`);
-  ctx.reply.data = { kind: "user", target, messages: items };
+  ctx.reply.set({ type: "history", kind: "user", target, ...boundItems(items) });
 }
 
 // /groups
-export function groups(ctx: CommandContext): void {
+export async function groups(ctx: CommandContext): Promise<void> {
   const { store } = ctx.services;
   const me = ctx.session.user!;
-  const list = store.groupsOf(me).map(({ group, state }) => {
-    const info = store.getGroup(group);
-    const joined = [...info?.members ?? []].filter(([, s]) => s === "joined").map(([u]) => u);
-    return { group, state, creator: info?.creator ?? "", members: joined };
-  });
-  if (list.length === 0) ctx.reply.line("You are in no group chat and have no invitations.");
-  for (const g of list) {
-    ctx.reply.line(
-      g.state === "joined"
-        ? `${g.group}: joined, members: ${g.members.join(" ")}`
-        : `${g.group}: invited by ${g.creator}, type /joingroup ${g.group} to join`,
-    );
+  const list = [];
+  for (const { group, state, invitedBy } of await store.groupsOf(me)) {
+    const info = await store.getGroup(group);
+    list.push({
+      group,
+      state,
+      creator: info?.creator ?? "",
+      ...(invitedBy !== undefined ? { invitedBy } : {}),
+      members: [...info?.joined ?? []],
+    });
   }
-  ctx.reply.data = { groups: list };
+  ctx.reply.set({ type: "groups", groups: list });
 }
 
 // /leavegroup GROUP
-export function leavegroup(ctx: CommandContext, [group]: string[]): void {
-  const { store, log } = ctx.services;
+export async function leavegroup(ctx: CommandContext, [group]: string[]): Promise<void> {
+  const { store, router, log } = ctx.services;
   const me = ctx.session.user!;
-  const info = existingGroup(ctx, group);
+  const info = await existingGroup(ctx, group);
   if (!info) return;
   const state = info.members.get(me);
-  if (state === undefined || !store.removeMembership(group, me)) {
+  if (state === undefined) {
     ctx.reply.fail("not_member", "You are not in this group chat.");
     return;
   }
-  log.info("{user} left group {group}", { user: me, group });
-  ctx.reply.line(`You have left the group chat ${group}.`);
+  const others = info.joined.filter((u) => u !== me);
+  if (!(await store.leave(info.name, me))) {
+    ctx.reply.fail("not_member", "You are not in this group chat.");
+    return;
+  }
+  ctx.control.delivery?.unsubscribe(info.name);
+  log.info("{user} left group {group}", { user: me, group: info.name });
+  ctx.reply.set({ type: "leavegroup", group: info.name });
   if (state === "joined") {
-    const others = [...info.members].filter(([u, s]) => s === "joined" && u !== me).map(([u]) => u);
-    ctx.services.push(others, {
-      t: "push",
-      ev: "notice",
-      text: `${me} left the group chat ${group}.`,
-    });
+    router.toUsers(others, { ev: "notice", text: `${me} left the group chat ${info.name}.` });
   }
 }
 
 // /help
 export function help(ctx: CommandContext): void {
-  ctx.reply.line("Commands:");
-  for (const c of COMMANDS) ctx.reply.line(`  ${usageOf(c).padEnd(40)} ${c.summary}`);
+  ctx.reply.set({
+    type: "help",
+    commands: COMMANDS.map((c) => ({ usage: usageOf(c), summary: c.summary })),
+  });
 }
 
 // /logout
 export function logout(ctx: CommandContext): void {
-  ctx.reply.line(`Bye, ${ctx.session.user}!`).close("logout");
+  ctx.reply.set({ type: "logout", user: ctx.session.user! }).close("logout");
 }

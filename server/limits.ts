@@ -244,6 +244,11 @@ export class SessionGuard {
     return this.#limited > MAX_RATE_LIMITED_REQUESTS ? "abuse" : "rate_limited";
   }
 
+  /** Records a frame that does not count against the request rate (an acknowledgement). */
+  touch(): void {
+    this.#lastFrameAt = this.#clock();
+  }
+
   /** Requests refused for the rate since the bucket was last full. */
   get rateLimitedRequests(): number {
     return this.#limited;

@@ -6,11 +6,13 @@
  */
 
 import { getLogger, type Logger } from "@logtape/logtape";
-import { join } from "node:path";
-import { encodeFrame, frameLine, type PushFrame } from "../shared/protocol.ts";
+import { dirname, join, resolve } from "node:path";
+import { encodeFrame } from "../shared/protocol.ts";
 import { type Clock, systemClock } from "../shared/time.ts";
 import type { ServerServices } from "./context.ts";
 import { loadCredentials } from "./credentials.ts";
+import { CursorSaver } from "./delivery.ts";
+import { JsonLinesFrontend } from "./frontends/json_lines.ts";
 import {
   CLOSE_GRACE_MS,
   ConnectionGate,
@@ -22,10 +24,11 @@ import {
   SWEEP_INTERVAL_MS,
 } from "./limits.ts";
 import { KEEPALIVE_INTERVAL_MS } from "../shared/limits.ts";
-import { LoginThrottle } from "./login_throttle.ts";
-import { LocalPresence } from "./presence.ts";
+import { LocalDirectory, LocalRouter } from "./local/presence.ts";
+import { SqliteStore } from "./local/sqlite_store.ts";
+import { LocalThrottle, type LocalThrottleOptions } from "./local/throttle.ts";
+import type { ChatStore, Directory, Router, Throttle } from "./ports.ts";
 import { Session } from "./session.ts";
-import { SqliteStore } from "./store.ts";
 import { MessageLogs, UserLog } from "./text_logs.ts";
 import { listenChat, type TlsServerOptions } from "./tls.ts";
 import { VERSION } from "../shared/version.ts";
@@ -54,14 +57,124 @@ export interface ServerOptions {
   tls?: TlsServerOptions;
   /** How often deadlines are checked. Default {@link SWEEP_INTERVAL_MS}; tests shorten it. */
   sweepIntervalMs?: number;
+  /** The per-address failure budget of the login throttle (`local/throttle.ts`). */
+  addressLimits?: Pick<LocalThrottleOptions, "addressFailureBurst" | "addressFailuresPerMinute">;
+  /** Run on these ports instead of the embedded ones (a cluster node). */
+  ports?: ServerPorts;
+}
+
+/** The ports a server runs on (see `ports.ts`); the default is the embedded, local set. */
+export interface ServerPorts {
+  store: ChatStore;
+  directory: Directory;
+  router: Router;
+  throttle: Throttle;
+  /** This node's name. */
+  node: string;
+  /** Closes what the ports hold (after the store). */
+  close?(): Promise<void>;
 }
 
 /** A running server. */
 export interface RunningServer {
   readonly hostname: string;
   readonly port: number;
+  /**
+   * Resolves with the error if the server hits one it cannot recover from
+   * (its database is damaged); the caller should close it and exit non-zero.
+   */
+  readonly failed: Promise<Error>;
   /** Stops listening, says bye to every client and closes the store. */
   close(): Promise<void>;
+}
+
+/**
+ * The most connections the open-file limit allows, keeping room for the
+ * database, the log files and the listeners; undefined where the limit cannot
+ * be read (not Linux).
+ */
+export function connectionsAllowedByFileLimit(): number | undefined {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync("/proc/self/limits");
+  } catch {
+    return undefined;
+  }
+  const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+  if (!m || m[1] === "unlimited") return undefined;
+  return Math.max(1, Number(m[1]) - FILE_DESCRIPTOR_RESERVE);
+}
+
+/** File descriptors kept for everything but connections: database, logs, listeners, workers. */
+const FILE_DESCRIPTOR_RESERVE = 128;
+
+/**
+ * Makes sure the data dir exists: creates its last component if needed, but
+ * never a whole missing path (a mistyped `--data-dir` is refused, not created).
+ *
+ * @throws {Error} naming the missing parent.
+ */
+async function ensureDataDir(dataDir: string): Promise<void> {
+  try {
+    if ((await Deno.stat(dataDir)).isDirectory) return;
+    throw new Error(`Cannot use data dir ${dataDir}: it is not a directory`);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  try {
+    await Deno.mkdir(dataDir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `Cannot create data dir ${dataDir}: its parent ${dirname(resolve(dataDir))} does not exist`,
+      );
+    }
+    throw e;
+  }
+}
+
+/** The embedded ports: SQLite in the data dir (with the text logs) and in-process maps. */
+async function openLocalPorts(
+  dataDir: string,
+  options: ServerOptions,
+  clock: Clock,
+  log: Logger,
+  fatal: (e: Error) => void,
+): Promise<ServerPorts> {
+  const dbPath = join(dataDir, "tessenger.db");
+  const messageLogs = new MessageLogs(dataDir, log);
+  const store = new SqliteStore(dbPath, {
+    textLogs: messageLogs,
+    onFatal: fatal,
+    onLost: (e) =>
+      log.error("Cannot save: {error}; the requests of this moment were refused", {
+        error: e.message,
+      }),
+  });
+  try {
+    await loadCredentials(store, options.credentialsPath ?? "credentials.txt", clock, log);
+    store.barrier();
+    for (const path of await messageLogs.reconcile(store)) {
+      log.warn("Repaired {path} from the database", { path });
+    }
+  } catch (e) {
+    store.closeSync();
+    throw e;
+  }
+  store.checkpointInBackground();
+  return {
+    store,
+    directory: new LocalDirectory(),
+    router: new LocalRouter(store),
+    throttle: new LocalThrottle({
+      maxAttempts: options.maxAttempts ?? 3,
+      blockMs: (options.blockSeconds ?? 10) * 1000,
+      clock,
+      ...options.addressLimits,
+    }),
+    node: "local",
+    close: () => Promise.resolve(messageLogs.close()),
+  };
 }
 
 /**
@@ -76,28 +189,38 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const maxAttempts = options.maxAttempts ?? 3;
   const blockSeconds = options.blockSeconds ?? 10;
   const limits: LimitSettings = { ...DEFAULT_LIMITS, ...options.limits };
+  const allowed = connectionsAllowedByFileLimit();
+  if (allowed !== undefined && allowed < limits.maxConnections) {
+    log.warn(
+      "The open-file limit allows {allowed} connections: accepting at most that many " +
+        "(--max-connections is {asked}; raise the limit with ulimit -n)",
+      { allowed, asked: limits.maxConnections },
+    );
+    limits.maxConnections = allowed;
+  }
 
-  await Deno.mkdir(dataDir, { recursive: true });
-  const store = new SqliteStore(join(dataDir, "tessenger.db"));
+  const failure = Promise.withResolvers<Error>();
+  const fatal = (e: Error) => {
+    log.fatal("The database failed and cannot recover: {error}", { error: e.message });
+    failure.resolve(e);
+  };
+  await ensureDataDir(dataDir);
+  const ports = options.ports ?? await openLocalPorts(dataDir, options, clock, log, fatal);
+  const { store } = ports;
+  let userLog: UserLog;
   try {
-    await loadCredentials(store, options.credentialsPath ?? "credentials.txt", clock, log);
+    userLog = new UserLog(dataDir, log);
   } catch (e) {
-    store.close();
+    await store.close();
     throw e;
   }
-  store.checkpointInBackground();
-  const messageLogs = new MessageLogs(dataDir);
-  for (const path of messageLogs.reconcile(store)) {
-    log.warn("Rewrote {path} from the database to match it", { path });
-  }
-  const userLog = new UserLog(dataDir);
-  const presence = new LocalPresence();
+  const saver = new CursorSaver(store, log);
   const services: ServerServices = {
     store,
-    presence,
+    directory: ports.directory,
+    router: ports.router,
+    throttle: ports.throttle,
     userLog,
-    messageLogs,
-    throttle: new LoginThrottle({ maxAttempts, blockMs: blockSeconds * 1000, clock }),
     clock,
     log,
     settings: {
@@ -105,10 +228,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       blockSeconds,
       serverName: `tessenger/${VERSION}`,
       keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
-    },
-    push(users: readonly string[], frame: PushFrame, except?: string) {
-      // Encoded once, the same bytes queued for every recipient.
-      presence.deliverAll(users, frameLine(frame), except);
+      node: ports.node,
     },
   };
 
@@ -116,7 +236,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   try {
     listener = listenChat(options.host ?? "127.0.0.1", options.port ?? 5000, options.tls);
   } catch (e) {
-    store.close();
+    await store.close();
+    await ports.close?.();
     throw e;
   }
   const addr = listener.addr as Deno.NetAddr;
@@ -177,9 +298,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           // not every platform supports it
         }
       }
-      const session = new Session(conn, services, new SessionGuard(limits, clock), ended);
+      const session = new Session(conn, services, {
+        frontend: (s) => new JsonLinesFrontend(s),
+        kind: "native",
+        guard: new SessionGuard(limits, clock),
+        saver,
+        onEnd: ended,
+      });
       sessions.add(session);
-      session.run();
+      session.start();
     }
   })();
 
@@ -217,6 +344,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   return {
     hostname: addr.hostname,
     port: addr.port,
+    failed: failure.promise,
     close() {
       closing ??= (async () => {
         stopping = true;
@@ -245,8 +373,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         for (const s of sessions) s.abort();
         await done;
         userLog.flush();
-        messageLogs.close();
-        store.close();
+        await saver.close();
+        try {
+          await store.close();
+        } finally {
+          await ports.close?.();
+        }
         log.info("Server stopped");
       })();
       return closing;

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { parseFlags, UsageError } from "../shared/cli_args.ts";
 import { USERNAME_PATTERN } from "../shared/limits.ts";
 import { hashPassword } from "./passwords.ts";
-import { SqliteStore } from "./store.ts";
+import { SqliteStore } from "./local/sqlite_store.ts";
 import { linesOf } from "../shared/lines.ts";
 
 export const USER_USAGE = "Usage: tessenger user <add|passwd> NAME [--data-dir DIR] [--print-hash]";
@@ -80,7 +80,7 @@ export async function userMain(argv: string[]): Promise<number> {
   await Deno.mkdir(dataDir, { recursive: true });
   const store = new SqliteStore(join(dataDir, "tessenger.db"));
   try {
-    const exists = store.userExists(name);
+    const exists = await store.userExists(name);
     if (action === "add" && exists) throw new UsageError(`User ${name} already exists`);
     if (action === "passwd" && !exists) throw new UsageError(`User ${name} does not exist`);
     const password = await readPassword(`Password for ${name}: `);
@@ -91,11 +91,11 @@ export async function userMain(argv: string[]): Promise<number> {
       throw new UsageError("The passwords do not match");
     }
     const hash = await hashPassword(password);
-    store.setPasswordHash(name, hash, Date.now());
+    await store.setPasswordHash(name, hash, Date.now());
     console.log(action === "add" ? `Added user ${name}.` : `Changed the password of ${name}.`);
     if (v["print-hash"]) console.log(`${name} ${hash}`);
     return 0;
   } finally {
-    store.close();
+    store.closeSync();
   }
 }

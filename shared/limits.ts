@@ -6,7 +6,7 @@
  */
 
 /** Protocol version spoken by this build. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Largest frame (one JSON line, newline included) either side accepts, in bytes. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -21,14 +21,34 @@ export const MAX_SERVER_FRAME_BYTES = 4 * 1024 * 1024;
 /** Malformed frames tolerated from one connection before it is disconnected. */
 export const MAX_BAD_FRAMES = 5;
 
-/** Frames queued for a client that does not read, before it is disconnected. */
+/**
+ * A session's outbound queue over this (text in UTF-16 code units, bytes for
+ * ASCII) is "behind": the server stops reading its requests and skips live
+ * messages for it, which it then fetches from the store once the queue has
+ * drained. So a slow reader is never cut off and loses nothing.
+ */
+export const OUTBOX_HIGH_WATER_BYTES = 256 * 1024;
+
+/** Frames queued for a client that does not read, beyond which notices are dropped. */
 export const MAX_SEND_QUEUE_FRAMES = 1024;
 
-/**
- * Queued for a client that does not read, before it is disconnected: JSON text
- * counted in UTF-16 code units (bytes, for ASCII).
- */
+/** Queued for a client that does not read, beyond which notices are dropped (UTF-16 units). */
 export const MAX_SEND_QUEUE_BYTES = 1024 * 1024;
+
+/** Messages one page of a backlog (or a catch-up) fetches from the store. */
+export const BACKLOG_PAGE_MESSAGES = 100;
+
+/**
+ * Group messages missed while offline that are replayed at login, per group;
+ * older ones are counted in a notice and left to `/history`.
+ */
+export const GROUP_REPLAY_MAX = 200;
+
+/** Message text one `/history` response holds at most (characters); older ones are cut. */
+export const HISTORY_MAX_CHARS = 256 * 1024;
+
+/** Users one `/activeuser` response lists at most; the rest are counted. */
+export const MAX_ACTIVEUSER_LISTED = 1000;
 
 /** Longest message text a user may send, in characters. */
 export const MAX_MESSAGE_CHARS = 4000;

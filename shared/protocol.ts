@@ -27,41 +27,50 @@ export interface ResponseFrame {
   data?: Record<string, unknown>;
 }
 
-/** A private message delivered to its receiver. */
-export interface MessagePush {
-  t: "push";
+/**
+ * A private message delivered to its receiver. Durable: `seq` numbers it in the
+ * receiver's inbox stream (from 1, no gaps), and the client acknowledges it
+ * with an {@link AckFrame}.
+ */
+export interface PrivateMessageEvent {
   ev: "msg";
+  /** The message's number in the receiver's inbox. */
+  seq: number;
   from: string;
   /** When the message was sent, `DD Mon YYYY HH:MM:SS`. */
   ts: string;
+  /** The same instant in ms since the epoch. */
+  at: number;
   text: string;
-  /** True when it was stored while the receiver was offline. */
+  /** True when it was stored while the receiver was offline or not reading. */
   queued?: boolean;
 }
 
-/** A group message delivered to a joined member. */
-export interface GroupMessagePush {
-  t: "push";
+/** A group message delivered to a joined member. Durable: `seq` numbers it in the group. */
+export interface GroupMessageEvent {
   ev: "groupmsg";
   group: string;
+  seq: number;
   from: string;
   ts: string;
+  at: number;
   text: string;
+  /** True when it arrived while the member was offline or not reading. */
+  queued?: boolean;
 }
 
 /** An invitation to a group. */
-export interface InvitePush {
-  t: "push";
+export interface InviteEvent {
   ev: "invite";
   group: string;
   from: string;
   ts: string;
+  /** The joined members when the invitation was sent. */
   members: string[];
 }
 
 /** A file transfer announced to its receiver by the server. */
-export interface TransferPush {
-  t: "push";
+export interface TransferEvent {
   ev: "transfer";
   id: string;
   secret: string;
@@ -72,20 +81,40 @@ export interface TransferPush {
   sha256: string;
 }
 
-/** A line from the server that fits no other event (shutdown, limits). */
-export interface NoticePush {
-  t: "push";
+/** Someone joined or left one of your groups, or came online or went offline. */
+export interface MemberEvent {
+  ev: "member";
+  /** The group; absent for `online`/`offline`, which concern any group you share. */
+  group?: string;
+  user: string;
+  change: "joined" | "left" | "online" | "offline";
+}
+
+/** A line from the server that fits no other event (shutdown, limits, backlog summaries). */
+export interface NoticeEvent {
   ev: "notice";
   text: string;
 }
 
-/** Every server-initiated event. */
-export type PushFrame =
-  | MessagePush
-  | GroupMessagePush
-  | InvitePush
-  | TransferPush
-  | NoticePush;
+/** Every server-initiated event, as the command layer produces it. */
+export type ServerEvent =
+  | PrivateMessageEvent
+  | GroupMessageEvent
+  | InviteEvent
+  | TransferEvent
+  | MemberEvent
+  | NoticeEvent;
+
+/** An event on the wire. */
+export type PushFrame = { t: "push" } & ServerEvent;
+
+/** Pushes by event name. */
+export type MessagePush = { t: "push" } & PrivateMessageEvent;
+export type GroupMessagePush = { t: "push" } & GroupMessageEvent;
+export type InvitePush = { t: "push" } & InviteEvent;
+export type TransferPush = { t: "push" } & TransferEvent;
+export type MemberPush = { t: "push" } & MemberEvent;
+export type NoticePush = { t: "push" } & NoticeEvent;
 
 /** A frame-level error: the line could not be understood as a request. */
 export interface ErrorFrame {
@@ -105,8 +134,21 @@ export interface ByeFrame {
 /** Everything a server sends. */
 export type ServerFrame = ResponseFrame | PushFrame | ErrorFrame | ByeFrame;
 
+/**
+ * The client's acknowledgement of durable pushes it has shown: the highest
+ * `seq` of its inbox and of each group. Cumulative; no response. The server
+ * sends nothing acknowledged again (docs/protocol.md § Delivery).
+ */
+export interface AckFrame {
+  t: "ack";
+  /** Highest inbox `seq` shown. */
+  inbox?: number;
+  /** Highest `seq` shown per group. */
+  groups?: Record<string, number>;
+}
+
 /** Everything a client sends. */
-export type ClientFrame = RequestFrame;
+export type ClientFrame = RequestFrame | AckFrame;
 
 /** Why a line could not be decoded. */
 export class FrameError extends Error {
@@ -139,16 +181,25 @@ export function frameLine(frame: ServerFrame | ClientFrame): string {
 const MAX_ARGS = 64;
 const MAX_ID = 2 ** 31 - 1;
 
+/** Most groups one {@link AckFrame} may name. */
+const MAX_ACK_GROUPS = 1024;
+
+/** A stream position: an integer 0..2^53. */
+function isSeq(v: unknown): v is number {
+  return Number.isSafeInteger(v) && (v as number) >= 0;
+}
+
 /**
- * Checks that a decoded JSON value is a well-formed request.
+ * Checks that a decoded JSON value is a well-formed request or acknowledgement.
  *
  * @throws {FrameError} with code `bad_frame` naming what is wrong.
  */
-export function parseRequest(value: unknown): RequestFrame {
+export function parseClientFrame(value: unknown): ClientFrame {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new FrameError("bad_frame", "Cannot read frame: not a JSON object");
   }
   const v = value as Record<string, unknown>;
+  if (v.t === "ack") return parseAck(v);
   if (v.t !== "req") {
     throw new FrameError("bad_frame", `Cannot read frame: unknown type ${JSON.stringify(v.t)}`);
   }
@@ -169,6 +220,31 @@ export function parseRequest(value: unknown): RequestFrame {
     );
   }
   return { t: "req", id: v.id as number, cmd: v.cmd, args };
+}
+
+function parseAck(v: Record<string, unknown>): AckFrame {
+  const ack: AckFrame = { t: "ack" };
+  if (v.inbox !== undefined) {
+    if (!isSeq(v.inbox)) {
+      throw new FrameError("bad_frame", "Cannot read ack: inbox must be a non-negative integer");
+    }
+    ack.inbox = v.inbox;
+  }
+  if (v.groups !== undefined) {
+    const g = v.groups;
+    if (typeof g !== "object" || g === null || Array.isArray(g)) {
+      throw new FrameError("bad_frame", "Cannot read ack: groups must be an object");
+    }
+    const entries = Object.entries(g);
+    if (entries.length > MAX_ACK_GROUPS || !entries.every(([, s]) => isSeq(s))) {
+      throw new FrameError(
+        "bad_frame",
+        `Cannot read ack: groups must map at most ${MAX_ACK_GROUPS} names to non-negative integers`,
+      );
+    }
+    ack.groups = g as Record<string, number>;
+  }
+  return ack;
 }
 
 /**

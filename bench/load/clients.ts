@@ -12,6 +12,8 @@
  * @module
  */
 
+import { PROTOCOL_VERSION } from "../../shared/limits.ts";
+
 const encoder = new TextEncoder();
 
 const BAR = 0x7c;
@@ -125,6 +127,8 @@ abstract class BaseClient implements LoadClient {
   abstract join(group: string): Promise<void>;
   /** A line without a marker; setup replies, errors, pings. */
   protected abstract onLine(line: string): void;
+  /** Called with the complete lines of each read, after they were handled. */
+  protected afterRead(_text: string): void {}
 
   protected queue(text: string): void {
     this.#out.push(text);
@@ -218,6 +222,7 @@ abstract class BaseClient implements LoadClient {
       start = nl + 1;
     }
     this.#carry = start === s.length ? "" : s.slice(start);
+    if (start > 0) this.afterRead(start === s.length ? s : s.slice(0, start));
   }
 
   close(): void {
@@ -258,7 +263,7 @@ class TessengerClient extends BaseClient {
 
   /** Pipelines hello, user and pass; resolves when pass succeeds. */
   async login(password: string, timeoutMs: number): Promise<void> {
-    this.#req("hello", ["1", "loadgen"]);
+    this.#req("hello", [String(PROTOCOL_VERSION), "loadgen"]);
     this.#req("user", [this.name]);
     const passId = this.#req("pass", [password, "0"]);
     this.flush();
@@ -277,6 +282,44 @@ class TessengerClient extends BaseClient {
     // After login the only unmarked lines are responses; a failed one is an error.
     if (this.#loggedIn && line.includes('"ok":false')) this.errors++;
   }
+
+  /**
+   * Acknowledges what the read carried, as a real client does: the last
+   * private and group message's seq, found with two searches from the end.
+   */
+  protected override afterRead(text: string): void {
+    if (!this.#loggedIn) return;
+    const inbox = lastSeq(text, '"ev":"msg",');
+    const g = text.lastIndexOf(GROUP_PUSH);
+    let groups = "";
+    if (g !== -1) {
+      const nameEnd = text.indexOf('"', g + GROUP_PUSH.length);
+      const seq = lastSeq(text, GROUP_PUSH, g);
+      if (nameEnd !== -1 && seq !== undefined) {
+        groups = `"groups":{"${text.slice(g + GROUP_PUSH.length, nameEnd)}":${seq}}`;
+      }
+    }
+    if (inbox === undefined && groups === "") return;
+    const fields = [inbox === undefined ? "" : `"inbox":${inbox}`, groups].filter((f) => f);
+    this.send(`{"t":"ack",${fields.join(",")}}\n`);
+  }
+}
+
+const GROUP_PUSH = '"ev":"groupmsg","group":"';
+
+/** The `"seq"` of the last line holding `marker` (from `at`, when known), or undefined. */
+function lastSeq(text: string, marker: string, at = text.lastIndexOf(marker)): number | undefined {
+  if (at === -1) return undefined;
+  const s = text.indexOf('"seq":', at);
+  if (s === -1) return undefined;
+  let i = s + 6;
+  let n = 0;
+  let c;
+  while ((c = text.charCodeAt(i)) >= 0x30 && c <= 0x39) {
+    n = n * 10 + c - 0x30;
+    i++;
+  }
+  return i === s + 6 ? undefined : n;
 }
 
 /** An IRC client: NICK/USER registration, PRIVMSG, JOIN; answers PING. */

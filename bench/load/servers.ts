@@ -8,7 +8,7 @@
 
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SqliteStore } from "../../server/store.ts";
+import { SqliteStore } from "../../server/local/sqlite_store.ts";
 import { SERVER_V8_FLAGS_ARG } from "../../server/v8_flags.ts";
 import { type Driver, ircDriver, tessengerDriver } from "./clients.ts";
 
@@ -171,19 +171,19 @@ function drain(stream: ReadableStream<Uint8Array>): { tail(): string } {
  * the server's own store. The wire protocol cannot build a 500-member group:
  * `creategroup` takes at most 63 invitees and there is no invite command.
  */
-export function seedGroups(
+export async function seedGroups(
   dataDir: string,
   groups: { name: string; members: string[] }[],
-): void {
+): Promise<void> {
   const store = new SqliteStore(join(dataDir, "tessenger.db"));
   try {
     for (const g of groups) {
       const [creator, ...rest] = g.members;
-      store.createGroup(g.name, creator, rest, Date.now());
-      for (const u of rest) store.setMembership(g.name, u, "joined");
+      await store.createGroup(g.name, creator, rest, Date.now());
+      for (const u of rest) await store.join(g.name, u);
     }
   } finally {
-    store.close();
+    store.closeSync();
   }
 }
 
@@ -203,7 +203,7 @@ export async function startServer(
     port = freePort();
     const dataDir = join(options.runDir, "data");
     await Deno.mkdir(dataDir, { recursive: true });
-    if (options.groups?.length) seedGroups(dataDir, options.groups);
+    if (options.groups?.length) await seedGroups(dataDir, options.groups);
     cmd = new Deno.Command("deno", {
       args: [
         "run",

@@ -48,13 +48,23 @@ Deno.test("formatBytes() counts in binary units", () => {
 });
 
 Deno.test("formatPush() shows private and group messages as SPEC §3 words them", () => {
-  const msg: PushFrame = { t: "push", ev: "msg", from: "Hans", ts: TS, text: "hi  there" };
+  const msg: PushFrame = {
+    t: "push",
+    ev: "msg",
+    seq: 1,
+    at: 0,
+    from: "Hans",
+    ts: TS,
+    text: "hi  there",
+  };
   assertEquals(formatPush(msg), `${TS}, Hans: hi  there`);
   assertEquals(formatPush({ ...msg, queued: true }), `${TS}, Hans: hi  there`);
   assertEquals(formatPush(msg, tags), `<t:${TS}>, <n:Hans>: hi  there`);
   const group: PushFrame = {
     t: "push",
     ev: "groupmsg",
+    seq: 1,
+    at: 0,
     group: "Jedi",
     from: "Yoda",
     ts: TS,
@@ -104,6 +114,8 @@ Deno.test("formatPush() neutralises control characters from the network", () => 
   const evil: PushFrame = {
     t: "push",
     ev: "msg",
+    seq: 1,
+    at: 0,
     from: "Ha\x1bns",
     ts: TS,
     text: "\x1b[2Jgone\r",

@@ -37,9 +37,18 @@ Deno.test("formatJsonEvent() writes pushes with their fields, without a transfer
   assertEquals(
     formatJsonEvent({
       kind: "push",
-      push: { t: "push", ev: "msg", from: "Hans", ts: "T", text: "hi", queued: true },
+      push: {
+        t: "push",
+        ev: "msg",
+        seq: 1,
+        at: 0,
+        from: "Hans",
+        ts: "T",
+        text: "hi",
+        queued: true,
+      },
     }),
-    '{"type":"push","ev":"msg","from":"Hans","ts":"T","text":"hi","queued":true}',
+    '{"type":"push","ev":"msg","seq":1,"at":0,"from":"Hans","ts":"T","text":"hi","queued":true}',
   );
   const transfer = JSON.parse(formatJsonEvent({
     kind: "push",

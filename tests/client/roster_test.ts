@@ -22,7 +22,7 @@ Deno.test("Roster learns users and groups from responses and pushes", () => {
   });
   r.learn({
     kind: "push",
-    push: { t: "push", ev: "msg", from: "Luke", ts: "", text: "" },
+    push: { t: "push", ev: "msg", seq: 1, at: 0, from: "Luke", ts: "", text: "" },
   });
   r.learn({
     kind: "push",
@@ -37,7 +37,16 @@ Deno.test("Roster learns users and groups from responses and pushes", () => {
   });
   r.learn({
     kind: "push",
-    push: { t: "push", ev: "groupmsg", group: "Rebels", from: "Han", ts: "", text: "" },
+    push: {
+      t: "push",
+      ev: "groupmsg",
+      seq: 1,
+      at: 0,
+      group: "Rebels",
+      from: "Han",
+      ts: "",
+      text: "",
+    },
   });
   r.learn({ kind: "response", cmd: "creategroup", args: ["Sith", "Vader"], res: ok() });
   assertEquals([...r.users].sort(), ["Han", "Hans", "Leia", "Luke", "Obiwan", "Vader", "Yoda"]);

@@ -1,12 +1,12 @@
 /**
- * Fuzzes the wire codec (FrameDecoder + parseRequest) with a fixed seed: random
+ * Fuzzes the wire codec (FrameDecoder + parseClientFrame) with a fixed seed: random
  * and mutated lines in random chunkings. Nothing may throw except FrameError,
  * the buffer stays bounded, and the decoder always resynchronises at a newline.
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { MAX_FRAME_BYTES } from "../../shared/limits.ts";
-import { FrameDecoder, FrameError, parseRequest } from "../../shared/protocol.ts";
+import { FrameDecoder, FrameError, parseClientFrame } from "../../shared/protocol.ts";
 import { Random } from "../helpers/random.ts";
 import { randomLine } from "./_fuzz_inputs.ts";
 
@@ -36,8 +36,12 @@ function decode(stream: Uint8Array, chunk: (left: number) => number, small: bool
         continue;
       }
       try {
-        const req = parseRequest(item);
-        out.push(`req:${req.id}:${req.cmd}:${req.args.length}`);
+        const frame = parseClientFrame(item);
+        out.push(
+          frame.t === "req"
+            ? `req:${frame.id}:${frame.cmd}:${frame.args.length}`
+            : `ack:${frame.inbox}:${Object.keys(frame.groups ?? {}).length}`,
+        );
       } catch (e) {
         if (!(e instanceof FrameError)) throw e;
         out.push(`bad:${e.code}`);
@@ -52,7 +56,7 @@ function decode(stream: Uint8Array, chunk: (left: number) => number, small: bool
   return out;
 }
 
-Deno.test("FrameDecoder and parseRequest survive fuzzed streams (fixed seed)", () => {
+Deno.test("FrameDecoder and parseClientFrame survive fuzzed streams (fixed seed)", () => {
   const r = new Random(SEED);
   const newline = new Uint8Array([0x0a]);
   for (let s = 0; s < STREAMS; s++) {
@@ -75,7 +79,7 @@ Deno.test("FrameDecoder and parseRequest survive fuzzed streams (fixed seed)", (
   }
 });
 
-Deno.test("parseRequest() only ever throws FrameError on fuzzed JSON values", () => {
+Deno.test("parseClientFrame() only ever throws FrameError on fuzzed JSON values", () => {
   const r = new Random(SEED + 1);
   const decoder = new FrameDecoder();
   let accepted = 0;
@@ -84,9 +88,13 @@ Deno.test("parseRequest() only ever throws FrameError on fuzzed JSON values", ()
     for (const item of decoder.push(new Uint8Array([0x0a]))) {
       if (item instanceof FrameError) continue;
       try {
-        const req = parseRequest(item);
-        assert(Number.isInteger(req.id) && typeof req.cmd === "string");
-        assert(req.args.every((a) => typeof a === "string"));
+        const frame = parseClientFrame(item);
+        if (frame.t === "ack") {
+          assert(Object.values(frame.groups ?? {}).every((s) => Number.isSafeInteger(s) && s >= 0));
+        } else {
+          assert(Number.isInteger(frame.id) && typeof frame.cmd === "string");
+          assert(frame.args.every((a) => typeof a === "string"));
+        }
         accepted++;
       } catch (e) {
         assert(e instanceof FrameError, `unexpected ${e}`);

@@ -51,7 +51,7 @@ Deno.test("a live server survives fuzzed connections while others keep chatting"
     // handlers of a logged-in session too.
     if (n % 2 === 0) {
       const who = n % 4 === 0 ? "carol" : "dave";
-      await c.request("hello", ["1"]);
+      await c.request("hello", ["2"]);
       await c.request("user", [who]);
       await c.request("pass", [`pw-${who}`, "0"]);
     }

@@ -35,3 +35,22 @@ export function assertIncludes(text: string, part: string): void {
 export function assertThrows(fn: () => unknown, expected: nodeAssert.AssertPredicate): void {
   nodeAssert.throws(fn, expected);
 }
+
+/**
+ * Resolves with the error once `fn`'s promise rejects (with an instance of
+ * `type`, when given); throws if it resolves.
+ */
+export async function assertRejects<E extends Error = Error>(
+  fn: () => Promise<unknown>,
+  type?: new (...args: never[]) => E,
+): Promise<E> {
+  try {
+    await fn();
+  } catch (e) {
+    if (type !== undefined && !(e instanceof type)) {
+      throw new nodeAssert.AssertionError({ message: `Expected ${type.name}, got ${e}` });
+    }
+    return e as E;
+  }
+  throw new nodeAssert.AssertionError({ message: "Expected the promise to reject" });
+}

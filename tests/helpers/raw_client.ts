@@ -63,7 +63,7 @@ export class RawClient {
     udpPort = 0,
   ): Promise<RawClient> {
     const c = await RawClient.connect(port);
-    await c.expectOk("hello", ["1"]);
+    await c.expectOk("hello", ["2"]);
     await c.expectOk("user", [user]);
     await c.expectOk("pass", [password, String(udpPort)]);
     return c;
@@ -106,6 +106,23 @@ export class RawClient {
 
   #seen(): string {
     return JSON.stringify(this.frames.map((f) => f instanceof FrameError ? String(f) : f));
+  }
+
+  /**
+   * Acknowledges every message push received so far (the highest `seq` of the
+   * inbox and of each group), then waits for a `ping` to come back, so the
+   * server has handled the acknowledgement when this resolves.
+   */
+  async ack(): Promise<void> {
+    let inbox: number | undefined;
+    const groups: Record<string, number> = {};
+    for (const f of this.frames) {
+      if (f.t !== "push" || typeof f.seq !== "number") continue;
+      if (f.ev === "msg") inbox = Math.max(inbox ?? 0, f.seq);
+      if (f.ev === "groupmsg") groups[f.group] = Math.max(groups[f.group] ?? 0, f.seq);
+    }
+    await this.write(JSON.stringify({ t: "ack", inbox, groups }) + "\n");
+    await this.request("ping");
   }
 
   /** Stops reading after the chunk in flight, as a stuck client would. */

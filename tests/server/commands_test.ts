@@ -14,8 +14,10 @@ Deno.test("/msgto delivers to the receiver and acknowledges with the time", asyn
     assertEquals(push, {
       t: "push",
       ev: "msg",
+      seq: 1,
       from: "Yoda",
       ts,
+      at: t.clock.now,
       text: "hello  there, spaces kept",
     });
     assertMatch(ts, TS);
@@ -127,8 +129,10 @@ Deno.test("/groupmsg reaches every online joined member but the sender", async (
       t: "push",
       ev: "groupmsg",
       group: "g",
+      seq: 1,
       from: "Yoda",
       ts,
+      at: t.clock.now,
       text: "hello  group",
     });
     // Luke is invited but has not joined; Leia is not a member; Yoda sent it.
@@ -200,7 +204,8 @@ Deno.test("/help lists every command with its usage", async () => {
 
 Deno.test("a message to an offline user is queued and delivered at next login with its time", async () => {
   await withUsers(["Yoda"], async (t, [yoda]) => {
-    const sentAt = formatTimestamp(t.clock.now);
+    const sentAtMs = t.clock.now;
+    const sentAt = formatTimestamp(sentAtMs);
     const res = await yoda.request("msgto", ["Luke", "while you were out"]);
     assertEquals([res.ok, res.code], [true, "queued"]);
     assert(res.lines[0].includes("offline"));
@@ -210,13 +215,20 @@ Deno.test("a message to an offline user is queued and delivered at next login wi
     assertEquals(push, {
       t: "push",
       ev: "msg",
+      seq: 1,
       from: "Yoda",
       ts: sentAt,
+      at: sentAtMs,
       text: "while you were out",
       queued: true,
     });
+    // Not acknowledged: it comes again at the next login.
     await luke.close();
-    // Delivered once only.
+    const unacked = await RawClient.login(t.port, "Luke", TEST_USERS.Luke);
+    assertEquals((await unacked.push("msg")).text, "while you were out");
+    await unacked.ack();
+    await unacked.close();
+    // Acknowledged: delivered once only.
     const again = await RawClient.login(t.port, "Luke", TEST_USERS.Luke);
     await again.request("activeuser");
     assertEquals(again.pushes("msg"), []);

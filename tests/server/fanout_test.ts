@@ -7,7 +7,10 @@
 import { assertEquals } from "../helpers/assert.ts";
 import { groupOfThree, RawClient } from "../helpers/raw_client.ts";
 import { startTestServer, TEST_USERS } from "../helpers/test_server.ts";
-import { LocalPresence, type Outbox, type SharedRun } from "../../server/presence.ts";
+import { LocalRouter } from "../../server/local/presence.ts";
+import { SharedRun } from "../../server/outbox.ts";
+import type { DeliverySink } from "../../server/ports.ts";
+import type { ServerEvent } from "../../shared/protocol.ts";
 
 const req = (id: number, cmd: string, args: string[]) =>
   JSON.stringify({ t: "req", id, cmd, args }) + "\n";
@@ -39,45 +42,65 @@ Deno.test("pipelined group messages with a private message between them arrive i
   }
 });
 
-/** An outbox that records the frames it would write, runs expanded at the end. */
-class FakeOutbox implements Outbox {
-  queue: (string | SharedRun)[] = [];
-  send(line: string): boolean {
-    this.close();
-    this.queue.push(line);
+/** A sink that records what it would send, runs expanded at the end. */
+class FakeSink implements DeliverySink {
+  queue: (ServerEvent | SharedRun)[] = [];
+  deliver(event: ServerEvent): boolean {
+    this.#settle();
+    this.queue.push(event);
     return true;
   }
-  sendRun(run: SharedRun): boolean {
-    this.close();
+  deliverRun(run: SharedRun): boolean {
+    this.#settle();
     this.queue.push(run);
     return true;
   }
-  close(): void {
+  #settle(): void {
     const tail = this.queue.at(-1);
-    if (tail !== undefined && typeof tail !== "string") tail.closed = true;
+    if (tail instanceof SharedRun) tail.closed = true;
   }
   texts(): string[] {
-    this.close();
-    return this.queue.flatMap((p) => typeof p === "string" ? [p] : p.frames);
+    this.#settle();
+    return this.queue.flatMap((p) => p instanceof SharedRun ? p.events : [p])
+      .map((e) => (e as { text: string }).text);
   }
 }
 
-Deno.test("LocalPresence.deliverAll() adds to one run, and starts another after a login", () => {
-  const presence = new LocalPresence();
-  const boxes = { a: new FakeOutbox(), b: new FakeOutbox(), c: new FakeOutbox() };
-  const entry = (user: string) => ({ user, ip: "127.0.0.1", udpPort: 0, since: 0 });
-  presence.join(entry("a"), boxes.a);
-  presence.join(entry("b"), boxes.b);
+let seq = 0;
+const message = (text: string): ServerEvent => ({
+  ev: "groupmsg",
+  group: "g",
+  seq: ++seq,
+  from: "a",
+  ts: "",
+  at: 0,
+  text,
+});
+
+Deno.test("LocalRouter.toUsers() adds to one run, and starts another after a login", () => {
+  const router = new LocalRouter({ epoch: 1 });
+  const sinks = { a: new FakeSink(), b: new FakeSink(), c: new FakeSink() };
+  router.attach("a", sinks.a);
+  router.attach("b", sinks.b);
   const members = ["a", "b", "c"];
-  const frame = (s: string) => s;
-  presence.deliverAll(members, frame("1"), "a");
-  presence.deliverAll(members, frame("2"), "a");
-  assertEquals(boxes.b.queue.length, 1, "the second push joined the first one's run");
-  presence.join(entry("c"), boxes.c);
-  presence.deliverAll(members, frame("3"), "a");
-  presence.deliverAll([...members], frame("4"), "a");
-  presence.deliverAll(members, frame("5"));
-  assertEquals(boxes.a.texts(), ["5"]);
-  assertEquals(boxes.b.texts(), ["1", "2", "3", "4", "5"]);
-  assertEquals(boxes.c.texts(), ["3", "4", "5"]);
+  router.toUsers(members, message("1"), "a");
+  router.toUsers(members, message("2"), "a");
+  assertEquals(sinks.b.queue.length, 1, "the second push joined the first one's run");
+  router.attach("c", sinks.c);
+  router.toUsers(members, message("3"), "a");
+  router.toUsers([...members], message("4"), "a");
+  router.toUsers(members, message("5"));
+  assertEquals(sinks.a.texts(), ["5"]);
+  assertEquals(sinks.b.texts(), ["1", "2", "3", "4", "5"]);
+  assertEquals(sinks.c.texts(), ["3", "4", "5"]);
+});
+
+Deno.test("SharedRun takes only the next message of its own group", () => {
+  const first = message("x") as ServerEvent & { ev: "groupmsg" };
+  const run = new SharedRun(first, 1);
+  assertEquals(run.add({ ...first, seq: first.seq + 2 }, 1), false, "a gap");
+  assertEquals(run.add({ ...first, group: "h", seq: first.seq + 1 }, 1), false, "another group");
+  assertEquals(run.add({ ...first, seq: first.seq + 1 }, 1), true);
+  run.closed = true;
+  assertEquals(run.add({ ...first, seq: first.seq + 2 }, 1), false, "closed");
 });

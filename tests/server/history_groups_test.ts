@@ -5,7 +5,6 @@ import {
   startTestServer,
   tickingClock,
 } from "../helpers/test_server.ts";
-import { SqliteStore } from "../../server/store.ts";
 
 Deno.test("/history USER shows the private messages both ways, oldest first", async () => {
   const s = await startTestServer({ clock: tickingClock() });
@@ -132,7 +131,7 @@ Deno.test("/groups lists joined groups and invitations", async () => {
     ]);
     assertEquals(res.data, {
       groups: [
-        { group: "Jedi", state: "invited", creator: "Yoda", members: ["Yoda"] },
+        { group: "Jedi", state: "invited", creator: "Yoda", invitedBy: "Yoda", members: ["Yoda"] },
         { group: "Rebels", state: "joined", creator: "Luke", members: ["Hans", "Luke"] },
       ],
     });
@@ -175,118 +174,3 @@ Deno.test("/leavegroup removes the membership and leaves the group log untouched
 });
 
 /** Runs `fn` with the path of a database file in a fresh temp dir, removed afterwards. */
-async function withStorePath(fn: (path: string) => void | Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "tessenger-store-test-" });
-  try {
-    await fn(`${dir}/t.db`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-Deno.test("SqliteStore migrates a version-1 database and adds the history indexes", async () => {
-  await withStorePath(async (path) => {
-    const store = new SqliteStore(path);
-    store.setPasswordHash("a", "h", 1);
-    store.setPasswordHash("b", "h", 1);
-    for (let i = 0; i < 5; i++) {
-      store.addPrivateMessage({
-        at: i,
-        sender: i % 2 ? "a" : "b",
-        receiver: i % 2 ? "b" : "a",
-        text: `t${i}`,
-        delivered: true,
-      });
-    }
-    store.addPrivateMessage({ at: 9, sender: "a", receiver: "c", text: "other", delivered: true });
-    assertEquals(store.privateHistory("a", "b", 3).map((m) => m.text), ["t2", "t3", "t4"]);
-    assertEquals(store.privateHistory("b", "a", 10).length, 5);
-    store.createGroup("G", "a", ["b"], 1);
-    assertEquals(store.groupsOf("b"), [{ group: "G", state: "invited" }]);
-    assert(store.removeMembership("G", "b"));
-    assert(!store.removeMembership("G", "b"));
-    store.close();
-
-    // Turn the file back into a version-1 database, then let the store migrate it.
-    const { DatabaseSync } = await import("node:sqlite");
-    const v1 = new DatabaseSync(path);
-    v1.exec("DROP INDEX private_pair; DROP INDEX memberships_by_user; PRAGMA user_version = 1");
-    v1.close();
-    const reopened = new SqliteStore(path);
-    assertEquals(reopened.privateHistory("a", "b", 1).map((m) => m.text), ["t4"]);
-    reopened.close();
-
-    const db = new DatabaseSync(path);
-    const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all() as {
-      name: string;
-    }[]).map((r) => r.name);
-    const version = db.prepare("PRAGMA user_version").get() as { user_version: number };
-    db.close();
-    assert(names.includes("private_pair") && names.includes("memberships_by_user"));
-    assertEquals(Number(version.user_version), 2);
-  });
-});
-
-Deno.test("SqliteStore numbers a burst of group messages 1..n and keeps counting after a reopen", async () => {
-  await withStorePath((path) => {
-    const store = new SqliteStore(path);
-    store.setPasswordHash("a", "h", 1);
-    store.setPasswordHash("b", "h", 1);
-    store.createGroup("G", "a", ["b"], 1);
-    store.createGroup("H", "b", ["a"], 1);
-    store.commit();
-    // 150 in one group of writes: more than one multi-row insert, and a remainder.
-    const seqs: number[] = [];
-    for (let i = 0; i < 150; i++) {
-      seqs.push(store.addGroupMessage({ group: "G", at: i, sender: "a", text: `g${i}` }).seq);
-      if (i % 50 === 0) store.addGroupMessage({ group: "H", at: i, sender: "b", text: `h${i}` });
-    }
-    assertEquals(seqs, Array.from({ length: 150 }, (_, i) => i + 1));
-    // A read sees the messages not yet committed.
-    assertEquals(store.groupHistory("G", 2).map((m) => m.text), ["g148", "g149"]);
-    store.addGroupMessage({ group: "G", at: 200, sender: "a", text: "last" });
-    store.close();
-
-    const reopened = new SqliteStore(path);
-    assertEquals([...reopened.groupMessages("G")].map((m) => m.seq), seqs.concat(151));
-    assertEquals([...reopened.groupMessages("H")].map((m) => m.text), ["h0", "h50", "h100"]);
-    assertEquals(
-      reopened.addGroupMessage({ group: "G", at: 300, sender: "b", text: "x" }).seq,
-      152,
-    );
-    assertEquals(reopened.addGroupMessage({ group: "H", at: 300, sender: "b", text: "y" }).seq, 4);
-    let failed = false;
-    try {
-      reopened.addGroupMessage({ group: "nope", at: 1, sender: "a", text: "z" });
-    } catch {
-      failed = true;
-    }
-    assert(failed, "a message to a missing group is refused");
-    reopened.close();
-  });
-});
-
-Deno.test("SqliteStore.checkpointInBackground() copies the WAL into the database off the commit path", async () => {
-  await withStorePath(async (path) => {
-    const store = new SqliteStore(path);
-    store.checkpointInBackground(20);
-    store.setPasswordHash("a", "h", 1);
-    store.createGroup("G", "a", [], 1);
-    const before = Deno.statSync(path).size;
-    // About 100 pages: below the 1000 at which a COMMIT would checkpoint itself.
-    for (let i = 0; i < 1000; i++) {
-      store.addGroupMessage({ group: "G", at: i, sender: "a", text: "x".repeat(300) });
-    }
-    store.commit();
-    // Only the worker can have grown the database file. Waits as long as other
-    // tests' replies may take (no speed is asserted).
-    for (let i = 0; i < 1500 && Deno.statSync(path).size <= before; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    assert(Deno.statSync(path).size > before, "the worker checkpointed the WAL");
-    store.close();
-    const reopened = new SqliteStore(path);
-    assertEquals([...reopened.groupMessages("G")].length, 1000);
-    reopened.close();
-  });
-});

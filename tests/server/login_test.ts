@@ -11,7 +11,7 @@ const TEXT = {
 
 async function hello(port: number): Promise<RawClient> {
   const c = await RawClient.connect(port);
-  await c.expectOk("hello", ["1"]);
+  await c.expectOk("hello", ["2"]);
   return c;
 }
 
@@ -162,7 +162,7 @@ Deno.test("commands before login are refused", async () => {
   try {
     const c = await RawClient.connect(t.port);
     assertEquals((await c.request("msgto", ["Hans", "hi"])).code, "need_hello");
-    await c.expectOk("hello", ["1"]);
+    await c.expectOk("hello", ["2"]);
     const res = await c.request("activeuser");
     assertEquals([res.code, res.lines], ["need_login", ["Please log in first."]]);
     assertEquals((await c.request("pass", ["x", "0"])).code, "no_user");

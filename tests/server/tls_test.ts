@@ -75,7 +75,7 @@ Deno.test({
       tls,
     });
     const alice = await RawClient.connect(t.port, { caCert: tls.cert });
-    await alice.expectOk("hello", ["1"]);
+    await alice.expectOk("hello", ["2"]);
     await alice.expectOk("user", ["alice"]);
     await alice.expectOk("pass", ["pw-alice", "0"]);
     // The real client code path: ServerConnection with the CA.
@@ -122,11 +122,11 @@ Deno.test({
     assertMatch(String(error), /certificate|UnknownIssuer|invalid peer/i);
     // A plain-TCP client gets nowhere, and the server keeps serving TLS clients.
     const plain = await RawClient.connect(t.port);
-    await plain.tryWrite('{"t":"req","id":1,"cmd":"hello","args":["1"]}\n');
+    await plain.tryWrite('{"t":"req","id":1,"cmd":"hello","args":["2"]}\n');
     await plain.waitClosed(3000);
     assertEquals(plain.frames.length, 0);
     const ok = await RawClient.connect(t.port, { caCert: tls.cert });
-    await ok.expectOk("hello", ["1"]);
+    await ok.expectOk("hello", ["2"]);
     await ok.close();
     await t.close();
     await Deno.remove(dir, { recursive: true });
@@ -200,7 +200,7 @@ Deno.test({
     time.advance(CLOSE_GRACE_MS);
     await sleep(100);
     const admitted = await RawClient.connect(t.port, { caCert: tls.cert });
-    await admitted.expectOk("hello", ["1"]);
+    await admitted.expectOk("hello", ["2"]);
     await admitted.close();
     await silent.close();
     await t.close();

@@ -3,7 +3,7 @@ import {
   encodeFrame,
   FrameDecoder,
   FrameError,
-  parseRequest,
+  parseClientFrame,
   parseServerFrame,
 } from "../../shared/protocol.ts";
 
@@ -71,8 +71,8 @@ Deno.test("FrameDecoder decodes a chunk of many lines alike whether or not one i
   assertEquals([long[0], long[2]], [{ a: 1 }, { c: 3 }]);
 });
 
-Deno.test("parseRequest() accepts a well-formed request and defaults args", () => {
-  assertEquals(parseRequest({ t: "req", id: 3, cmd: "activeuser" }), {
+Deno.test("parseClientFrame() accepts a well-formed request and defaults args", () => {
+  assertEquals(parseClientFrame({ t: "req", id: 3, cmd: "activeuser" }), {
     t: "req",
     id: 3,
     cmd: "activeuser",
@@ -80,7 +80,7 @@ Deno.test("parseRequest() accepts a well-formed request and defaults args", () =
   });
 });
 
-Deno.test("parseRequest() rejects every malformed shape with a bad_frame error", () => {
+Deno.test("parseClientFrame() rejects every malformed shape with a bad_frame error", () => {
   const bad: unknown[] = [
     null,
     [],
@@ -97,7 +97,34 @@ Deno.test("parseRequest() rejects every malformed shape with a bad_frame error",
   ];
   for (const value of bad) {
     assertThrows(
-      () => parseRequest(value),
+      () => parseClientFrame(value),
+      (e) => e instanceof FrameError && e.code === "bad_frame",
+    );
+  }
+});
+
+Deno.test("parseClientFrame() accepts acknowledgements and rejects malformed ones", () => {
+  assertEquals(parseClientFrame({ t: "ack", inbox: 4, groups: { Jedi: 12 } }), {
+    t: "ack",
+    inbox: 4,
+    groups: { Jedi: 12 },
+  });
+  assertEquals(parseClientFrame({ t: "ack" }), { t: "ack" });
+  for (
+    const value of [
+      { t: "ack", inbox: -1 },
+      { t: "ack", inbox: 1.5 },
+      { t: "ack", inbox: "3" },
+      { t: "ack", groups: [] },
+      { t: "ack", groups: { Jedi: "x" } },
+      {
+        t: "ack",
+        groups: Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [`g${i}`, 1])),
+      },
+    ]
+  ) {
+    assertThrows(
+      () => parseClientFrame(value),
       (e) => e instanceof FrameError && e.code === "bad_frame",
     );
   }

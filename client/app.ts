@@ -248,6 +248,7 @@ class ChatClient {
       host: string;
       port: number;
       file: string;
+      serverUdpPort?: number;
     };
     const handle = this.#endpoint.send(
       {
@@ -258,6 +259,7 @@ class ChatClient {
         fileName: data.file,
         size: info.size,
         sha256: info.sha256,
+        server: this.#serverUdp(data.serverUdpPort),
       },
       path,
       { hostname: data.host, port: data.port },
@@ -278,6 +280,7 @@ class ChatClient {
           fileName: p.file,
           size: p.size,
           sha256: p.sha256,
+          server: this.#serverUdp(p.serverUdpPort),
         },
         p.fromIp,
       );
@@ -295,6 +298,14 @@ class ChatClient {
     this.#track(handle, p.size, p.file, p.from);
   }
 
+  /** The server's UDP port for bindings and the relay, when it announced one. */
+  #serverUdp(port: unknown): { hostname: string; port: number } | undefined {
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+      return undefined;
+    }
+    return { hostname: this.#conn.remoteHost, port };
+  }
+
   /** Follows a transfer to its end; `file` is named as the user knows it. */
   #track(handle: TransferHandle, size: number, file: string, peer: string): void {
     this.#transfers.add(handle);
@@ -308,7 +319,13 @@ class ChatClient {
         file,
         peer,
         ...(result.ok
-          ? { ok: true, bytes: result.bytes, elapsedMs: result.elapsedMs, path: result.path }
+          ? {
+            ok: true,
+            bytes: result.bytes,
+            elapsedMs: result.elapsedMs,
+            path: result.path,
+            via: result.via,
+          }
           : { ok: false, reason: result.reason }),
       });
     });

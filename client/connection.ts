@@ -113,6 +113,11 @@ export class ServerConnection {
   /** Called for a frame-level error the server reports without a request id. */
   onError: (message: string) => void = () => {};
 
+  /** The server's IP address, as the connection reached it (the client may have been given a name). */
+  get remoteHost(): string {
+    return (this.#conn.remoteAddr as Deno.NetAddr).hostname;
+  }
+
   private constructor(conn: Deno.Conn, seen: SeenStreams) {
     this.#conn = conn;
     this.#seen = seen;

@@ -59,6 +59,8 @@ export interface TransferEvent {
   elapsedMs?: number;
   /** Receiver: where the file was saved. */
   path?: string;
+  /** On success: whether the bytes went straight to the peer or through the server's relay. */
+  via?: "direct" | "relay";
   /** Why it failed. */
   reason?: string;
 }

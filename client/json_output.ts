@@ -14,7 +14,7 @@ import type { ClientEvent } from "./events.ts";
  * - `{"type":"ready","user","commands"}`
  * - `{"type":"error","code","message"}`
  * - `{"type":"disconnected","reason"}`
- * - `{"type":"transfer","direction","file","peer","ok","bytes"?,"elapsedMs"?,"path"?,"reason"?}`
+ * - `{"type":"transfer","direction","file","peer","ok","bytes"?,"elapsedMs"?,"path"?,"via"?,"reason"?}`
  *
  * @example
  * ```ts

@@ -79,6 +79,11 @@ export interface TransferEvent {
   file: string;
   size: number;
   sha256: string;
+  /**
+   * The server's UDP port (on the address the client connected to), where the peers bind
+   * and the relay is; absent when the server has none.
+   */
+  serverUdpPort?: number;
 }
 
 /** Someone joined or left one of your groups, or came online or went offline. */

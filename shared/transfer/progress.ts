@@ -17,6 +17,8 @@ export interface ProgressInfo {
   rateBps: number;
   /** Estimated seconds left, undefined when unknown. */
   etaSec: number | undefined;
+  /** How the bytes go, shown last: straight to the peer, or through the server's relay. */
+  path?: "direct" | "relay";
 }
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -47,7 +49,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /**
- * One progress line, e.g. `video.mp4: 12.3 MiB / 100.0 MiB  48.1 MiB/s  ETA 2s`.
+ * One progress line, e.g. `video.mp4: 12.3 MiB / 100.0 MiB  48.1 MiB/s  ETA 2s  via relay`.
  *
  * @example formatProgress({ name: "a.mp4", bytes: 0, total: 1024, rateBps: 0, etaSec: undefined })
  * // "a.mp4: 0 B / 1.0 KiB  0 B/s  ETA --"
@@ -57,8 +59,9 @@ export function formatProgress(info: ProgressInfo): string {
   const eta = info.etaSec === undefined || !Number.isFinite(info.etaSec)
     ? "--"
     : formatDuration(info.etaSec);
+  const path = info.path === undefined ? "" : info.path === "relay" ? "  via relay" : "  direct";
   return `${prefix}${formatBytes(info.bytes)} / ${formatBytes(info.total)}  ` +
-    `${formatBytes(info.rateBps)}/s  ETA ${eta}`;
+    `${formatBytes(info.rateBps)}/s  ETA ${eta}${path}`;
 }
 
 /** Rate over the last two seconds of (time, bytes) samples; time is injected. */

@@ -28,6 +28,18 @@ Deno.test("formatProgress() shows bytes, rate and ETA on one line", () => {
   assert.match(formatProgress({ bytes: 1, total: 2, rateBps: 1, etaSec: 3725 }), /ETA 1h02m$/);
 });
 
+Deno.test("the progress line says whether the bytes go direct or via the relay", () => {
+  const info = { bytes: 1024, total: 2048, rateBps: 1024, etaSec: 1 };
+  assert.equal(
+    formatProgress({ ...info, path: "relay" }),
+    "1.0 KiB / 2.0 KiB  1.0 KiB/s  ETA 1s  via relay",
+  );
+  assert.equal(
+    formatProgress({ ...info, path: "direct" }),
+    "1.0 KiB / 2.0 KiB  1.0 KiB/s  ETA 1s  direct",
+  );
+});
+
 Deno.test("RateMeter measures the rate over its window and estimates the time left", () => {
   const meter = new RateMeter();
   assert.equal(meter.rate(), 0);

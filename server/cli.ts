@@ -17,12 +17,13 @@ import {
 } from "./limits.ts";
 import { startServer } from "./server.ts";
 import { readTlsFiles } from "./tls.ts";
+import { parseUdpFlags, UDP_FLAGS, UDP_HELP, UDP_USAGE, type UdpSettings } from "./udp/flags.ts";
 
 export const SERVER_USAGE =
   "Usage: tessenger server [SERVER_IP] [TCP_PORT] [MAX_ATTEMPTS] [--host IP] [--port N] " +
   "[--max-attempts N] [--credentials FILE] [--data-dir DIR] [--block-seconds N] [--log-level LEVEL] " +
   "[--tls-cert FILE] [--tls-key FILE] [--max-connections N] [--conn-rate N] [--login-timeout S] " +
-  "[--idle-timeout S] [--command-rate N]";
+  "[--idle-timeout S] [--command-rate N] " + UDP_USAGE;
 
 export const SERVER_HELP = `${SERVER_USAGE}
 
@@ -48,6 +49,8 @@ Limits (SPEC §6; hitting one gets a clear error or a clean disconnect):
   --login-timeout S           seconds to log in after connecting (default ${DEFAULT_LOGIN_TIMEOUT_SECONDS})
   --idle-timeout S            seconds a session may stay silent; clients ping (default ${DEFAULT_IDLE_TIMEOUT_SECONDS})
   --command-rate N            requests per second per session, 0 = no limit (default ${DEFAULT_COMMANDS_PER_SECOND})
+
+${UDP_HELP}
   -h, --help                  show this help`;
 
 const LEVELS: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
@@ -65,6 +68,7 @@ export interface ServerCommand {
   tlsCert?: string;
   tlsKey?: string;
   limits: LimitSettings;
+  udp: UdpSettings;
   help: boolean;
 }
 
@@ -89,6 +93,7 @@ export function parseServerArgs(argv: string[]): ServerCommand {
     "login-timeout": { type: "string" },
     "idle-timeout": { type: "string" },
     "command-rate": { type: "string" },
+    ...UDP_FLAGS,
     help: { type: "boolean", short: "h" },
   }, SERVER_USAGE);
   const { values: v, positionals: p } = parsed;
@@ -154,6 +159,7 @@ export function parseServerArgs(argv: string[]): ServerCommand {
       host: parseHost(v.host ?? p[0] ?? "127.0.0.1", "server IP"),
       port: parsePort(v.port ?? p[1] ?? "5000", "TCP port", true),
       maxAttempts: attempts,
+      udp: parseUdpFlags(v),
       blockSeconds: parseIntIn(v["block-seconds"] ?? "10", "block seconds", 1, 86400),
       credentialsPath: v.credentials ?? "credentials.txt",
       dataDir: v["data-dir"] ?? ".",

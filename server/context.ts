@@ -39,6 +39,8 @@ export interface ServerServices {
   clock: Clock;
   log: Logger;
   settings: ServerSettings;
+  /** The UDP port (bindings, relay) that brokered transfers are registered with, if any. */
+  udp?: { readonly port: number; register(id: string, secret: string): boolean };
 }
 
 /** Where a session is in its life. */

@@ -396,6 +396,9 @@ export async function p2pvideo(
   }
   const id = randomBytes(8).toString("hex");
   const secret = randomBytes(32).toString("base64");
+  // The peers may bind and relay through the UDP port (docs/transfer.md § NAT traversal).
+  const udp = ctx.services.udp;
+  const serverUdpPort = udp?.register(id, secret) ? udp.port : undefined;
   await router.toUser(to, {
     ev: "transfer",
     id,
@@ -405,6 +408,7 @@ export async function p2pvideo(
     file: baseName,
     size: bytes,
     sha256,
+    serverUdpPort,
   });
   log.info("{from} sends {file} ({size} bytes) to {to}, transfer {id}", {
     from: me,
@@ -421,6 +425,7 @@ export async function p2pvideo(
     host: peer.ip,
     port: peer.udpPort,
     file: baseName,
+    serverUdpPort,
   });
 }
 

@@ -77,6 +77,8 @@ export type CommandResult =
     host: string;
     port: number;
     file: string;
+    /** The server's UDP port for bindings and the relay, if it has one. */
+    serverUdpPort?: number;
   }
   | {
     type: "history";

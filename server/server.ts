@@ -31,6 +31,8 @@ import type { ChatStore, Directory, Router, Throttle } from "./ports.ts";
 import { Session } from "./session.ts";
 import { MessageLogs, UserLog } from "./text_logs.ts";
 import { listenChat, type TlsServerOptions } from "./tls.ts";
+import type { UdpSettings } from "./udp/flags.ts";
+import { openServerUdp, type UdpService } from "./udp/service.ts";
 import { VERSION } from "../shared/version.ts";
 
 /** Settings of {@link startServer}. */
@@ -61,6 +63,8 @@ export interface ServerOptions {
   addressLimits?: Pick<LocalThrottleOptions, "addressFailureBurst" | "addressFailuresPerMinute">;
   /** Run on these ports instead of the embedded ones (a cluster node). */
   ports?: ServerPorts;
+  /** The UDP port for transfers (bindings, relay); false: none. Default: the TCP port's number, relay on. */
+  udp?: UdpSettings | false;
 }
 
 /** The ports a server runs on (see `ports.ts`); the default is the embedded, local set. */
@@ -79,6 +83,8 @@ export interface ServerPorts {
 export interface RunningServer {
   readonly hostname: string;
   readonly port: number;
+  /** The UDP port for transfers, if it has one. */
+  readonly udpPort: number | undefined;
   /**
    * Resolves with the error if the server hits one it cannot recover from
    * (its database is damaged); the caller should close it and exit non-zero.
@@ -241,6 +247,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw e;
   }
   const addr = listener.addr as Deno.NetAddr;
+  let udp: UdpService | undefined;
+  try {
+    if (options.udp !== false) {
+      udp = openServerUdp(options.udp ?? {}, addr.hostname, addr.port, log);
+    }
+  } catch (e) {
+    listener.close();
+    await store.close();
+    await ports.close?.();
+    throw e;
+  }
+  services.udp = udp;
   const sessions = new Set<Session>();
   log.info("TESSENGER {version} listening on {host}:{port}{tls}, data in {dir}", {
     version: VERSION,
@@ -344,6 +362,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   return {
     hostname: addr.hostname,
     port: addr.port,
+    udpPort: udp?.port,
     failed: failure.promise,
     close() {
       closing ??= (async () => {
@@ -355,6 +374,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           // already closed
         }
         await acceptLoop;
+        await udp?.close();
         for (const conn of turningAway.keys()) {
           try {
             conn.close();

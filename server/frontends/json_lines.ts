@@ -108,6 +108,7 @@ export function renderResult(result: CommandResult): {
           host: result.host,
           port: result.port,
           file: result.file,
+          serverUdpPort: result.serverUdpPort,
         },
       };
     case "history": {

@@ -17,6 +17,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import type { UdpSettings } from "./flags.ts";
 import { type RelaySettings, Rendezvous, type RendezvousStats } from "./rendezvous.ts";
 
 /** Options of {@link UdpService.open}. */
@@ -185,4 +186,38 @@ export class UdpService {
     }, delay);
     Deno.unrefTimer(this.#timer);
   }
+}
+
+/**
+ * Opens a server's UDP port as `settings` ask: the given port, or by default the TCP
+ * port's number — and, when that one is taken, one the OS picks (logged).
+ * @throws {Deno.errors.AddrInUse} and other bind errors of an explicit port.
+ */
+export function openServerUdp(
+  settings: UdpSettings,
+  hostname: string,
+  tcpPort: number,
+  log: Logger,
+): UdpService {
+  const open = (port: number) => UdpService.open({ hostname, port, relay: settings.relay, log });
+  let udp: UdpService;
+  if (settings.port !== undefined) {
+    udp = open(settings.port);
+  } else {
+    try {
+      udp = open(tcpPort);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse)) throw e;
+      udp = open(0);
+      log.warn("UDP port {tcp} is taken; file transfers use UDP port {port}", {
+        tcp: tcpPort,
+        port: udp.port,
+      });
+    }
+  }
+  log.info("UDP port {port}: address discovery{relay}", {
+    port: udp.port,
+    relay: udp.relay ? " and relay" : " (relay off)",
+  });
+  return udp;
 }

@@ -1,0 +1,217 @@
+/**
+ * A NAT lab of Linux network namespaces: an "internet" (one bridge) with the chat server
+ * and a public client on it, and home routers that masquerade their LANs with nftables —
+ * `masquerade` (endpoint-independent mapping, address-and-port-dependent filtering: a
+ * "port-restricted cone") or `masquerade fully-random` (a new port per destination:
+ * "symmetric"). Every address lives inside the lab's own namespaces, whose names carry a
+ * random prefix so that parallel runs do not meet; `destroy()` removes them all.
+ *
+ * Each router drops packets that arrive on its WAN side for no existing connection, as
+ * home routers do: dropped in the input hook, such a packet never gets a conntrack entry,
+ * so a peer's probe that arrives before our own first packet to that peer cannot make
+ * SNAT pick another port for us (docs/transfer.md § NAT lab).
+ *
+ * @module
+ */
+
+/** The lab's internet: 203.0.113.0/24 (TEST-NET-3). */
+export const SERVER_IP = "203.0.113.1";
+const WAN_PREFIX = "203.0.113";
+
+/** How a router maps its LAN to its WAN address. */
+export type NatKind = "masquerade" | "fully-random";
+
+/** Why the lab cannot run here, or undefined when it can. */
+export async function labUnavailable(): Promise<string | undefined> {
+  if (Deno.build.os !== "linux") return "needs Linux network namespaces";
+  const id = await run(["id", "-u"], false);
+  if (id.code !== 0 || id.stdout.trim() !== "0") return "needs root";
+  for (const tool of ["ip", "nft"]) {
+    const found = await run(["sh", "-c", `command -v ${tool}`], false);
+    if (found.code !== 0) {
+      return `needs ${tool} (apt-get install -y ${tool === "ip" ? "iproute2" : "nftables"})`;
+    }
+  }
+  return undefined;
+}
+
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function run(cmd: string[], check = true): Promise<RunResult> {
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
+      .output();
+  } catch (e) {
+    if (!check) return { code: 127, stdout: "", stderr: String(e) };
+    throw e;
+  }
+  const result = {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+  if (check && result.code !== 0) {
+    throw new Error(`${cmd.join(" ")} failed (${result.code}): ${result.stderr.trim()}`);
+  }
+  return result;
+}
+
+/** The namespaces of one lab. */
+export class NatLab {
+  readonly prefix: string;
+  readonly #namespaces: string[] = [];
+  #wanHosts = 1;
+
+  private constructor(prefix: string) {
+    this.prefix = prefix;
+  }
+
+  /** Builds the internet and the server's namespace. */
+  static async create(): Promise<NatLab> {
+    const tag = [...crypto.getRandomValues(new Uint8Array(2))]
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    const lab = new NatLab(`nl${tag}`);
+    try {
+      const inet = await lab.#namespace("inet");
+      await lab.#ns(inet, "ip", "link", "add", "br0", "type", "bridge");
+      await lab.#ns(inet, "ip", "link", "set", "br0", "up");
+      await lab.#wanHost("srv", SERVER_IP);
+    } catch (e) {
+      await lab.destroy();
+      throw e;
+    }
+    return lab;
+  }
+
+  /** The namespace the server runs in. */
+  get serverNs(): string {
+    return `${this.prefix}-srv`;
+  }
+
+  /** A client with a public address on the internet; returns its namespace. */
+  async publicHost(name: string): Promise<{ ns: string; ip: string }> {
+    const ip = `${WAN_PREFIX}.${50 + this.#wanHosts}`;
+    return { ns: await this.#wanHost(name, ip), ip };
+  }
+
+  /**
+   * A home router `name` whose LAN 10.0.N.0/24 is masqueraded as `kind`, with one client
+   * namespace per entry of `hosts`; returns the clients' namespaces and LAN addresses.
+   */
+  async router(
+    name: string,
+    kind: NatKind,
+    hosts: string[],
+  ): Promise<{ wanIp: string; clients: Array<{ ns: string; ip: string }> }> {
+    const n = ++this.#wanHosts;
+    const wanIp = `${WAN_PREFIX}.${10 + n}`;
+    const router = await this.#wanHost(name, wanIp);
+    await this.#ns(router, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    await this.#ns(router, "ip", "link", "add", "lan", "type", "bridge");
+    await this.#ns(router, "ip", "addr", "add", `10.0.${n}.1/24`, "dev", "lan");
+    await this.#ns(router, "ip", "link", "set", "lan", "up");
+    const rules = [
+      "add table ip nat",
+      "add chain ip nat post { type nat hook postrouting priority 100; }",
+      `add rule ip nat post oifname "wan" masquerade${
+        kind === "fully-random" ? " fully-random" : ""
+      }`,
+      "add table inet filter",
+      "add chain inet filter input { type filter hook input priority 0; policy accept; }",
+      'add rule inet filter input iifname "wan" ct state new drop',
+    ];
+    await this.#nft(router, rules);
+    const clients = [];
+    for (const [i, host] of hosts.entries()) {
+      const ns = await this.#namespace(host);
+      const ip = `10.0.${n}.${2 + i}`;
+      const port = `p${n}x${i}`;
+      await this.#ns(
+        router,
+        "ip",
+        "link",
+        "add",
+        port,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        ns,
+      );
+      await this.#ns(router, "ip", "link", "set", port, "master", "lan");
+      await this.#ns(router, "ip", "link", "set", port, "up");
+      await this.#ns(ns, "ip", "addr", "add", `${ip}/24`, "dev", "eth0");
+      await this.#ns(ns, "ip", "link", "set", "eth0", "up");
+      await this.#ns(ns, "ip", "route", "add", "default", "via", `10.0.${n}.1`);
+      clients.push({ ns, ip });
+    }
+    return { wanIp, clients };
+  }
+
+  /** The argv prefix that runs a command inside `ns`. */
+  exec(ns: string): string[] {
+    return ["ip", "netns", "exec", ns];
+  }
+
+  /** Removes every namespace of the lab (their interfaces go with them). */
+  async destroy(): Promise<void> {
+    for (const ns of this.#namespaces.splice(0).reverse()) {
+      await run(["ip", "netns", "del", ns], false);
+    }
+  }
+
+  async #namespace(name: string): Promise<string> {
+    const ns = `${this.prefix}-${name}`;
+    await run(["ip", "netns", "add", ns]);
+    this.#namespaces.push(ns);
+    await this.#ns(ns, "ip", "link", "set", "lo", "up");
+    return ns;
+  }
+
+  /** A namespace with a "wan" interface on the internet's bridge at `ip`. */
+  async #wanHost(name: string, ip: string): Promise<string> {
+    const ns = await this.#namespace(name);
+    const inet = `${this.prefix}-inet`;
+    const port = `w-${name}`.slice(0, 15);
+    await this.#ns(
+      inet,
+      "ip",
+      "link",
+      "add",
+      port,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "wan",
+      "netns",
+      ns,
+    );
+    await this.#ns(inet, "ip", "link", "set", port, "master", "br0");
+    await this.#ns(inet, "ip", "link", "set", port, "up");
+    await this.#ns(ns, "ip", "addr", "add", `${ip}/24`, "dev", "wan");
+    await this.#ns(ns, "ip", "link", "set", "wan", "up");
+    return ns;
+  }
+
+  async #ns(ns: string, ...cmd: string[]): Promise<void> {
+    await run([...this.exec(ns), ...cmd]);
+  }
+
+  async #nft(ns: string, rules: string[]): Promise<void> {
+    const file = await Deno.makeTempFile({ prefix: "natlab-", suffix: ".nft" });
+    try {
+      await Deno.writeTextFile(file, rules.join("\n") + "\n");
+      await this.#ns(ns, "nft", "-f", file);
+    } finally {
+      await Deno.remove(file);
+    }
+  }
+}

@@ -7,8 +7,11 @@
  *   ours     our transfer, direct
  *   ours 1%  our transfer through the lossy relay at 1 % loss
  *   ours 5%  our transfer through the lossy relay at 5 % loss
+ *   relay    our transfer through a real server's UDP relay (a `tessenger server` child
+ *            process, its caps lifted), both peers taking no direct path
  * and reports min/median/max over the runs and the ratios, and the CPU time (user + system,
- * every thread of the process) each method spends per 100 MB. The receiving side of every
+ * every thread of the process) each method spends per 100 MB; for `relay` also the
+ * server process's CPU time per relayed GB (from /proc/PID/stat, read with `cat`). The receiving side of every
  * method runs in its own Worker (as the peer would run in its own process); the relay runs
  * in a third one. Files go to a temp dir that is removed at the end.
  *
@@ -42,6 +45,8 @@ import {
 } from "../shared/transfer/mod.ts";
 import { parseByteSize, parseIntIn, UsageError } from "../shared/cli_args.ts";
 import { UdpRelay } from "../tests/helpers/udp_relay.ts";
+import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
+import { ServerConnection } from "../client/connection.ts";
 import { benchFlags, runBench } from "./cli.ts";
 
 const HOST = "127.0.0.1";
@@ -49,7 +54,9 @@ const TCP_BUFFER = 1024 * 1024;
 const RANDOM_BLOCK = 16 * 1024 * 1024;
 /** The blast receiver stops after this long without a datagram (ms). */
 const BLAST_IDLE_MS = 300;
-const ALL_METHODS = ["tcp", "blast", "ours", "ours 1%", "ours 5%"];
+const ALL_METHODS = ["tcp", "blast", "ours", "ours 1%", "ours 5%", "relay"];
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
 
 type Request =
   | { kind: "tcp"; path: string }
@@ -60,6 +67,8 @@ type Request =
     dir: string;
     payloadSize: number;
     striping: boolean;
+    /** Through the server's relay only. */
+    relayOnly: boolean;
   }
   | { kind: "relay"; targetPort: number; loss: number; seed: number }
   | { kind: "stop" };
@@ -154,6 +163,7 @@ function serveWorker(): void {
         downloadsDir: req.dir,
         payloadSize: req.payloadSize,
         striping: req.striping,
+        relayOnly: req.relayOnly,
       });
       const handle = endpoint.expect(req.offer, HOST);
       post({ kind: "ready", port: endpoint.port });
@@ -236,6 +246,8 @@ interface Sample {
   mbps: number;
   /** CPU time of the whole process (both peers' threads, and the relay's) during the run, s. */
   cpuSeconds: number;
+  /** `relay`: CPU time of the server process during the run, s. */
+  serverCpuSeconds?: number;
   ok: boolean;
   detail?: string;
 }
@@ -308,32 +320,39 @@ async function runOurs(
   loss: number,
   seed: number,
   striping: boolean,
+  server?: BenchServer,
 ): Promise<Sample> {
   const d = await describeFile(src);
+  // Through a server, it brokers the transfer (id, secret, its UDP port); else made up here.
+  const brokered = server === undefined ? undefined : await server.broker(d);
   const offer: TransferOffer = {
-    id: Array.from(
+    id: brokered?.id ?? Array.from(
       crypto.getRandomValues(new Uint8Array(8)),
       (b) => b.toString(16).padStart(2, "0"),
     )
       .join(""),
-    secret: btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))),
+    secret: brokered?.secret ??
+      btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32)))),
     from: "bench",
     to: "peer",
     fileName: d.baseName,
     size: d.size,
     sha256: d.sha256,
     suite,
+    server: brokered?.server,
   };
+  const relayOnly = server !== undefined;
   const receiver = new Peer();
   // No striping through the relay: it forwards one port, and datagrams sent straight to
   // the receiver's other ports would go around its losses.
-  const stripe = striping && loss === 0;
+  const stripe = striping && loss === 0 && !relayOnly;
   const receiverPort = await receiver.ready({
     kind: "ours",
     offer,
     dir,
     payloadSize,
     striping: stripe,
+    relayOnly,
   });
   let relay: Peer | undefined;
   let port = receiverPort;
@@ -347,8 +366,10 @@ async function runOurs(
     downloadsDir: dir,
     payloadSize,
     striping: stripe,
+    relayOnly,
   });
   const cpu0 = Deno.env.get("BENCH_DEBUG") ? threadCpu() : undefined;
+  const serverCpuStart = await server?.cpuSeconds();
   const cpuStart = process.cpuUsage();
   const t0 = clock();
   const handle = endpoint.send(offer, src, { hostname: HOST, port });
@@ -367,6 +388,9 @@ async function runOurs(
     : undefined;
   const [sent, received] = await Promise.all([handle.done, receiver.finished()]);
   const cpuSeconds = cpuSince(cpuStart);
+  const serverCpuSeconds = server === undefined
+    ? undefined
+    : (await server.cpuSeconds()) - serverCpuStart!;
   clearInterval(trace);
   if (cpu0 !== undefined) {
     const wall = (received.at - t0) / 1000;
@@ -386,12 +410,91 @@ async function runOurs(
   await relay?.stop();
   await receiver.stop();
   const ok = sent.ok && received.ok;
+  const via = sent.ok ? sent.via : undefined;
+  const wrongPath = ok && via !== (relayOnly ? "relay" : "direct");
   return {
     mbps: size / 1e6 / ((received.at - t0) / 1000),
     cpuSeconds,
-    ok,
-    detail: ok ? undefined : (sent.ok ? received.detail : sent.reason),
+    serverCpuSeconds,
+    ok: ok && !wrongPath,
+    detail: wrongPath ? `went ${via}` : ok ? undefined : (sent.ok ? received.detail : sent.reason),
   };
+}
+
+/**
+ * A real `tessenger server` child process whose UDP relay carries the `relay` method's
+ * transfers (its rate caps lifted: the benchmark measures the relay, not its limits), with
+ * two logged-in users, the sender "bench" and the receiver "peer".
+ */
+class BenchServer {
+  private constructor(
+    readonly process: ServerProcess,
+    readonly sender: ServerConnection,
+    readonly receiver: ServerConnection,
+  ) {}
+
+  static async start(root: string): Promise<BenchServer> {
+    const dir = await Deno.makeTempDir({ dir: root, prefix: "server_" });
+    const credentials = join(dir, "credentials.txt");
+    await Deno.writeTextFile(credentials, "bench bench-pw\npeer peer-pw\n");
+    const proc = await spawnServer([
+      "--data-dir",
+      dir,
+      "--credentials",
+      credentials,
+      "--relay-transfer-rate",
+      "1000G",
+      "--relay-total-rate",
+      "1000G",
+    ], { deno: "deno" });
+    const login = async (user: string) => {
+      const conn = await ServerConnection.connect({ host: HOST, port: proc.port });
+      await conn.request("user", [user]);
+      const res = await conn.request("pass", [`${user}-pw`, "0"]);
+      if (!res.ok) throw new Error(`Cannot log in ${user}: ${res.lines.join(" ")}`);
+      return conn;
+    };
+    return new BenchServer(proc, await login("bench"), await login("peer"));
+  }
+
+  /** Asks the server to broker a transfer of `file` from "bench" to "peer". */
+  async broker(file: { baseName: string; size: number; sha256: string }) {
+    const res = await this.sender.request("p2pvideo", [
+      "peer",
+      file.baseName,
+      String(file.size),
+      file.sha256,
+    ]);
+    const data = res.data as { id: string; secret: string; serverUdpPort?: number } | undefined;
+    if (!res.ok || data?.serverUdpPort === undefined) {
+      throw new Error(`Cannot broker a relayed transfer: ${res.lines.join(" ") || "no UDP port"}`);
+    }
+    return {
+      id: data.id,
+      secret: data.secret,
+      server: { hostname: HOST, port: data.serverUdpPort },
+    };
+  }
+
+  /** CPU seconds (user + system) the server process has used so far. */
+  async cpuSeconds(): Promise<number> {
+    const out = await new Deno.Command("cat", {
+      args: [`/proc/${this.process.child.pid}/stat`],
+      stdout: "piped",
+    }).output();
+    // Fields 14 and 15 (utime, stime) follow the ")" that ends the command name.
+    const text = new TextDecoder().decode(out.stdout);
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  }
+
+  async close(): Promise<void> {
+    this.sender.close();
+    this.receiver.close();
+    this.process.child.kill("SIGTERM");
+    await this.process.child.status;
+    await this.process.drained;
+  }
 }
 
 /**
@@ -573,6 +676,7 @@ async function main(argv: string[]): Promise<void> {
     }, ${opts.runs} run(s), ${navigator.hardwareConcurrency} CPUs, load average ${loadAverage()}`,
   );
   const rows: string[] = [];
+  let server: BenchServer | undefined;
   try {
     for (const { text: sizeText, bytes: size, payload: ownPayload } of opts.sizes) {
       // SIZE@PAYLOAD: that payload and one receiving socket, as a transfer off loopback.
@@ -580,7 +684,7 @@ async function main(argv: string[]): Promise<void> {
       const striping = ownPayload === undefined && opts.striping;
       const src = join(root, `src_${size}.bin`);
       await writeRandomFile(src, size);
-      const results = new Map<string, { mbps: number[]; cpu: number[] }>();
+      const results = new Map<string, { mbps: number[]; cpu: number[]; serverCpu: number[] }>();
       for (let run = 0; run < opts.runs; run++) {
         for (const method of opts.methods) {
           const dir = await Deno.makeTempDir({ dir: root });
@@ -589,9 +693,10 @@ async function main(argv: string[]): Promise<void> {
           else if (method === "blast") {
             sample = await runBlast(src, join(dir, "out.bin"), size, payload);
           } else {
-            const loss = method === "ours"
+            const loss = method === "ours" || method === "relay"
               ? 0
               : Number(method.split(" ")[1].replace("%", "")) / 100;
+            if (method === "relay") server ??= await BenchServer.start(root);
             sample = await runOurs(
               src,
               dir,
@@ -601,23 +706,29 @@ async function main(argv: string[]): Promise<void> {
               loss,
               1000 + run,
               striping,
+              method === "relay" ? server : undefined,
             );
           }
           await Deno.remove(dir, { recursive: true });
           const cpu = sample.cpuSeconds / (size / 1e8);
+          const serverCpu = sample.serverCpuSeconds === undefined
+            ? undefined
+            : sample.serverCpuSeconds / (size / 1e9);
           console.log(
             `  ${sizeText} run ${run + 1} ${method.padEnd(8)} ${
               sample.mbps.toFixed(1).padStart(7)
             } MB/s, CPU ${cpu.toFixed(2)} s per 100 MB` +
+              (serverCpu === undefined ? "" : `, server ${serverCpu.toFixed(2)} s per GB`) +
               (sample.ok ? "" : "  FAILED") + (sample.detail ? `  (${sample.detail})` : ""),
           );
-          if (!results.has(method)) results.set(method, { mbps: [], cpu: [] });
+          if (!results.has(method)) results.set(method, { mbps: [], cpu: [], serverCpu: [] });
           results.get(method)!.mbps.push(sample.ok ? sample.mbps : 0);
           results.get(method)!.cpu.push(cpu);
+          if (serverCpu !== undefined) results.get(method)!.serverCpu.push(serverCpu);
         }
       }
       await Deno.remove(src);
-      const med = (m: string, k: "mbps" | "cpu" = "mbps") =>
+      const med = (m: string, k: "mbps" | "cpu" | "serverCpu" = "mbps") =>
         results.has(m) ? stats(results.get(m)![k]).median : NaN;
       rows.push(
         `\n${sizeText} (${formatBytes(size)}, payload ${payload} B, ${
@@ -650,8 +761,16 @@ async function main(argv: string[]): Promise<void> {
           ratio("ours", "blast", "cpu")
         }`,
       );
+      if (results.has("relay")) {
+        rows.push(
+          `  relayed/direct goodput (medians) ${ratio("relay", "ours")}; the server's CPU ${
+            med("relay", "serverCpu").toFixed(2)
+          } s per relayed GB`,
+        );
+      }
     }
   } finally {
+    await server?.close();
     Deno.removeSignalListener("SIGINT", onInterrupt);
     await Deno.remove(root, { recursive: true });
   }

@@ -151,6 +151,11 @@ export interface TransferEndpointOptions {
    */
   striping?: boolean;
   /**
+   * Send and receive only through the server's relay (no direct path, no own address
+   * announced). For benchmarks and tests of the relay. Default false.
+   */
+  relayOnly?: boolean;
+  /**
    * This socket's own addresses to announce to peers (host candidates). Default: the
    * bound address, or for a wildcard the interfaces' addresses of its family (loopback
    * and link-local ones left out); none when the interfaces cannot be read.
@@ -508,6 +513,7 @@ export class TransferEndpoint {
       hostCandidates: this.#hostCandidates,
       now,
       connectTimeoutMs: this.#options.idleTimeoutMs,
+      relayOnly: this.#options.relayOnly,
     };
   }
 

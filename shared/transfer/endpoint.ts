@@ -110,6 +110,12 @@ export interface LinkOptions {
   now: number;
   /** Give up when no path answered for this long (ms). Default 10 000. */
   connectTimeoutMs?: number;
+  /**
+   * Only through the server's relay: no direct path is probed or answered, and no host
+   * candidate is announced (the peer learns no address of ours but the relay's). For
+   * benchmarks and tests of the relay. Default false.
+   */
+  relayOnly?: boolean;
 }
 
 /** A path as the link tracks it: the path and its probing state. */
@@ -156,6 +162,7 @@ export class Link {
   #relayNotice: RelayNotice | undefined;
   /** Where the server's binding answers came from. */
   #relayAddress: string | undefined;
+  readonly #relayOnly: boolean;
 
   constructor(machine: TransferMachineOf, role: Role, options: LinkOptions) {
     this.id = machine.id;
@@ -166,7 +173,10 @@ export class Link {
     this.#startedAt = options.now;
     this.#giveUpAt = options.now + (options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     this.#server = options.server && normalizeAddress(options.server);
-    this.#hostCandidates = (options.hostCandidates ?? []).slice(0, MAX_CANDIDATES);
+    this.#relayOnly = options.relayOnly ?? false;
+    this.#hostCandidates = this.#relayOnly
+      ? []
+      : (options.hostCandidates ?? []).slice(0, MAX_CANDIDATES);
     if (this.#server !== undefined) this.#nextBindAt = options.now;
     for (const c of options.candidates ?? []) this.#addPath(c, "direct", options.now);
   }
@@ -322,8 +332,10 @@ export class Link {
       case ControlType.ProbeAck: {
         if (packet.body.role === this.role) return false; // our own, reflected
         if (!this.#learnKey(packet.body, now)) return false;
+        const relayed = this.#isServer(from);
+        if (this.#relayOnly && !relayed) return true; // authentic, but not a path we take
         const p = this.#paths.get(addressKey(from)) ??
-          this.#addPath(from, this.#isServer(from) ? "relay" : "direct", now);
+          this.#addPath(from, relayed ? "relay" : "direct", now);
         if (p === undefined) return false;
         p.path.heard(now);
         if (packet.type === ControlType.Probe) {
@@ -387,7 +399,7 @@ export class Link {
     const known = this.#paths.get(path.key);
     if (known !== undefined) return known;
     if (this.#paths.size >= MAX_PATHS) return undefined;
-    if (kind === "direct" && this.#isServer(address)) return undefined; // the server is no peer
+    if (kind === "direct" && (this.#relayOnly || this.#isServer(address))) return undefined;
     const p: Probing = { path, sent: 0, nextAt: now, confirmed: false };
     this.#paths.set(path.key, p);
     return p;

@@ -14,6 +14,7 @@ const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys=loadavg",
+  "--allow-run=deno,cat",
 ];
 
 async function bench(args: string[]): Promise<{ code: number; out: string }> {
@@ -30,7 +31,7 @@ Deno.test("bench:transfer runs every method on small files and reports the ratio
   const { code, out } = await bench(["--sizes", "2M,1M@1200", "--runs", "1"]);
   assertEquals(code, 0, out);
   for (const size of ["2M", "1M@1200"]) {
-    for (const method of ["tcp", "blast", "ours", "ours 1%", "ours 5%"]) {
+    for (const method of ["tcp", "blast", "ours", "ours 1%", "ours 5%", "relay"]) {
       assert(
         new RegExp(`${size} run 1 ${method} +[0-9.]+ MB/s`).test(out),
         `no result for ${method} on ${size}:\n${out}`,
@@ -41,6 +42,13 @@ Deno.test("bench:transfer runs every method on small files and reports the ratio
   assert(out.includes("1M@1200 (976.6 KiB, payload 1200 B, one socket)"), out);
   assert(!out.includes("FAILED"), out);
   assert(/ratios \(medians\): ours\/tcp [0-9.]+, ours\/blast [0-9.]+/.test(out), out);
+  assert(/relay +[0-9.]+ MB\/s, CPU [0-9.]+ s per 100 MB, server [0-9.]+ s per GB/.test(out), out);
+  assert(
+    /relayed\/direct goodput \(medians\) [0-9.]+; the server's CPU [0-9.]+ s per relayed GB/.test(
+      out,
+    ),
+    out,
+  );
 });
 
 Deno.test("bench:transfer --suites measures every protection suite", async () => {

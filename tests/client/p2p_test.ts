@@ -166,3 +166,56 @@ Deno.test("/p2pvideo arrives intact through a relay that drops, duplicates and r
     await t.close();
   }
 });
+
+Deno.test("/p2pvideo goes through the server's relay when no direct path is taken, and says so", async () => {
+  const t = await startTestServer();
+  try {
+    const file = await makeFile(t.dataDir, "relayed.mp4", 1024 * 1024 + 3);
+    const hans = await login(t, "Hans");
+    // Yoda's protocol session plus an endpoint that takes no direct path.
+    const yoda = await RawClient.login(t.port, "Yoda", TEST_USERS.Yoda);
+    const sender = await TransferEndpoint.open({
+      hostname: "127.0.0.1",
+      port: 0,
+      downloadsDir: t.dataDir,
+      relayOnly: true,
+    });
+    try {
+      const { size, sha256 } = await describeFile(file);
+      const res = await yoda.expectOk("p2pvideo", ["Hans", "relayed.mp4", String(size), sha256]);
+      const d = res.data as {
+        id: string;
+        secret: string;
+        host: string;
+        port: number;
+        serverUdpPort: number;
+      };
+      assertEquals(d.serverUdpPort, t.server.udpPort);
+      const handle = sender.send(
+        {
+          id: d.id,
+          secret: d.secret,
+          from: "Yoda",
+          to: "Hans",
+          fileName: "relayed.mp4",
+          size,
+          sha256,
+          server: { hostname: "127.0.0.1", port: d.serverUdpPort },
+        },
+        file,
+        { hostname: d.host, port: d.port },
+      );
+      const result = await handle.done;
+      assert(result.ok, JSON.stringify(result));
+      assertEquals(result.via, "relay");
+      await hans.term.waitFor("Received relayed.mp4 from Yoda", 20_000);
+      assert(await sameBytes(file, join(hans.downloads, "Yoda_relayed.mp4")));
+    } finally {
+      await sender.close();
+      await yoda.close();
+    }
+    await logout(hans);
+  } finally {
+    await t.close();
+  }
+});

@@ -10,7 +10,7 @@
  *   database: "postgres://tessenger@db:5432/tessenger",
  *   redis: "redis://cache:6379",
  *   nodeName: "chat1",
- *   throttle: { maxAttempts: 3, blockMs: 10_000, addressMaxFailures: 30, addressWindowMs: 60_000 },
+ *   throttle: { maxAttempts: 3, blockMs: 10_000 },
  * });
  * // cluster.store, cluster.directory, cluster.router, cluster.throttle
  * await cluster.close();

@@ -16,7 +16,8 @@
  * @module
  */
 
-import type { DeliverySink, Router, ServerEvent } from "../ports.ts";
+import type { ServerEvent } from "../../shared/protocol.ts";
+import type { DeliverySink, Router } from "../ports.ts";
 import type { ClusterNode } from "./node.ts";
 import { defineScript, type Redis, type Script } from "./redis.ts";
 

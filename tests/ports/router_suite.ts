@@ -6,7 +6,8 @@
  * @module
  */
 
-import type { DeliverySink, Router, ServerEvent } from "../../server/ports.ts";
+import type { DeliverySink, Router } from "../../server/ports.ts";
+import type { ServerEvent } from "../../shared/protocol.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
 
 /** Routers on fresh, shared state: one per node. */
@@ -35,7 +36,7 @@ class Inbox implements DeliverySink {
     return this.accepting;
   }
   texts(): string[] {
-    return this.events.map((e) => String(e.text));
+    return this.events.map((e) => e.ev === "notice" ? e.text : `(${e.ev})`);
   }
 }
 

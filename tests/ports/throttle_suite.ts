@@ -13,8 +13,10 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 export interface ThrottleSettings {
   maxAttempts: number;
   blockMs: number;
-  addressMaxFailures: number;
-  addressWindowMs: number;
+  /** Failures one address may make at once. */
+  addressFailureBurst: number;
+  /** Failures an address earns back per minute. */
+  addressFailuresPerMinute: number;
 }
 
 /** Throttles on fresh, shared state, with a clock the test moves. */
@@ -36,8 +38,8 @@ export interface ThrottleFactory {
 const SETTINGS: ThrottleSettings = {
   maxAttempts: 3,
   blockMs: 10_000,
-  addressMaxFailures: 6,
-  addressWindowMs: 60_000,
+  addressFailureBurst: 6,
+  addressFailuresPerMinute: 1,
 };
 
 /** Registers the suite's tests for the implementation named `impl`. */
@@ -117,29 +119,33 @@ export function throttleSuite(impl: string, factory: ThrottleFactory): void {
     assert(answers.every((r) => r.kind === "go" || r.kind === "wait"));
   });
 
-  test("an address that fails too often is limited, whatever usernames it tries", 1, async (f) => {
-    const [t] = f.throttles;
-    const ip = "10.9.9.9";
-    for (let i = 0; i < 3; i++) await t.unknownUser(ip);
-    assertEquals(await attempt(t, "Yoda", false, ip), "failed");
-    assertEquals(await attempt(t, "Hans", false, ip), "failed");
-    assertEquals(await t.addressBlockedFor(ip), 0);
-    await t.unknownUser(ip);
-    assertEquals(await t.addressBlockedFor(ip), SETTINGS.addressWindowMs);
-    assertEquals(await t.reserve("Leia", ip), {
-      kind: "address_limited",
-      retryAfterMs: SETTINGS.addressWindowMs,
-    });
-    assertEquals(
-      await attempt(t, "Leia", true, "10.0.0.1"),
-      "ok",
-      "other addresses are not limited",
-    );
-    assertEquals(await t.blockedFor("Leia"), 0, "the limit counted nothing against the username");
-    f.advance(SETTINGS.addressWindowMs);
-    assertEquals(await t.addressBlockedFor(ip), 0);
-    assertEquals((await t.reserve("Leia", ip)).kind, "go");
-  });
+  test(
+    "an address that fails too often is limited, whatever usernames it tries, and earns failures back",
+    1,
+    async (f) => {
+      const [t] = f.throttles;
+      const ip = "10.9.9.9";
+      for (let i = 0; i < 3; i++) await t.unknownUser(ip);
+      assertEquals(await attempt(t, "Yoda", false, ip), "failed");
+      assertEquals(await attempt(t, "Hans", false, ip), "failed");
+      assertEquals(await t.addressBlockedFor(ip), 0);
+      await t.unknownUser(ip);
+      // It earns one failure back per minute.
+      assertEquals(await t.addressBlockedFor(ip), 60_000);
+      assertEquals(await t.reserve("Leia", ip), { kind: "address_limited", retryAfterMs: 60_000 });
+      assertEquals(
+        await attempt(t, "Leia", true, "10.0.0.1"),
+        "ok",
+        "other addresses are not limited",
+      );
+      assertEquals(await t.blockedFor("Leia"), 0, "the limit counted nothing against the username");
+      f.advance(45_000);
+      assertEquals(await t.addressBlockedFor(ip), 15_000);
+      f.advance(15_000);
+      assertEquals(await t.addressBlockedFor(ip), 0);
+      assertEquals((await t.reserve("Leia", ip)).kind, "go");
+    },
+  );
 
   test("failures count per username across nodes", 3, async (f) => {
     const [a, b, c] = f.throttles;

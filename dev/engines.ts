@@ -443,10 +443,18 @@ async function main(args: string[]): Promise<number> {
   if (command === "start") await Deno.chmod(dir, 0o755);
   const state = join(dir, "engines.json");
   if (command === "start") {
-    const [pg, redis] = await Promise.all([
+    const [pgStart, redisStart] = await Promise.allSettled([
       startPostgres({ parent: dir }),
       startRedis({ parent: dir }),
     ]);
+    if (pgStart.status === "rejected" || redisStart.status === "rejected") {
+      for (const s of [pgStart, redisStart]) {
+        if (s.status === "fulfilled") await s.value.stop();
+        else console.error(s.reason instanceof Error ? s.reason.message : String(s.reason));
+      }
+      return 1;
+    }
+    const [pg, redis] = [pgStart.value, redisStart.value];
     await Deno.writeTextFile(state, JSON.stringify({ postgres: pg.dir, redis: redis.dir }));
     console.log(`export ${DATABASE_ENV}=${pg.url}`);
     console.log(`export ${REDIS_ENV}=${redis.url}`);

@@ -53,6 +53,7 @@ import {
 } from "../shared/transfer/mod.ts";
 import { type Address, isLoopback } from "../shared/address.ts";
 import {
+  describeNotice,
   Endpoint,
   type EndpointStats as CoreStats,
   type Link,
@@ -172,8 +173,13 @@ export interface TransferEndpointOptions {
 export interface TransferProgress {
   bytes: number;
   total: number;
-  /** How the datagrams go: straight to the peer or through the server's relay; undefined while no path was found. */
+  /**
+   * How the datagrams go: straight to the peer or through the server's relay; undefined
+   * while no path was found.
+   */
   path?: PathKind;
+  /** Relayed: why the relay holds the transfer back, when it said so (a rate cap). */
+  relayLimit?: string;
   /** Bytes per second over the last two seconds. */
   rateBps: number;
   /** Seconds left, undefined while unknown. */
@@ -605,6 +611,9 @@ export class TransferEndpoint {
           bytes,
           total: offer.size,
           path: t.link.path?.kind,
+          relayLimit: t.link.path?.kind === "relay" && t.link.relayNotice !== undefined
+            ? describeNotice(t.link.relayNotice)
+            : undefined,
           rateBps: t.meter.rate(),
           etaSec: t.meter.eta(bytes, offer.size),
         };

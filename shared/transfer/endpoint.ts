@@ -93,6 +93,14 @@ export const BIND_RETRY_MS = 200;
 export const BIND_REFRESH_MS = 10_000;
 /** Paths (candidates) one transfer probes, at most. */
 export const MAX_PATHS = 16;
+/**
+ * A path that answered nothing to this many probes in a row is probed no more (about two
+ * minutes of the schedule's 1 s steps): a relayed transfer keeps looking for a direct path
+ * that long, and an address learnt from one probe cannot be sent probes for ever.
+ */
+export const MAX_UNANSWERED_PROBES = 120;
+/** Probe txids remembered to refuse a replayed PROBE (which would be answered to its source). */
+const SEEN_PROBES = 256;
 /** Without a path, a transfer fails after this long by default (ms). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -123,6 +131,8 @@ interface Probing {
   path: Path;
   /** Probes sent on it. */
   sent: number;
+  /** Probes sent since the peer was last heard on it. */
+  unanswered: number;
   /** When the next probe is due; Infinity when it needs none. */
   nextAt: number;
   /** Whether a PROBE sent on it was answered (both directions work). */
@@ -141,6 +151,8 @@ export class Link {
   readonly #paths = new Map<string, Probing>();
   /** Probes in flight: txid (hex) → the path it went out on. */
   readonly #txids = new Map<string, Probing>();
+  /** Txids of the peer's probes answered lately (a replay is not answered again). */
+  readonly #seenProbes = new Set<string>();
   readonly #control: Transmit[] = [];
   #active: Probing | undefined;
   #pathChanges = 0;
@@ -338,7 +350,14 @@ export class Link {
           this.#addPath(from, relayed ? "relay" : "direct", now);
         if (p === undefined) return false;
         p.path.heard(now);
+        p.unanswered = 0;
         if (packet.type === ControlType.Probe) {
+          const txid = toHex(packet.body.txid);
+          if (this.#seenProbes.has(txid)) return true; // a replay, or a duplicate
+          this.#seenProbes.add(txid);
+          if (this.#seenProbes.size > SEEN_PROBES) {
+            this.#seenProbes.delete(this.#seenProbes.values().next().value!);
+          }
           this.#control.push({
             bytes: this.#codec.seal({
               type: ControlType.ProbeAck,
@@ -400,17 +419,16 @@ export class Link {
     if (known !== undefined) return known;
     if (this.#paths.size >= MAX_PATHS) return undefined;
     if (kind === "direct" && (this.#relayOnly || this.#isServer(address))) return undefined;
-    const p: Probing = { path, sent: 0, nextAt: now, confirmed: false };
+    const p: Probing = { path, sent: 0, unanswered: 0, nextAt: now, confirmed: false };
     this.#paths.set(path.key, p);
     return p;
   }
 
   #probe(p: Probing, now: number): void {
-    if (p.confirmed) {
+    if (p.confirmed || p.unanswered >= MAX_UNANSWERED_PROBES) {
       p.nextAt = Infinity;
       return;
     }
-    // A relay probe waits for the peer to be bound; until then the relay drops it.
     const txid = crypto.getRandomValues(new Uint8Array(8));
     this.#txids.set(toHex(txid), p);
     if (this.#txids.size > 4 * MAX_PATHS) {
@@ -424,6 +442,7 @@ export class Link {
       to: p.path.address,
     });
     p.sent++;
+    p.unanswered++;
     const step = PROBE_SCHEDULE_MS[Math.min(p.sent, PROBE_SCHEDULE_MS.length - 1)];
     p.nextAt = now + step;
   }

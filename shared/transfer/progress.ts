@@ -19,6 +19,8 @@ export interface ProgressInfo {
   etaSec: number | undefined;
   /** How the bytes go, shown last: straight to the peer, or through the server's relay. */
   path?: "direct" | "relay";
+  /** Why the relay holds the transfer back, if it said (shown after `via relay`). */
+  relayLimit?: string;
 }
 
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -59,7 +61,12 @@ export function formatProgress(info: ProgressInfo): string {
   const eta = info.etaSec === undefined || !Number.isFinite(info.etaSec)
     ? "--"
     : formatDuration(info.etaSec);
-  const path = info.path === undefined ? "" : info.path === "relay" ? "  via relay" : "  direct";
+  const limit = info.relayLimit === undefined ? "" : ` (${info.relayLimit})`;
+  const path = info.path === undefined
+    ? ""
+    : info.path === "relay"
+    ? `  via relay${limit}`
+    : "  direct";
   return `${prefix}${formatBytes(info.bytes)} / ${formatBytes(info.total)}  ` +
     `${formatBytes(info.rateBps)}/s  ETA ${eta}${path}`;
 }

@@ -2,7 +2,7 @@
  * The UDP driver of P2P transfers: one `Deno.listenDatagram` socket per client (plus 7
  * more that loopback transfers are striped over) and one timer, running any number of
  * concurrent transfers in both directions. All protocol logic lives in shared/transfer:
- * the sans-IO endpoint (endpoint.ts: demux by transfer id, address checks, paths) and the
+ * the sans-IO endpoint (endpoint.ts: demux by transfer id, NAT traversal, paths) and the
  * sender and receiver machines; this file only moves datagrams, file bytes and time
  * between them and the operating system.
  *
@@ -24,9 +24,10 @@
  * await endpoint.close();
  * ```
  *
- * Datagrams for unknown transfer ids, from any address but the peer's, or too short to
- * carry a header are dropped and counted in `stats` (by the endpoint); the machines drop
- * and count the unauthentic, malformed and replayed ones. Received files go to
+ * Datagrams for unknown transfer ids, from an address where the peer was not heard, with
+ * a bad tag, or too short to carry a header are dropped and counted in `stats` (by the
+ * endpoint); the machines drop and count the unauthentic, malformed and replayed ones.
+ * Received files go to
  * `downloadsDir/SENDER_FILE` via a `.part` file renamed into place only after the
  * SHA-256 matched (see transfer_files.ts); file data never sits in memory beyond the
  * machines' bounded windows plus two 1 MiB staging arrays per receiving transfer. The data
@@ -373,8 +374,10 @@ export class TransferEndpoint {
   }
 
   /**
-   * Receiver side: the server announced `offer` to this user. Accepts datagrams for it
-   * only from `peerHost` (the sender's IP); the port is taken from the first authentic one.
+   * Receiver side: the server announced `offer` to this user, from the sender at
+   * `peerHost` (its IP as the server saw it, which decides the default suite and
+   * striping). The path is found by probing (shared/transfer/endpoint.ts); datagrams are
+   * accepted only from addresses where the sender was heard.
    * @throws {TypeError} on a malformed id/secret or an id already in use.
    */
   expect(offer: TransferOffer, peerHost: string): TransferHandle {
@@ -416,8 +419,9 @@ export class TransferEndpoint {
   }
 
   /**
-   * Sender side: sends `filePath` (described by `offer`) to the receiver at `addr`.
-   * Datagrams for this transfer are accepted only from exactly that address.
+   * Sender side: sends `filePath` (described by `offer`) to the receiver; `addr` (its
+   * address as the server knows it) is the first candidate, the binding with
+   * `offer.server` brings the others, and the relay is the fallback.
    * @throws {TypeError} on a malformed id/secret or an id already in use.
    */
   send(offer: TransferOffer, filePath: string, addr: Address): TransferHandle {

@@ -167,8 +167,6 @@ export class Link {
   readonly #hostCandidates: Address[];
   #bindSeq = 0;
   #nextBindAt = Infinity;
-  /** The bound address, as the server saw it. */
-  #reflexive: Address | undefined;
   #peerCandidatesKnown = false;
   #relay: Probing | undefined;
   #relayNotice: RelayNotice | undefined;
@@ -208,24 +206,9 @@ export class Link {
     return this.#peerKey !== undefined;
   }
 
-  /** This side's address as the server saw it, once bound. */
-  get reflexiveAddress(): Address | undefined {
-    return this.#reflexive;
-  }
-
   /** The relay's last word on why it dropped this transfer's datagrams, if it said any. */
   get relayNotice(): RelayNotice | undefined {
     return this.#relayNotice;
-  }
-
-  /** The paths known, with whether each was heard and confirmed. */
-  paths(): Array<{ address: Address; kind: Path["kind"]; heard: boolean; confirmed: boolean }> {
-    return [...this.#paths.values()].map((p) => ({
-      address: p.path.address,
-      kind: p.path.kind,
-      heard: p.path.validated,
-      confirmed: p.confirmed,
-    }));
   }
 
   /** How many of the peer's sockets the datagrams are spread over (1 without striping). */
@@ -236,10 +219,10 @@ export class Link {
   /** A transfer datagram arrived from `from`; false (and nothing done) when its path was not heard. */
   receiveTransfer(bytes: Uint8Array, from: Address, now: number): boolean {
     const p = this.#paths.get(addressKey(from));
-    if (p === undefined || !p.path.validated || !this.keyed) return false;
+    if (p === undefined || !p.path.heard || !this.keyed) return false;
     const authentic = this.machine.handleDatagram(bytes, now);
     if (authentic) {
-      p.path.heard(now);
+      p.path.hear(now);
       // The receiver answers where the sender's datagrams come from.
       if (this.role === "receiver" && this.#active !== p) this.#setActive(p);
     }
@@ -349,7 +332,7 @@ export class Link {
         const p = this.#paths.get(addressKey(from)) ??
           this.#addPath(from, relayed ? "relay" : "direct", now);
         if (p === undefined) return false;
-        p.path.heard(now);
+        p.path.hear(now);
         p.unanswered = 0;
         if (packet.type === ControlType.Probe) {
           const txid = toHex(packet.body.txid);
@@ -378,7 +361,6 @@ export class Link {
       }
       case ControlType.BindResponse: {
         if (this.#server === undefined || packet.body.seq !== this.#bindSeq) return false;
-        this.#reflexive = packet.body.reflexive;
         if (packet.body.relay && this.#relay === undefined) {
           this.#relay = this.#addPath(from, "relay", now);
         }
@@ -397,11 +379,15 @@ export class Link {
     }
   }
 
-  /** Takes the peer's public key from its first probe; refuses a different one later. */
+  /**
+   * Takes the peer's public key from its first probe; refuses a different one later, and
+   * any once the transfer ended before it found a path (its machine then takes no key).
+   */
   #learnKey(frame: ProbeFrame, now: number): boolean {
     if (this.#peerKey !== undefined) {
       return this.#peerKey.every((b, i) => b === frame.publicKey[i]);
     }
+    if (this.machine.state !== "handshake") return false;
     let secret: Uint8Array;
     try {
       secret = this.#kx.deriveSecret(frame.publicKey, this.#secret, this.id);

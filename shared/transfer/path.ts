@@ -1,7 +1,8 @@
 /**
  * A network path of one transfer: where its datagrams go and whether the peer was heard
- * on it. Pure bookkeeping (quinn's `PathData` is the model); the endpoint decides which
- * path a transfer uses.
+ * on it (an authentic packet came from there: the path's validation state). Pure
+ * bookkeeping (quinn's `PathData` is the model); the endpoint probes paths and decides
+ * which one a transfer uses.
  *
  * @module
  */
@@ -19,7 +20,7 @@ export class Path {
   readonly key: string;
   readonly kind: PathKind;
   /** Whether the peer was heard on this path (an authentic datagram from `address`). */
-  validated = false;
+  heard = false;
   /** When the peer was last heard on this path (ms), -Infinity if never. */
   lastHeard = -Infinity;
 
@@ -30,8 +31,8 @@ export class Path {
   }
 
   /** Records an authentic datagram from the peer on this path. */
-  heard(now: number): void {
-    this.validated = true;
+  hear(now: number): void {
+    this.heard = true;
     if (now > this.lastHeard) this.lastHeard = now;
   }
 }

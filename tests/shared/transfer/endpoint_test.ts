@@ -104,3 +104,15 @@ Deno.test("a transfer that finds no path gives up after the connect timeout and 
   assertEquals(out.machine.isClosed, true);
   assertEquals(out.pollTimeout(), undefined);
 });
+
+Deno.test("a probe that arrives after the transfer was cancelled, before any path, is dropped quietly", () => {
+  const { b, out, inn } = pair();
+  inn.machine.cancel("changed my mind", 0);
+  inn.handleTimeout(0);
+  assertEquals(sent(inn, 0), []); // the CANCEL has nowhere to go
+  out.handleTimeout(1);
+  const [probe] = sent(out, 1);
+  assertEquals(b.handleDatagram(probe.bytes, A, 2), undefined);
+  assertEquals(b.stats.droppedUnauthentic, 1);
+  assertEquals(inn.keyed, false);
+});

@@ -130,25 +130,7 @@ export class NatLab {
     for (const [i, host] of hosts.entries()) {
       const ns = await this.#namespace(host);
       const ip = `10.0.${n}.${2 + i}`;
-      const port = `p${n}x${i}`;
-      await this.#ns(
-        router,
-        "ip",
-        "link",
-        "add",
-        port,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "eth0",
-        "netns",
-        ns,
-      );
-      await this.#ns(router, "ip", "link", "set", port, "master", "lan");
-      await this.#ns(router, "ip", "link", "set", port, "up");
-      await this.#ns(ns, "ip", "addr", "add", `${ip}/24`, "dev", "eth0");
-      await this.#ns(ns, "ip", "link", "set", "eth0", "up");
+      await this.#cable(router, "lan", `p${n}x${i}`, ns, "eth0", `${ip}/24`);
       await this.#ns(ns, "ip", "route", "add", "default", "via", `10.0.${n}.1`);
       clients.push({ ns, ip });
     }
@@ -178,10 +160,31 @@ export class NatLab {
   /** A namespace with a "wan" interface on the internet's bridge at `ip`. */
   async #wanHost(name: string, ip: string): Promise<string> {
     const ns = await this.#namespace(name);
-    const inet = `${this.prefix}-inet`;
-    const port = `w-${name}`.slice(0, 15);
+    await this.#cable(
+      `${this.prefix}-inet`,
+      "br0",
+      `w-${name}`.slice(0, 15),
+      ns,
+      "wan",
+      `${ip}/24`,
+    );
+    return ns;
+  }
+
+  /**
+   * A veth pair from bridge `bridge` in namespace `hub` (its end named `port`) to
+   * namespace `ns` (its end named `ifname`, with address `cidr`), both ends up.
+   */
+  async #cable(
+    hub: string,
+    bridge: string,
+    port: string,
+    ns: string,
+    ifname: string,
+    cidr: string,
+  ): Promise<void> {
     await this.#ns(
-      inet,
+      hub,
       "ip",
       "link",
       "add",
@@ -190,15 +193,14 @@ export class NatLab {
       "veth",
       "peer",
       "name",
-      "wan",
+      ifname,
       "netns",
       ns,
     );
-    await this.#ns(inet, "ip", "link", "set", port, "master", "br0");
-    await this.#ns(inet, "ip", "link", "set", port, "up");
-    await this.#ns(ns, "ip", "addr", "add", `${ip}/24`, "dev", "wan");
-    await this.#ns(ns, "ip", "link", "set", "wan", "up");
-    return ns;
+    await this.#ns(hub, "ip", "link", "set", port, "master", bridge);
+    await this.#ns(hub, "ip", "link", "set", port, "up");
+    await this.#ns(ns, "ip", "addr", "add", cidr, "dev", ifname);
+    await this.#ns(ns, "ip", "link", "set", ifname, "up");
   }
 
   async #ns(ns: string, ...cmd: string[]): Promise<void> {

@@ -14,6 +14,15 @@ const PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-en
 const PASSWORD = "natlab-pw";
 const FILE_SIZE = 1536 * 1024 + 7;
 
+/** `main.ts ARGS` in network namespace `ns`. */
+function mainIn(lab: NatLab, ns: string, args: string[], options: Deno.CommandOptions) {
+  const [cmd, ...prefix] = lab.exec(ns);
+  return new Deno.Command(cmd, {
+    args: [...prefix, Deno.execPath(), "run", ...PERMISSIONS, MAIN_PATH, ...args],
+    ...options,
+  });
+}
+
 /** A real `tessenger client --json` in a namespace, fed lines on stdin. */
 class LabClient {
   readonly events: Array<Record<string, unknown>> = [];
@@ -23,27 +32,19 @@ class LabClient {
   #waiters: Array<() => void> = [];
   stderr = "";
 
-  constructor(exec: string[], downloads: string) {
-    const child = new Deno.Command(exec[0], {
-      args: [
-        ...exec.slice(1),
-        Deno.execPath(),
-        "run",
-        ...PERMISSIONS,
-        MAIN_PATH,
-        "client",
-        "--host",
-        SERVER_IP,
-        "--port",
-        "5000",
-        "--downloads",
-        downloads,
-        "--json",
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+  constructor(lab: NatLab, ns: string, downloads: string) {
+    const args = [
+      "client",
+      "--host",
+      SERVER_IP,
+      "--port",
+      "5000",
+      "--downloads",
+      downloads,
+      "--json",
+    ];
+    const child = mainIn(lab, ns, args, { stdin: "piped", stdout: "piped", stderr: "piped" })
+      .spawn();
     this.#child = child;
     this.#stdin = child.stdin.getWriter();
     this.#reading = (async () => {
@@ -120,12 +121,8 @@ class LabClient {
   }
 }
 
-interface Scenario {
-  name: string;
-  expected: "direct" | "relay";
-  sender: { ns: string; user: string };
-  receiver: { ns: string; user: string };
-}
+/** Name, the path expected, then the sender and the receiver: namespace and user. */
+type Scenario = [string, "direct" | "relay", [{ ns: string }, string], [{ ns: string }, string]];
 
 Deno.test({
   name: `NAT lab: files cross real NATs direct when punching can work, via the relay when not${
@@ -156,29 +153,19 @@ Deno.test({
         Object.fromEntries(users.map((u) => [u, PASSWORD])),
         true,
       );
-      const serverData = join(dir, "server");
-      server = new Deno.Command(lab.exec(lab.serverNs)[0], {
-        args: [
-          ...lab.exec(lab.serverNs).slice(1),
-          Deno.execPath(),
-          "run",
-          ...PERMISSIONS,
-          MAIN_PATH,
-          "server",
-          "--host",
-          SERVER_IP,
-          "--port",
-          "5000",
-          "--data-dir",
-          serverData,
-          "--credentials",
-          credentials,
-          "--log-level",
-          "warning",
-        ],
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
+      server = mainIn(lab, lab.serverNs, [
+        "server",
+        "--host",
+        SERVER_IP,
+        "--port",
+        "5000",
+        "--data-dir",
+        join(dir, "server"),
+        "--credentials",
+        credentials,
+        "--log-level",
+        "warning",
+      ], { stdout: "null", stderr: "piped" }).spawn();
       await waitForPort(lab, a1.ns);
 
       const file = join(dir, "clip.mp4");
@@ -190,73 +177,43 @@ Deno.test({
       const { sha256 } = await describeFile(file);
 
       const scenarios: Scenario[] = [
-        {
-          name: "both behind ordinary NAT",
-          expected: "direct",
-          sender: { ns: a1.ns, user: "alice" },
-          receiver: { ns: b1.ns, user: "bob" },
-        },
-        {
-          // Endpoint-dependent mapping on one side, address-and-port-dependent filtering
-          // on the other: the symmetric side's port towards the peer cannot be learnt.
-          name: "one behind a symmetric NAT",
-          expected: "relay",
-          sender: { ns: c1.ns, user: "carol" },
-          receiver: { ns: b1.ns, user: "bob" },
-        },
-        {
-          name: "both behind symmetric NATs",
-          expected: "relay",
-          sender: { ns: c1.ns, user: "carol" },
-          receiver: { ns: d1.ns, user: "dave" },
-        },
-        {
-          name: "one side public, the other behind a symmetric NAT",
-          expected: "direct",
-          sender: { ns: pub.ns, user: "pat" },
-          receiver: { ns: d1.ns, user: "dave" },
-        },
-        {
-          name: "one side public, the other behind ordinary NAT",
-          expected: "direct",
-          sender: { ns: a1.ns, user: "alice" },
-          receiver: { ns: pub.ns, user: "pat" },
-        },
-        {
-          // No hairpinning in the lab's routers: only the LAN (host) addresses connect.
-          name: "both behind the same NAT",
-          expected: "direct",
-          sender: { ns: a1.ns, user: "alice" },
-          receiver: { ns: a2.ns, user: "amy" },
-        },
+        ["both behind ordinary NAT", "direct", [a1, "alice"], [b1, "bob"]],
+        // Endpoint-dependent mapping on one side, address-and-port-dependent filtering on
+        // the other: the symmetric side's port towards the peer cannot be learnt.
+        ["one behind a symmetric NAT", "relay", [c1, "carol"], [b1, "bob"]],
+        ["both behind symmetric NATs", "relay", [c1, "carol"], [d1, "dave"]],
+        ["one side public, the other behind a symmetric NAT", "direct", [pub, "pat"], [d1, "dave"]],
+        ["one side public, the other behind ordinary NAT", "direct", [a1, "alice"], [pub, "pat"]],
+        // No hairpinning in the lab's routers: only the LAN (host) addresses connect.
+        ["both behind the same NAT", "direct", [a1, "alice"], [a2, "amy"]],
       ];
       const failures: string[] = [];
-      for (const [i, s] of scenarios.entries()) {
+      for (const [i, [name, expected, [from, fromUser], [to, toUser]]] of scenarios.entries()) {
         const downloads = await Deno.makeTempDir({ dir, prefix: `dl${i}_` });
-        const receiver = new LabClient(lab.exec(s.receiver.ns), downloads);
-        const sender = new LabClient(lab.exec(s.sender.ns), dir);
+        const receiver = new LabClient(lab, to.ns, downloads);
+        const sender = new LabClient(lab, from.ns, dir);
         clients.push(receiver, sender);
-        await receiver.type(s.receiver.user, PASSWORD);
+        await receiver.type(toUser, PASSWORD);
         await receiver.waitFor((e) => e.type === "ready", 20_000);
-        await sender.type(s.sender.user, PASSWORD);
+        await sender.type(fromUser, PASSWORD);
         await sender.waitFor((e) => e.type === "ready", 20_000);
-        await sender.type(`/p2pvideo ${s.receiver.user} ${file}`);
+        await sender.type(`/p2pvideo ${toUser} ${file}`);
         const isTransfer = (e: Record<string, unknown>) => e.type === "transfer";
         const [sent, received] = await Promise.all([
           sender.waitFor(isTransfer, 30_000),
           receiver.waitFor(isTransfer, 30_000),
         ]);
         await Promise.all([sender.stop(), receiver.stop()]);
-        const saved = join(downloads, `${s.sender.user}_clip.mp4`);
+        const saved = join(downloads, `${fromUser}_clip.mp4`);
         const same = received.ok === true && (await describeFile(saved)).sha256 === sha256;
-        const line = `${s.name}: sent ${JSON.stringify(sent)}, received ${
-          JSON.stringify(received)
-        }`;
+        const line = `${name}: sent ${JSON.stringify(sent)}, received ${JSON.stringify(received)}`;
         if (!same || sent.ok !== true) failures.push(`${line}: the file did not arrive intact`);
-        else if (sent.via !== s.expected || received.via !== s.expected) {
-          failures.push(`${line}: expected ${s.expected}`);
+        else if (sent.via !== expected || received.via !== expected) {
+          failures.push(`${line}: expected ${expected}`);
         }
-        console.log(`natlab: ${s.name}: ${sent.via ?? "failed"} in ${sent.elapsedMs} ms`);
+        console.log(
+          `natlab: ${name}: ${sent.via ?? "failed"} in ${Math.round(Number(sent.elapsedMs))} ms`,
+        );
       }
       assertEquals(failures, []);
     } finally {
@@ -280,8 +237,9 @@ Deno.test({
 /** Waits until the server accepts TCP connections, as seen from namespace `ns`. */
 async function waitForPort(lab: NatLab, ns: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const probe = await new Deno.Command(lab.exec(ns)[0], {
-      args: [...lab.exec(ns).slice(1), "bash", "-c", `exec 3<>/dev/tcp/${SERVER_IP}/5000`],
+    const [cmd, ...prefix] = lab.exec(ns);
+    const probe = await new Deno.Command(cmd, {
+      args: [...prefix, "bash", "-c", `exec 3<>/dev/tcp/${SERVER_IP}/5000`],
       stdout: "null",
       stderr: "null",
     }).output();

@@ -1,6 +1,7 @@
-import { assert, assertEquals } from "../../helpers/assert.ts";
+import { getLogger } from "@logtape/logtape";
+import { assert, assertEquals, assertThrows } from "../../helpers/assert.ts";
 import { ControlCodec, ControlType } from "../../../shared/transfer/control.ts";
-import { UdpService } from "../../../server/udp/service.ts";
+import { openServerUdp, UdpService } from "../../../server/udp/service.ts";
 
 const ID = "0123456789abcdef";
 const SECRET = "ab".repeat(32);
@@ -53,4 +54,22 @@ Deno.test("the UDP port answers a binding over a real socket and relays between 
     bob.close();
     await udp.close();
   }
+});
+
+Deno.test("the UDP port takes the TCP port's number, another one when that is taken, and an explicit one or fails", async () => {
+  const log = getLogger(["tessenger", "test", "udp"]);
+  const taken = Deno.listenDatagram({ transport: "udp", hostname: LOCAL, port: 0 });
+  const takenPort = (taken.addr as Deno.NetAddr).port;
+  try {
+    const fallback = openServerUdp({}, LOCAL, takenPort, log);
+    assert(fallback.port !== takenPort && fallback.port > 0);
+    await fallback.close();
+    assertThrows(() => openServerUdp({ port: takenPort }, LOCAL, 5000, log), Deno.errors.AddrInUse);
+  } finally {
+    taken.close();
+  }
+  const free = openServerUdp({ port: 0 }, LOCAL, 5000, log);
+  assert(free.port > 0);
+  assertEquals(free.relay, true);
+  await free.close();
 });

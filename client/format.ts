@@ -41,6 +41,17 @@ export function formatPush(p: PushFrame, style: Style = plainStyle): string {
       );
     case "transfer":
       return style.system(`${s(p.from)} is sending you ${s(p.file)} (${formatBytes(p.size)}).`);
+    case "member": {
+      const who = s(p.user);
+      const where = p.group === undefined ? "" : ` the group chat ${s(p.group)}`;
+      const what = {
+        joined: `${who} joined${where}.`,
+        left: `${who} left${where}.`,
+        online: `${who} is online.`,
+        offline: `${who} went offline.`,
+      }[p.change] ?? `${who}: ${s(String(p.change))}`;
+      return style.system(what);
+    }
     case "notice":
       return style.system(s(p.text));
     default:

@@ -39,6 +39,8 @@ export interface SpawnServerOptions {
   onLine?: (line: string, stream: "stdout" | "stderr") => void;
   /** How long the server may take to listen (ms). Default 20 000. */
   startTimeoutMs?: number;
+  /** A command that runs deno, with its arguments: e.g. `["prlimit", "--nofile=256:256"]`. */
+  wrap?: string[];
 }
 
 const TAIL_CHARS = 64 * 1024;
@@ -52,8 +54,14 @@ export async function spawnServer(
   args: string[],
   options: SpawnServerOptions = {},
 ): Promise<ServerProcess> {
-  const child = new Deno.Command(options.deno ?? Deno.execPath(), {
-    args: mainArgs(["server", "--port", "0", ...args], options.denoFlags ?? MAIN_PERMISSIONS),
+  const deno = options.deno ?? Deno.execPath();
+  const denoArgs = mainArgs(
+    ["server", "--port", "0", ...args],
+    options.denoFlags ?? MAIN_PERMISSIONS,
+  );
+  const [command, ...wrapArgs] = options.wrap ?? [];
+  const child = new Deno.Command(command ?? deno, {
+    args: command === undefined ? denoArgs : [...wrapArgs, deno, ...denoArgs],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -77,6 +77,7 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
   userCommand("activeuser", h.activeuser),
   userCommand("creategroup", h.creategroup),
   userCommand("joingroup", h.joingroup),
+  userCommand("invite", h.invite),
   userCommand("groupmsg", h.groupmsg),
   userCommand("p2pvideo", h.p2pvideo, 2),
   userCommand("history", h.history),

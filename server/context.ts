@@ -7,6 +7,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
+import type { ServerEvent } from "../shared/protocol.ts";
 import type { Clock } from "../shared/time.ts";
 import type { Delivery } from "./delivery.ts";
 import type { ChatStore, Cursors, Directory, PresenceEntry, Router, Throttle } from "./ports.ts";
@@ -91,6 +92,8 @@ export class Reply {
   writes: { epoch: number; epochTo: number } | undefined;
   /** When set, the session closes after sending the response. */
   closeReason: string | undefined;
+  /** Events for this session, sent right after the response. */
+  readonly after: ServerEvent[] = [];
   /** A success that is worth a note (e.g. `queued`): the code, with ok still true. */
   note(code: string): this {
     this.code = code;

@@ -21,7 +21,7 @@ import {
 } from "../shared/limits.ts";
 import { BREAKING_CHARS } from "../shared/text.ts";
 import { formatTimestamp } from "../shared/time.ts";
-import type { CommandContext } from "./context.ts";
+import type { CommandContext, ServerServices } from "./context.ts";
 import { groupEvent, privateEvent } from "./delivery.ts";
 import { BusyError } from "./limits.ts";
 import { verifyPassword } from "./passwords.ts";
@@ -225,6 +225,31 @@ export async function pass(ctx: CommandContext, [password, port]: string[]): Pro
   const cursors = await store.cursors(name);
   ctx.control.loggedIn(entry, cursors);
   ctx.reply.set({ type: "welcome", user: name, commands: COMMANDS.map((c) => usageOf(c)) });
+  // Invitations sent while the user was away, shown after the welcome.
+  for (const g of await store.groupsOf(name)) {
+    if (g.state !== "invited") continue;
+    ctx.reply.after.push({
+      ev: "notice",
+      text: `${g.invitedBy ?? "Someone"} invited you to the group chat ${g.group}: ` +
+        `type /joingroup ${g.group} to join.`,
+    });
+  }
+  await announcePresence(ctx.services, name, "online");
+}
+
+/** Tells everyone who shares a joined group with `user` that they came online or went offline. */
+export async function announcePresence(
+  services: ServerServices,
+  user: string,
+  change: "online" | "offline",
+): Promise<void> {
+  const { store, router } = services;
+  const peers = new Set<string>();
+  for (const group of (await store.cursors(user)).groups.keys()) {
+    for (const u of (await store.getGroup(group))?.joined ?? []) peers.add(u);
+  }
+  peers.delete(user);
+  if (peers.size > 0) router.toUsers([...peers], { ev: "member", user, change });
 }
 
 // /msgto USER TEXT
@@ -265,7 +290,7 @@ export async function creategroup(
   ctx: CommandContext,
   [group, ...invited]: string[],
 ): Promise<void> {
-  const { store, directory, router, clock, log } = ctx.services;
+  const { store, clock, log } = ctx.services;
   const creator = ctx.session.user!;
   const fail = (code: string, why: string) =>
     ctx.reply.fail(code, `Failed to create the group chat ${group}: ${why}`);
@@ -282,10 +307,14 @@ export async function creategroup(
     if (!USERNAME_PATTERN.test(u) || !(await store.userExists(u))) {
       return void fail("unknown_user", `${u} is not a registered user.`);
     }
-    if (!(await directory.lookup(u))) return void fail("offline", `${u} is offline.`);
+  }
+  const taken = await store.lookupName(group);
+  if (taken?.kind === "user") {
+    fail("exists", `${taken.name} is a username; pick another name.`);
+    return;
   }
   const at = clock();
-  if (!(await store.createGroup(group, creator, members, at))) {
+  if (taken !== undefined || !(await store.createGroup(group, creator, members, at))) {
     fail("exists", "group name exists!");
     return;
   }
@@ -296,13 +325,81 @@ export async function creategroup(
   });
   ctx.control.delivery?.subscribe(group, 0);
   ctx.reply.set({ type: "creategroup", group, creator, members });
-  router.toUsers(members, {
+  sendInvites(ctx, group, members, [creator, ...members], at);
+}
+
+/**
+ * Tells the invitees who are online, naming everyone in the group (joined or
+ * invited); the others see the invitation at their next login.
+ */
+function sendInvites(
+  ctx: CommandContext,
+  group: string,
+  invitees: string[],
+  members: string[],
+  at: number,
+): void {
+  ctx.services.router.toUsers(invitees, {
     ev: "invite",
     group,
-    from: creator,
+    from: ctx.session.user!,
     ts: formatTimestamp(at),
-    members: [creator, ...members],
+    members,
   });
+}
+
+// /invite GROUP USER [USER ...]
+export async function invite(ctx: CommandContext, [group, ...users]: string[]): Promise<void> {
+  const { store, clock, log } = ctx.services;
+  const me = ctx.session.user!;
+  const info = await existingGroup(ctx, group);
+  if (!info) return;
+  const state = info.members.get(me);
+  if (state !== "joined") {
+    ctx.reply.fail(
+      state === "invited" ? "not_joined" : "not_member",
+      state === "invited"
+        ? "Please join the group before inviting others."
+        : "You are not in this group chat.",
+    );
+    return;
+  }
+  const wanted = [...new Set(users)];
+  for (const u of wanted) {
+    if (!USERNAME_PATTERN.test(u) || !(await store.userExists(u))) {
+      ctx.reply.fail("unknown_user", `${u} is not a registered user.`);
+      return;
+    }
+  }
+  const fresh = wanted.filter((u) => !info.members.has(u));
+  const already = wanted.filter((u) => info.members.has(u));
+  if (fresh.length === 0) {
+    ctx.reply.fail(
+      "already_member",
+      `${already.join(", ")} ${already.length === 1 ? "is" : "are"} already in ${info.name}.`,
+    );
+    return;
+  }
+  for (const u of fresh) await store.invite(info.name, u, me);
+  log.info("{user} invited {users} to {group}", {
+    user: me,
+    users: fresh.join(" "),
+    group: info.name,
+  });
+  ctx.reply.set({ type: "invite", group: info.name, invited: fresh, already });
+  const everyone = [info.creator, ...[...info.members.keys()].filter((u) => u !== info.creator)];
+  sendInvites(ctx, info.name, fresh, everyone, clock());
+}
+
+/** Tells the joined members of `group` but `user` that `user` joined or left. */
+function memberChange(
+  ctx: CommandContext,
+  group: GroupInfo,
+  user: string,
+  change: "joined" | "left",
+  members: readonly string[] = group.joined,
+): void {
+  ctx.services.router.toUsers(members, { ev: "member", group: group.name, user, change }, user);
 }
 
 /** The group named by /joingroup or /leavegroup, or undefined after the SPEC's error. */
@@ -330,6 +427,7 @@ export async function joingroup(ctx: CommandContext, [group]: string[]): Promise
   await store.join(info.name, me);
   ctx.control.delivery?.subscribe(info.name, info.lastSeq);
   ctx.reply.set({ type: "joingroup", group: info.name });
+  memberChange(ctx, info, me, "joined");
 }
 
 // /groupmsg GROUP TEXT
@@ -518,7 +616,7 @@ export async function groups(ctx: CommandContext): Promise<void> {
 
 // /leavegroup GROUP
 export async function leavegroup(ctx: CommandContext, [group]: string[]): Promise<void> {
-  const { store, router, log } = ctx.services;
+  const { store, log } = ctx.services;
   const me = ctx.session.user!;
   const info = await existingGroup(ctx, group);
   if (!info) return;
@@ -535,9 +633,7 @@ export async function leavegroup(ctx: CommandContext, [group]: string[]): Promis
   ctx.control.delivery?.unsubscribe(info.name);
   log.info("{user} left group {group}", { user: me, group: info.name });
   ctx.reply.set({ type: "leavegroup", group: info.name });
-  if (state === "joined") {
-    router.toUsers(others, { ev: "notice", text: `${me} left the group chat ${info.name}.` });
-  }
+  if (state === "joined") memberChange(ctx, info, me, "left", others);
 }
 
 // /help

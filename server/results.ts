@@ -68,6 +68,14 @@ export type CommandResult =
   }
   | { type: "creategroup"; group: string; creator: string; members: string[] }
   | { type: "joingroup"; group: string }
+  | {
+    type: "invite";
+    group: string;
+    /** The users invited now. */
+    invited: string[];
+    /** The users asked for who were already members or invited. */
+    already: string[];
+  }
   | { type: "groupmsg"; group: string; ts: string; at: number; seq: number }
   | {
     type: "p2pvideo";

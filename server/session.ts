@@ -13,6 +13,7 @@
 
 import type { Logger } from "@logtape/logtape";
 import { runCommand } from "./commands.ts";
+import { announcePresence } from "./handlers.ts";
 import type { Reply, ServerServices, SessionControl, SessionState } from "./context.ts";
 import { type CursorSaver, Delivery } from "./delivery.ts";
 import { DEFAULT_LIMITS, SessionGuard } from "./limits.ts";
@@ -129,6 +130,7 @@ export class Session implements SessionControl {
       ? { ...reply.writes, fallback }
       : undefined;
     this.outbox.respond(text, writes);
+    for (const event of reply.after) this.outbox.deliver(event);
     if (this.#startDelivery) {
       this.#startDelivery = false;
       this.#frontend.loggedIn?.();
@@ -279,6 +281,9 @@ export class Session implements SessionControl {
     }
     directory.release(user, entry.since).catch((e) =>
       log.error("Cannot mark {user} offline: {error}", { user, error: String(e) })
+    );
+    announcePresence(this.services, user, "offline").catch((e) =>
+      log.warn("Cannot tell {user}'s groups they went offline: {error}", { user, error: String(e) })
     );
     userLog.remove(user);
     log.info("{user} logout", { user });

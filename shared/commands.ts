@@ -40,6 +40,12 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "create a group and invite users to it",
   },
   { name: "joingroup", params: ["GROUP"], summary: "join a group you were invited to" },
+  {
+    name: "invite",
+    params: ["GROUP"],
+    variadic: "USER",
+    summary: "invite users (online or not) to a group you are in",
+  },
   { name: "groupmsg", params: ["GROUP"], rest: "TEXT", summary: "send a message to a group" },
   {
     name: "p2pvideo",

@@ -96,6 +96,14 @@ export function renderResult(result: CommandResult): {
       };
     case "joingroup":
       return { lines: [`Joined the group chat: ${result.group} successfully.`] };
+    case "invite":
+      return {
+        lines: [
+          `Invited ${result.invited.join(", ")} to the group chat ${result.group}.` +
+          (result.already.length > 0 ? ` Already in it: ${result.already.join(", ")}.` : ""),
+        ],
+        data: { group: result.group, invited: result.invited, already: result.already },
+      };
     case "groupmsg":
       return { lines: ["Group chat message sent."], data: { ts: result.ts, seq: result.seq } };
     case "p2pvideo":

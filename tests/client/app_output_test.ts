@@ -209,9 +209,12 @@ Deno.test("runClient on a terminal learns who is online and the groups right aft
     assertEquals(roster.completionSource().users, ["Hans"]);
     t.type("/logout");
     assertEquals(await exit, 0);
-    // Nothing of the priming requests was printed.
+    // Nothing of the priming requests was printed; the pending invitation was.
     assertEquals(t.output.slice(-1), ["Bye, Yoda!"]);
-    assertEquals(t.output.length, 3);
+    assert(
+      t.output.includes("Hans invited you to the group chat Jedi: type /joingroup Jedi to join."),
+    );
+    assertEquals(t.output.length, 4);
   } finally {
     t.end();
     await exit;

@@ -113,7 +113,7 @@ export class RawClient {
    * inbox and of each group), then waits for a `ping` to come back, so the
    * server has handled the acknowledgement when this resolves.
    */
-  async ack(): Promise<void> {
+  async ack(): Promise<{ inbox?: number; groups: Record<string, number> }> {
     let inbox: number | undefined;
     const groups: Record<string, number> = {};
     for (const f of this.frames) {
@@ -123,6 +123,7 @@ export class RawClient {
     }
     await this.write(JSON.stringify({ t: "ack", inbox, groups }) + "\n");
     await this.request("ping");
+    return { inbox, groups };
   }
 
   /** Stops reading after the chunk in flight, as a stuck client would. */

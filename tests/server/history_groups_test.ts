@@ -153,8 +153,20 @@ Deno.test("/leavegroup removes the membership and leaves the group log untouched
 
     const left = await hans.conn.request("leavegroup", ["Jedi"]);
     assertEquals([left.ok, left.lines], [true, ["You have left the group chat Jedi."]]);
-    const notice = await yoda.nextPush("notice");
-    assertEquals(notice, { t: "push", ev: "notice", text: "Hans left the group chat Jedi." });
+    assertEquals(await yoda.nextPush("member"), {
+      t: "push",
+      ev: "member",
+      group: "Jedi",
+      user: "Hans",
+      change: "joined",
+    });
+    assertEquals(await yoda.nextPush("member"), {
+      t: "push",
+      ev: "member",
+      group: "Jedi",
+      user: "Hans",
+      change: "left",
+    });
 
     const after = await hans.conn.request("groupmsg", ["Jedi", "still here?"]);
     assertEquals([after.ok, after.lines], [false, ["You are not in this group chat."]]);

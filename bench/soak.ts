@@ -89,7 +89,9 @@ function parseSettings(argv: string[]): SoakSettings | undefined {
   const profile = PROFILES[v.profile];
   if (profile === undefined) {
     throw new UsageError(
-      `Invalid --profile: ${JSON.stringify(v.profile)}. Expected ${Object.keys(PROFILES).join(" or ")}`,
+      `Invalid --profile: ${JSON.stringify(v.profile)}. Expected ${
+        Object.keys(PROFILES).join(" or ")
+      }`,
       USAGE,
     );
   }
@@ -257,7 +259,9 @@ class Wire {
             this.#pending.delete(f.id!);
             w?.(f);
           } else if (f.t === "push") {
-            if (this.#options.crashAfter !== undefined && ++this.#pushes > this.#options.crashAfter) {
+            if (
+              this.#options.crashAfter !== undefined && ++this.#pushes > this.#options.crashAfter
+            ) {
               // The process dies now: this push and the rest of the read are never shown or acked.
               this.crashed = true;
               this.kill();

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { sanitizeForDisplay } from "../shared/text.ts";
+
 /** How the formatters decorate the parts of a line. */
 export interface Style {
   /** A username; each name keeps one colour. */
@@ -94,10 +96,11 @@ export function readEnv(name: string): string | undefined {
 }
 
 /**
- * Replaces control characters (C0, DEL, C1) in text from the network, so a
- * message can never move the cursor or change the terminal's colours.
+ * Makes text from the network safe to print: control characters (C0, DEL, C1)
+ * and line separators become U+FFFD, so a message can never move the cursor or
+ * change the terminal's colours, and characters that reorder or hide text
+ * (bidi overrides, zero-width spaces) are removed (`shared/text.ts`).
  */
 export function sanitize(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, "\uFFFD");
+  return sanitizeForDisplay(text);
 }

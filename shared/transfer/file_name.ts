@@ -10,19 +10,22 @@ const MAX_NAME_LENGTH = 200;
 /** Name used when nothing usable is left. */
 const FALLBACK_NAME = "file";
 // deno-lint-ignore no-control-regex
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f/\\:*?"<>|]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029/\\:*?"<>|]/g;
+/** Characters that reorder or hide a name's letters (`evil\u202Etxt.exe`): removed. */
+const SPOOFING = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /**
- * The last path component of `name` with separators, control characters and characters
- * Windows forbids replaced by `_`, leading dots and trailing dots/spaces removed; never
- * empty, `.` or `..`.
+ * The last path component of `name` with separators, control characters, line separators
+ * and characters Windows forbids replaced by `_`, bidi controls and zero-width characters
+ * removed, leading dots and trailing dots/spaces removed; never empty, `.` or `..`.
  *
  * @example sanitizeBaseName("../../etc/passwd") // "passwd"
  */
 export function sanitizeBaseName(name: string): string {
   const parts = name.split(/[/\\]/);
   let base = parts[parts.length - 1] ?? "";
-  base = base.replace(UNSAFE, "_").replace(/^[.\s]+/, "").replace(/[.\s]+$/, "");
+  base = base.replace(SPOOFING, "").replace(UNSAFE, "_").replace(/^[.\s]+/, "")
+    .replace(/[.\s]+$/, "");
   if (base.length > MAX_NAME_LENGTH) {
     const dot = base.lastIndexOf(".");
     const ext = dot > 0 && base.length - dot <= 16 ? base.slice(dot) : "";

@@ -123,6 +123,19 @@ Deno.test("formatPush() neutralises control characters from the network", () => 
   assertEquals(formatPush(evil), `${TS}, Ha\uFFFDns: \uFFFD[2Jgone\uFFFD`);
 });
 
+Deno.test("formatPush() removes characters that reorder or hide text", () => {
+  const spoof: PushFrame = {
+    t: "push",
+    ev: "msg",
+    seq: 1,
+    at: 0,
+    from: "Hans",
+    ts: TS,
+    text: "open \u202Eexe.txt\u202C and \u200Bsee\u2028this",
+  };
+  assertEquals(formatPush(spoof), `${TS}, Hans: open exe.txt and see\uFFFDthis`);
+});
+
 Deno.test("formatCommandList() lists the commands after login", () => {
   assertEquals(
     formatCommandList(["msgto", "logout"]),

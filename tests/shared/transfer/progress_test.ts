@@ -60,6 +60,9 @@ Deno.test("sanitizeBaseName() keeps the base name only and strips what is unsafe
   assert.equal(sanitizeBaseName("/"), "file");
   assert.equal(sanitizeBaseName(".hidden"), "hidden");
   assert.equal(sanitizeBaseName("a\u0000b\nc\u001b[31m.txt"), "a_b_c_[31m.txt");
+  // A right-to-left override would show "evilexe.txt"; line separators would split log lines.
+  assert.equal(sanitizeBaseName("evil\u202Etxt.exe"), "eviltxt.exe");
+  assert.equal(sanitizeBaseName("a\u2028b\u200Bc\u2066d\u0085e.mp4"), "a_bcd_e.mp4");
   assert.equal(sanitizeBaseName("x".repeat(300) + ".mp4").length, 200);
   assert.ok(sanitizeBaseName("x".repeat(300) + ".mp4").endsWith(".mp4"));
 });

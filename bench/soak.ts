@@ -30,7 +30,8 @@ import { MAIN_PERMISSIONS } from "../dev/main_process.ts";
 import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
 import { parseIntIn, UsageError } from "../shared/cli_args.ts";
 import { MAX_SERVER_FRAME_BYTES, PROTOCOL_VERSION } from "../shared/limits.ts";
-import { FrameDecoder, FrameError } from "../shared/protocol.ts";
+import { FrameDecoder, FrameError, frameLine, type PushFrame } from "../shared/protocol.ts";
+import { SeenStreams } from "../client/connection.ts";
 import { benchFlags, runBench } from "./cli.ts";
 
 const USAGE = `Usage: deno task bench:soak [--clients N] [--minutes N] [--profile NAME]
@@ -180,49 +181,24 @@ interface Frame {
   data?: Record<string, unknown>;
 }
 
-/**
- * What one user's client has shown: the highest seq per stream (inbox = "").
- * Kept across the user's sessions, as the real client keeps its SeenStreams.
- */
-class Seen {
-  readonly top = new Map<string, number>();
-  /** Streams moved since the last ack. */
-  readonly dirty = new Set<string>();
-
-  /** True when the push is new (show it). */
-  see(f: Frame): boolean {
-    if (typeof f.seq !== "number") return true;
-    const key = f.ev === "msg" ? "" : f.group ?? "";
-    if (f.seq <= (this.top.get(key) ?? 0)) return false;
-    this.top.set(key, f.seq);
-    this.dirty.add(key);
-    return true;
-  }
-
-  /** The ack frame for what moved, or undefined. */
-  ack(): string | undefined {
-    if (this.dirty.size === 0) return undefined;
-    const groups: Record<string, number> = {};
-    let inbox: number | undefined;
-    for (const key of this.dirty) {
-      if (key === "") inbox = this.top.get("");
-      else groups[key] = this.top.get(key)!;
-    }
-    this.dirty.clear();
-    return JSON.stringify({ t: "ack", inbox, groups }) + "\n";
-  }
-}
-
 /** How a {@link Wire} reads. */
 interface WireOptions {
-  seen: Seen;
+  /**
+   * What the user's client has shown, kept across its sessions, as the real client keeps
+   * it: a push whose seq is not new in its stream is not shown again.
+   */
+  seen: SeenStreams;
   /** Read 4 KiB at a time and pause after each read. */
   slow: boolean;
   /** Cut the connection, unacknowledged, after this many pushes (a crash mid-backlog). */
   crashAfter?: number;
 }
 
-/** One connection of a soak user. */
+/**
+ * One connection of a soak user: a thin client over the shared codec and the client's
+ * SeenStreams, not client/connection.ts, because it must misbehave as clients do (read
+ * slowly, die mid-read without acknowledging).
+ */
 class Wire {
   readonly #conn: Deno.Conn;
   readonly #options: WireOptions;
@@ -267,15 +243,15 @@ class Wire {
               this.kill();
               break;
             }
-            if (this.#options.seen.see(f)) this.onPush(f);
+            if (this.#options.seen.see(f as PushFrame)) this.onPush(f);
             else stats.resentNotShown++;
           } else if (f.t === "bye") this.bye = f.reason;
           else if (f.t === "error") count(stats.errors, `frame_${f.code}`);
         }
         if (this.crashed) break;
         // Everything this read carried has been shown: acknowledge it.
-        const ack = this.#options.seen.ack();
-        if (ack !== undefined) this.#send(ack).catch(() => {});
+        const ack = this.#options.seen.takeAck();
+        if (ack !== undefined) this.#send(frameLine(ack)).catch(() => {});
         if (this.#options.slow) await sleep(50 + random() * 100);
       }
     } catch {
@@ -314,7 +290,7 @@ class Wire {
       });
     });
     try {
-      await this.#send(JSON.stringify({ t: "req", id, cmd, args }) + "\n");
+      await this.#send(frameLine({ t: "req", id, cmd, args }));
     } catch {
       this.#pending.get(id)?.(undefined);
       this.#pending.delete(id);
@@ -333,7 +309,7 @@ class Wire {
 
 let users: string[] = [];
 const online = new Set<string>();
-const seen = new Map<string, Seen>();
+const seen = new Map<string, SeenStreams>();
 const slowUsers = new Set<string>();
 let stopping = false;
 
@@ -598,7 +574,7 @@ async function main(argv: string[]): Promise<number> {
   users = Array.from({ length: settings.clients }, (_, i) => `soak${String(i).padStart(5, "0")}`);
   for (const u of users) {
     pendingInvites.set(u, new Set());
-    seen.set(u, new Seen());
+    seen.set(u, new SeenStreams());
     if (random() < settings.slow) slowUsers.add(u);
   }
   stats.slowClients = slowUsers.size;

@@ -1,14 +1,24 @@
 /**
  * A protocol-level client for tests: writes requests as JSON lines (or any
  * bytes), keeps every frame the server sends in order, waits for responses
- * and pushes, and can misbehave (garbage, no reading, abrupt close). Speaks
- * plain TCP, or TLS when given the server's certificate.
+ * and pushes, and can misbehave (garbage, no reading, no acks, abrupt close).
+ * Speaks plain TCP, or TLS when given the server's certificate. A thin layer
+ * over the shared codec (shared/protocol.ts) and the client's
+ * {@link SeenStreams}; a well-behaved client is client/connection.ts.
  *
  * @module
  */
 
-import { FrameDecoder, FrameError, type ResponseFrame } from "../../shared/protocol.ts";
-import { MAX_SERVER_FRAME_BYTES } from "../../shared/limits.ts";
+import { SeenStreams } from "../../client/connection.ts";
+import {
+  type AckFrame,
+  encodeFrame,
+  FrameDecoder,
+  FrameError,
+  type PushFrame,
+  type ResponseFrame,
+} from "../../shared/protocol.ts";
+import { MAX_SERVER_FRAME_BYTES, PROTOCOL_VERSION } from "../../shared/limits.ts";
 
 const encoder = new TextEncoder();
 
@@ -63,7 +73,7 @@ export class RawClient {
     udpPort = 0,
   ): Promise<RawClient> {
     const c = await RawClient.connect(port);
-    await c.expectOk("hello", ["2"]);
+    await c.expectOk("hello", [String(PROTOCOL_VERSION)]);
     await c.expectOk("user", [user]);
     await c.expectOk("pass", [password, String(udpPort)]);
     return c;
@@ -111,19 +121,15 @@ export class RawClient {
   /**
    * Acknowledges every message push received so far (the highest `seq` of the
    * inbox and of each group), then waits for a `ping` to come back, so the
-   * server has handled the acknowledgement when this resolves.
+   * server has handled the acknowledgement when this resolves. Returns what it acknowledged.
    */
-  async ack(): Promise<{ inbox?: number; groups: Record<string, number> }> {
-    let inbox: number | undefined;
-    const groups: Record<string, number> = {};
-    for (const f of this.frames) {
-      if (f.t !== "push" || typeof f.seq !== "number") continue;
-      if (f.ev === "msg") inbox = Math.max(inbox ?? 0, f.seq);
-      if (f.ev === "groupmsg") groups[f.group] = Math.max(groups[f.group] ?? 0, f.seq);
-    }
-    await this.write(JSON.stringify({ t: "ack", inbox, groups }) + "\n");
+  async ack(): Promise<AckFrame> {
+    const seen = new SeenStreams();
+    for (const f of this.frames) if (f.t === "push") seen.see(f as PushFrame);
+    const ack = seen.all();
+    await this.write(encodeFrame(ack));
     await this.request("ping");
-    return { inbox, groups };
+    return ack;
   }
 
   /** Stops reading after the chunk in flight, as a stuck client would. */
@@ -192,7 +198,7 @@ export class RawClient {
    */
   async request(cmd: string, args: string[] = [], timeoutMs = 5000): Promise<ResponseFrame> {
     const id = this.#nextId++;
-    await this.write(JSON.stringify({ t: "req", id, cmd, args }) + "\n");
+    await this.write(encodeFrame({ t: "req", id, cmd, args }));
     const f = await this.waitFor(
       (f) => (f.t === "res" || f.t === "error") && f.id === id,
       timeoutMs,

@@ -280,7 +280,7 @@ class ChatClient {
           fileName: p.file,
           size: p.size,
           sha256: p.sha256,
-          server: this.#serverUdp(p.serverUdpPort),
+          server: this.#serverUdp(p.serverUdpPort, p.serverUdpHost),
         },
         p.fromIp,
       );
@@ -299,11 +299,13 @@ class ChatClient {
   }
 
   /** The server's UDP port for bindings and the relay, when it announced one. */
-  #serverUdp(port: unknown): { hostname: string; port: number } | undefined {
+  /** The server's UDP port: on `host` when the offer names one (a cluster's sending node). */
+  #serverUdp(port: unknown, host?: unknown): { hostname: string; port: number } | undefined {
     if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
       return undefined;
     }
-    return { hostname: this.#conn.remoteHost, port };
+    const hostname = typeof host === "string" && host !== "" ? host : this.#conn.remoteHost;
+    return { hostname, port };
   }
 
   /** Follows a transfer to its end; `file` is named as the user knows it. */

@@ -18,12 +18,19 @@ import {
 import { startServer } from "./server.ts";
 import { readTlsFiles } from "./tls.ts";
 import { parseUdpFlags, UDP_FLAGS, UDP_HELP, UDP_USAGE, type UdpSettings } from "./udp/flags.ts";
+import {
+  CLUSTER_FLAGS,
+  CLUSTER_HELP,
+  CLUSTER_USAGE,
+  type ClusterSettings,
+  parseClusterFlags,
+} from "./cluster/flags.ts";
 
 export const SERVER_USAGE =
   "Usage: tessenger server [SERVER_IP] [TCP_PORT] [MAX_ATTEMPTS] [--host IP] [--port N] " +
   "[--max-attempts N] [--credentials FILE] [--data-dir DIR] [--block-seconds N] [--log-level LEVEL] " +
   "[--tls-cert FILE] [--tls-key FILE] [--max-connections N] [--conn-rate N] [--login-timeout S] " +
-  "[--idle-timeout S] [--command-rate N] " + UDP_USAGE;
+  "[--idle-timeout S] [--command-rate N] " + UDP_USAGE + " " + CLUSTER_USAGE;
 
 export const SERVER_HELP = `${SERVER_USAGE}
 
@@ -51,6 +58,8 @@ Limits (SPEC §6; hitting one gets a clear error or a clean disconnect):
   --command-rate N            requests per second per session, 0 = no limit (default ${DEFAULT_COMMANDS_PER_SECOND})
 
 ${UDP_HELP}
+
+${CLUSTER_HELP}
   -h, --help                  show this help`;
 
 const LEVELS: LogLevel[] = ["trace", "debug", "info", "warning", "error", "fatal"];
@@ -69,6 +78,8 @@ export interface ServerCommand {
   tlsKey?: string;
   limits: LimitSettings;
   udp: UdpSettings;
+  /** Set when the node joins a cluster. */
+  cluster?: ClusterSettings;
   help: boolean;
 }
 
@@ -94,6 +105,7 @@ export function parseServerArgs(argv: string[]): ServerCommand {
     "idle-timeout": { type: "string" },
     "command-rate": { type: "string" },
     ...UDP_FLAGS,
+    ...CLUSTER_FLAGS,
     help: { type: "boolean", short: "h" },
   }, SERVER_USAGE);
   const { values: v, positionals: p } = parsed;
@@ -131,6 +143,7 @@ export function parseServerArgs(argv: string[]): ServerCommand {
         86400,
       ) *
       1000;
+    const port = parsePort(v.port ?? p[1] ?? "5000", "TCP port", true);
     return {
       tlsCert: v["tls-cert"],
       tlsKey: v["tls-key"],
@@ -157,9 +170,10 @@ export function parseServerArgs(argv: string[]): ServerCommand {
         ),
       },
       host: parseHost(v.host ?? p[0] ?? "127.0.0.1", "server IP"),
-      port: parsePort(v.port ?? p[1] ?? "5000", "TCP port", true),
+      port,
       maxAttempts: attempts,
       udp: parseUdpFlags(v),
+      cluster: parseClusterFlags(v, port),
       blockSeconds: parseIntIn(v["block-seconds"] ?? "10", "block seconds", 1, 86400),
       credentialsPath: v.credentials ?? "credentials.txt",
       dataDir: v["data-dir"] ?? ".",

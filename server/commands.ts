@@ -8,6 +8,7 @@
 import { findCommand, maxArgs, minArgs, usageOf } from "../shared/commands.ts";
 import { type CommandContext, Reply, type SessionPhase } from "./context.ts";
 import * as h from "./handlers.ts";
+import { UnavailableError } from "./ports.ts";
 
 /** How the server runs one verb. */
 export interface CommandEntry {
@@ -157,6 +158,15 @@ export function dispatch(
 
 /** Turns what a handler threw into an `internal` error reply and a log line. */
 function failed(ctx: CommandContext, cmd: string, e: unknown): void {
+  if (e instanceof UnavailableError) {
+    ctx.services.log.warn("/{cmd} from {user} failed: {error}", {
+      cmd,
+      user: ctx.session.user ?? "-",
+      error: e.cause instanceof Error ? e.cause.message : e.message,
+    });
+    ctx.reply.fail("unavailable", e.message);
+    return;
+  }
   ctx.services.log.error("/{cmd} from {user} failed: {error}", {
     cmd,
     user: ctx.session.user ?? "-",

@@ -22,6 +22,8 @@ export interface ServerSettings {
   keepAliveMs?: number;
   /** This node's name (`local` on a single node). */
   node: string;
+  /** In a cluster: the host other nodes' clients reach this node's UDP port at. */
+  udpHost?: string;
 }
 
 /** `userlog.txt` (SPEC §4): who is online on this node. */

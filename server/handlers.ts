@@ -507,6 +507,10 @@ export async function p2pvideo(
     size: bytes,
     sha256,
     serverUdpPort,
+    // The receiver may be on another node: the relay is this node's.
+    ...(serverUdpPort !== undefined && ctx.services.settings.udpHost !== undefined
+      ? { serverUdpHost: ctx.services.settings.udpHost }
+      : {}),
   });
   log.info("{from} sends {file} ({size} bytes) to {to}, transfer {id}", {
     from: me,

@@ -296,3 +296,22 @@ export interface Throttle {
   /** Milliseconds left of the address's limit; 0 when it may try logins. */
   addressBlockedFor(ip: string): Promise<number>;
 }
+
+/**
+ * Thrown by a port whose engine cannot be reached right now (a cluster's
+ * PostgreSQL or Redis): the request fails with this one-line message, nothing
+ * was changed, and a later request tries again.
+ */
+export class UnavailableError extends Error {
+  constructor(
+    /** Which engine: the durable store or the shared presence. */
+    readonly engine: "database" | "presence",
+    cause?: unknown,
+  ) {
+    super(
+      `The server cannot reach its ${engine} right now. Please try again in a moment.`,
+      { cause },
+    );
+    this.name = "UnavailableError";
+  }
+}

@@ -9,7 +9,8 @@ import { getLogger, type Logger } from "@logtape/logtape";
 import { dirname, join, resolve } from "node:path";
 import { encodeFrame } from "../shared/protocol.ts";
 import { type Clock, systemClock } from "../shared/time.ts";
-import type { ServerServices } from "./context.ts";
+import type { ClusterSettings } from "./cluster/flags.ts";
+import type { OnlineLog, ServerServices } from "./context.ts";
 import { loadCredentials } from "./credentials.ts";
 import { CursorSaver } from "./delivery.ts";
 import { JsonLinesFrontend } from "./frontends/json_lines.ts";
@@ -61,8 +62,10 @@ export interface ServerOptions {
   sweepIntervalMs?: number;
   /** The per-address failure budget of the login throttle (`local/throttle.ts`). */
   addressLimits?: Pick<LocalThrottleOptions, "addressFailureBurst" | "addressFailuresPerMinute">;
-  /** Run on these ports instead of the embedded ones (a cluster node). */
+  /** Run on these ports instead of the embedded ones. */
   ports?: ServerPorts;
+  /** Join a cluster: PostgreSQL and Redis instead of the data dir (docs/cluster.md). */
+  cluster?: ClusterSettings;
   /** The UDP port for transfers (bindings, relay); false: none. Default: the TCP port's number, relay on. */
   udp?: UdpSettings | false;
 }
@@ -75,8 +78,22 @@ export interface ServerPorts {
   throttle: Throttle;
   /** This node's name. */
   node: string;
+  /** Keeps `userlog.txt` instead of this node's own (a cluster writes one for all nodes). */
+  userLog?: OnlineLog;
+  /** The host other nodes' clients reach this node's UDP port at (a cluster node). */
+  udpHost?: string;
+  /** Called once the server runs, with what the ports may ask of its sessions. */
+  bind?(server: ServerHooks): void;
   /** Closes what the ports hold (after the store). */
   close?(): Promise<void>;
+}
+
+/** What ports may ask of a running server's sessions. */
+export interface ServerHooks {
+  /** Ends the session of `user` on this node, if there is one. */
+  closeUser(user: string, reason: string): void;
+  /** Every session fetches from the store what it may have missed (events were lost). */
+  resyncAll(): void;
 }
 
 /** A running server. */
@@ -189,6 +206,29 @@ async function openLocalPorts(
   };
 }
 
+/** A cluster node's ports; the engines' drivers are loaded only here. */
+async function openClusterPorts(
+  cluster: ClusterSettings,
+  options: ServerOptions,
+  dataDir: string,
+  clock: Clock,
+  log: Logger,
+): Promise<ServerPorts> {
+  const { openClusterPorts } = await import("./cluster/ports.ts");
+  return await openClusterPorts(cluster, {
+    dataDir,
+    credentialsPath: options.credentialsPath ?? "credentials.txt",
+    throttle: {
+      maxAttempts: options.maxAttempts ?? 3,
+      blockMs: (options.blockSeconds ?? 10) * 1000,
+      ...options.addressLimits,
+    },
+    clock,
+    log,
+    host: options.host ?? "127.0.0.1",
+  });
+}
+
 /**
  * Starts a server and resolves once it is listening.
  *
@@ -217,11 +257,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     failure.resolve(e);
   };
   await ensureDataDir(dataDir);
-  const ports = options.ports ?? await openLocalPorts(dataDir, options, clock, log, fatal);
+  const ports = options.ports ??
+    (options.cluster
+      ? await openClusterPorts(options.cluster, options, dataDir, clock, log)
+      : await openLocalPorts(dataDir, options, clock, log, fatal));
   const { store } = ports;
-  let userLog: UserLog;
+  let userLog: OnlineLog & { flush?(): void };
   try {
-    userLog = new UserLog(dataDir, log);
+    userLog = ports.userLog ?? new UserLog(dataDir, log);
   } catch (e) {
     await store.close();
     throw e;
@@ -241,6 +284,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       serverName: `tessenger/${VERSION}`,
       keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
       node: ports.node,
+      udpHost: ports.udpHost,
     },
   };
 
@@ -266,6 +310,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   }
   services.udp = udp;
   const sessions = new Set<Session>();
+  ports.bind?.({
+    closeUser(user, reason) {
+      for (const s of sessions) if (s.state.user === user) s.close(reason);
+    },
+    resyncAll() {
+      for (const s of sessions) s.delivery?.resync();
+    },
+  });
   log.info("TESSENGER {version} listening on {host}:{port}{tls}, data in {dir}", {
     version: VERSION,
     host: addr.hostname,
@@ -398,7 +450,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         clearTimeout(graceTimer);
         for (const s of sessions) s.abort();
         await done;
-        userLog.flush();
+        userLog.flush?.();
         await saver.close();
         try {
           await store.close();

@@ -84,6 +84,11 @@ export interface TransferEvent {
    * and the relay is; absent when the server has none.
    */
   serverUdpPort?: number;
+  /**
+   * The host of that UDP port when it is not the address the client connected to: the
+   * sender's node in a cluster, which relays the transfer (docs/cluster.md).
+   */
+  serverUdpHost?: string;
 }
 
 /** Someone joined or left one of your groups, or came online or went offline. */

@@ -120,6 +120,8 @@ export class RedisDirectory implements Directory {
   readonly #setAway: Script;
   /** What this node claimed and has not released: claimed again after Redis lost it. */
   readonly #mine = new Map<string, PresenceEntry>();
+  /** Releases that Redis did not take (user → since): made again at the next heartbeat. */
+  readonly #unreleased = new Map<string, number>();
   #lost: (user: string) => void = () => {};
 
   constructor(node: ClusterNode) {
@@ -131,6 +133,7 @@ export class RedisDirectory implements Directory {
     this.#list = defineScript(r, "tessengerList", LIST);
     this.#setAway = defineScript(r, "tessengerSetAway", SET_AWAY);
     node.onRebuild(() => this.#reclaim());
+    node.onBeat(() => this.#retryReleases());
   }
 
   /** Called with a user of this node who was claimed on another node while Redis had lost them. */
@@ -142,22 +145,46 @@ export class RedisDirectory implements Directory {
   async claim(entry: PresenceEntry): Promise<boolean> {
     const mine: PresenceEntry = { ...entry, node: this.#node.name };
     const { away, ...stored } = mine;
-    const ok = await this.#claim(
-      this.#node.prefix,
-      mine.user,
-      mine.node,
-      mine.since,
-      JSON.stringify(stored),
-      "claim",
-      ...(away === undefined ? [] : [away]),
-    ) === 1;
+    let ok: boolean;
+    try {
+      ok = await this.#claim(
+        this.#node.prefix,
+        mine.user,
+        mine.node,
+        mine.since,
+        JSON.stringify(stored),
+        "claim",
+        ...(away === undefined ? [] : [away]),
+      ) === 1;
+    } catch (e) {
+      // The claim may have been made before the connection dropped: undo it later.
+      this.#unreleased.set(mine.user, mine.since);
+      throw e;
+    }
     if (ok) this.#mine.set(mine.user, mine);
     return ok;
   }
 
+  /**
+   * Releases the user. When Redis cannot be reached, the release is kept and
+   * made at the next heartbeat: a user who logged out must not stay online.
+   */
   async release(user: string, since: number): Promise<void> {
     if (this.#mine.get(user)?.since === since) this.#mine.delete(user);
-    await this.#release(this.#node.prefix, user, this.#node.name, since);
+    try {
+      await this.#release(this.#node.prefix, user, this.#node.name, since);
+    } catch (e) {
+      this.#unreleased.set(user, since);
+      throw e;
+    }
+  }
+
+  /** Makes the releases that failed. */
+  async #retryReleases(): Promise<void> {
+    for (const [user, since] of [...this.#unreleased]) {
+      await this.#release(this.#node.prefix, user, this.#node.name, since);
+      if (this.#unreleased.get(user) === since) this.#unreleased.delete(user);
+    }
   }
 
   async lookup(user: string): Promise<PresenceEntry | undefined> {

@@ -30,7 +30,7 @@ import { connectRedis, keyPrefix, type Redis } from "./redis.ts";
 import { RedisRouter } from "./router.ts";
 import { RedisThrottle, type ThrottleOptions } from "./throttle.ts";
 
-export { UnavailableError } from "./errors.ts";
+export { UnavailableError } from "../ports.ts";
 export { ClusterNode, PgStore, RedisDirectory, RedisRouter, RedisThrottle };
 export type { ThrottleOptions };
 

@@ -103,6 +103,7 @@ export class ClusterNode {
   #timer: ReturnType<typeof setInterval> | undefined;
   #beating: Promise<void> | undefined;
   readonly #rebuilders: (() => Promise<void>)[] = [];
+  readonly #beaters: (() => Promise<void>)[] = [];
   readonly #reapedListeners: ((users: string[]) => void)[] = [];
   #onError: (e: unknown) => void = () => {};
 
@@ -127,6 +128,11 @@ export class ClusterNode {
   /** Runs after the node's heartbeat was lost and retaken: claim the sessions again. */
   onRebuild(fn: () => Promise<void>): void {
     this.#rebuilders.push(fn);
+  }
+
+  /** Runs after every heartbeat that reached Redis. */
+  onBeat(fn: () => Promise<void>): void {
+    this.#beaters.push(fn);
   }
 
   /** Called with the users of dead nodes that this node took offline. */
@@ -184,6 +190,7 @@ export class ClusterNode {
       }
       const gone = await this.#reap(this.prefix) as string[];
       if (gone.length > 0) { for (const fn of this.#reapedListeners) fn(gone); }
+      for (const fn of this.#beaters) await fn();
     } catch (e) {
       this.#onError(e);
     }

@@ -13,20 +13,20 @@
  * @module
  */
 
-import type {
-  ChatStore,
-  Cursors,
-  GroupInfo,
-  GroupMessage,
-  MembershipState,
-  NameEntry,
-  NewGroupMessage,
-  NewPrivateMessage,
-  PrivateMessage,
-  UserGroup,
+import {
+  type ChatStore,
+  type Cursors,
+  type GroupInfo,
+  type GroupMessage,
+  type MembershipState,
+  type NameEntry,
+  type NewGroupMessage,
+  type NewPrivateMessage,
+  type PrivateMessage,
+  UnavailableError,
+  type UserGroup,
 } from "../ports.ts";
 import { Batcher } from "./batcher.ts";
-import { UnavailableError } from "./errors.ts";
 import { connectPostgres, isUnavailable, type PostgresOptions, type Sql } from "./pg.ts";
 import { migrate } from "./pg_schema.ts";
 

@@ -13,7 +13,7 @@
  */
 
 import { Redis } from "ioredis";
-import { UnavailableError } from "./errors.ts";
+import { UnavailableError } from "../ports.ts";
 
 export type { Redis };
 
@@ -34,7 +34,7 @@ export async function connectRedis(url: string, name: string): Promise<Redis> {
     await redis.connect();
   } catch (e) {
     redis.disconnect();
-    throw new UnavailableError("redis", e);
+    throw new UnavailableError("presence", e);
   }
   return redis;
 }
@@ -45,7 +45,7 @@ export async function redisCall<T>(call: () => Promise<T>): Promise<T> {
     return await call();
   } catch (e) {
     if (e instanceof Error && /ReplyError/.test(e.name)) throw e;
-    throw new UnavailableError("redis", e);
+    throw new UnavailableError("presence", e);
   }
 }
 

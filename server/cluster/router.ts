@@ -70,6 +70,7 @@ export class RedisRouter implements Router {
   readonly #subscriber: Redis;
   readonly #channel: string;
   #onError: (e: unknown) => void = () => {};
+  #reconnected: () => void = () => {};
   /** Bus messages received and delivered (for tests and metrics). */
   received = 0;
 
@@ -85,7 +86,20 @@ export class RedisRouter implements Router {
   /** Starts listening to this node's channel. */
   async listen(): Promise<void> {
     await this.#subscriber.subscribe(this.#channel);
+    // From now on, every "ready" is a reconnection: events may have been lost.
+    this.#subscriber.on("ready", this.#onReconnect);
   }
+
+  /**
+   * Called when the bus is back after it was down: events meant for this
+   * node's sessions may have been lost meanwhile, and the sessions should
+   * catch up from the store.
+   */
+  onReconnect(fn: () => void): void {
+    this.#reconnected = fn;
+  }
+
+  readonly #onReconnect = () => this.#reconnected();
 
   /** Where failed publishes go (they are not retried: the stores fill the gaps). */
   onError(fn: (e: unknown) => void): void {
@@ -113,19 +127,29 @@ export class RedisRouter implements Router {
     if (this.#sinks.get(user) === sink) this.#sinks.delete(user);
   }
 
+  /**
+   * Delivers to one user. When Redis cannot be reached the event is not
+   * delivered and the user counts as offline: a durable message waits in the
+   * store (the receiver's node catches up once its bus is back).
+   */
   async toUser(user: string, event: ServerEvent): Promise<boolean> {
     const sink = this.#sinks.get(user);
     if (sink) {
       sink.deliver(event);
       return true;
     }
-    const online = await this.#route(
-      this.#node.prefix,
-      this.#node.name,
-      JSON.stringify(event),
-      user,
-    );
-    return (online as number) > 0;
+    try {
+      const online = await this.#route(
+        this.#node.prefix,
+        this.#node.name,
+        JSON.stringify(event),
+        user,
+      );
+      return (online as number) > 0;
+    } catch (e) {
+      this.#onError(e);
+      return false;
+    }
   }
 
   toUsers(users: readonly string[], event: ServerEvent, except?: string): void {
@@ -144,6 +168,7 @@ export class RedisRouter implements Router {
   /** Stops listening. */
   async close(): Promise<void> {
     this.#subscriber.off("message", this.#onMessage);
+    this.#subscriber.off("ready", this.#onReconnect);
     try {
       await this.#subscriber.unsubscribe(this.#channel);
     } catch {

@@ -41,6 +41,8 @@ export class SeenStreams {
   /** Streams with a position not yet acknowledged. */
   #unacked = false;
   readonly #unackedGroups = new Set<string>();
+  /** Messages seen since the last acknowledgement. */
+  pending = 0;
 
   /**
    * Records a durable push; false when it was already seen (do not show it).
@@ -51,11 +53,13 @@ export class SeenStreams {
       if (push.seq <= this.#inbox) return false;
       this.#inbox = push.seq;
       this.#unacked = true;
+      this.pending++;
     } else if (push.ev === "groupmsg") {
       if (!Number.isSafeInteger(push.seq)) return true;
       if (push.seq <= (this.#groups.get(push.group) ?? 0)) return false;
       this.#groups.set(push.group, push.seq);
       this.#unackedGroups.add(push.group);
+      this.pending++;
     }
     return true;
   }
@@ -72,6 +76,7 @@ export class SeenStreams {
     }
     this.#unacked = false;
     this.#unackedGroups.clear();
+    this.pending = 0;
     return ack;
   }
 
@@ -80,6 +85,16 @@ export class SeenStreams {
     return { t: "ack", inbox: this.#inbox, groups: Object.fromEntries(this.#groups) };
   }
 }
+
+/**
+ * Messages shown after which the client acknowledges at once; fewer are
+ * acknowledged {@link ACK_DELAY_MS} after the first of them. Acknowledging
+ * every read would cost the server a read per receiver per burst; this way a
+ * dropped connection re-sends at most this many (not shown twice).
+ */
+export const ACK_EVERY_MESSAGES = 1024;
+/** How long a shown message waits at most for its acknowledgement (ms). */
+export const ACK_DELAY_MS = 50;
 
 /** Where to connect. */
 export interface ConnectOptions {
@@ -105,6 +120,7 @@ export class ServerConnection {
   readonly #seen: SeenStreams;
   /** Writes go out one after another: a request and an ack never interleave. */
   #writes: Promise<void> = Promise.resolve();
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /**
    * Called for every push, once: a message shown before (the server sent it
    * again) is not passed on. It is acknowledged after this returns.
@@ -196,6 +212,8 @@ export class ServerConnection {
    */
   async request(cmd: string, args: string[] = []): Promise<ResponseFrame> {
     if (this.#closeReason !== undefined) throw new ConnectionClosedError(this.#closeReason);
+    // What was shown is acknowledged before anything that may end the session (a logout).
+    this.#ack();
     const id = this.#nextId++;
     const waiter = Promise.withResolvers<ResponseFrame>();
     this.#pending.set(id, waiter);
@@ -217,8 +235,18 @@ export class ServerConnection {
     return write;
   }
 
+  /** Acknowledges now, or soon, what this read showed (see {@link ACK_EVERY_MESSAGES}). */
+  #ackSoon(): void {
+    if (this.#seen.pending >= ACK_EVERY_MESSAGES) return this.#ack();
+    if (this.#seen.pending === 0 || this.#ackTimer !== undefined) return;
+    this.#ackTimer = setTimeout(() => this.#ack(), ACK_DELAY_MS);
+    Deno.unrefTimer(this.#ackTimer);
+  }
+
   /** Acknowledges the messages shown since the last acknowledgement. */
   #ack(): void {
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     const ack = this.#seen.takeAck();
     if (ack === undefined || this.#closeReason !== undefined) return;
     this.#send(encodeFrame(ack)).catch(() => {
@@ -245,8 +273,8 @@ export class ServerConnection {
             this.onError(e instanceof Error ? e.message : String(e));
           }
         }
-        // Everything this read carried has been shown: say so in one frame.
-        this.#ack();
+        // Everything this read carried has been shown.
+        this.#ackSoon();
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted)) {
@@ -291,6 +319,8 @@ export class ServerConnection {
 
   #finish(reason: string): void {
     this.#stopKeepAlive();
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
     this.#closeReason ??= reason;
     for (const w of this.#pending.values()) w.reject(new ConnectionClosedError(this.#closeReason));
     this.#pending.clear();
@@ -302,8 +332,9 @@ export class ServerConnection {
     this.#closed.resolve(this.#closeReason);
   }
 
-  /** Closes the connection. */
+  /** Closes the connection (after acknowledging what was shown). */
   close(): void {
+    this.#ack();
     this.#stopKeepAlive();
     this.#closeReason ??= "closed";
     try {

@@ -123,14 +123,17 @@ export function connectionsAllowedByFileLimit(wanted: number): number | undefine
   if (Deno.build.os === "windows") return undefined;
   const files: Deno.FsFile[] = [];
   const most = wanted + FILE_DESCRIPTOR_RESERVE;
+  let full = false;
   try {
     while (files.length < most) files.push(Deno.openSync("/dev/null"));
-  } catch {
-    // out of descriptors (or no /dev/null): what was opened is the room left
+  } catch (e) {
+    // Out of descriptors: what was opened is the room left. Anything else
+    // (no /dev/null, no permission to read it) says nothing about the limit.
+    full = /too many open files|os error 24/i.test(e instanceof Error ? e.message : String(e));
   } finally {
     for (const f of files) f.close();
   }
-  if (files.length >= most) return undefined;
+  if (!full) return undefined;
   return Math.max(1, files.length - FILE_DESCRIPTOR_RESERVE);
 }
 

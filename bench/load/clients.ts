@@ -12,6 +12,7 @@
  * @module
  */
 
+import { ACK_DELAY_MS, ACK_EVERY_MESSAGES } from "../../client/connection.ts";
 import { PROTOCOL_VERSION } from "../../shared/limits.ts";
 import { type AckFrame, frameLine } from "../../shared/protocol.ts";
 
@@ -128,8 +129,8 @@ abstract class BaseClient implements LoadClient {
   abstract join(group: string): Promise<void>;
   /** A line without a marker; setup replies, errors, pings. */
   protected abstract onLine(line: string): void;
-  /** Called with the complete lines of each read, after they were handled. */
-  protected afterRead(_text: string): void {}
+  /** Called with the complete lines of each read and how many carried a marker, after they were handled. */
+  protected afterRead(_text: string, _marked: number): void {}
 
   protected queue(text: string): void {
     this.#out.push(text);
@@ -211,11 +212,13 @@ abstract class BaseClient implements LoadClient {
     // The next bar at or after `start`, searched again only once passed, so
     // lines without one (replies) do not each scan the rest of the read.
     let bar = -2;
+    let marked = 0;
     for (;;) {
       const nl = s.indexOf("\n", start);
       if (nl === -1) break;
       if (bar !== -1 && bar < start) bar = s.indexOf("|", start);
       if (bar !== -1 && bar < nl && parseMark(s, bar, nl, this.#mark)) {
+        marked++;
         this.onMark(this.#mark[0], this.#mark[1], now);
       } else {
         this.onLine(s.slice(start, nl));
@@ -223,7 +226,7 @@ abstract class BaseClient implements LoadClient {
       start = nl + 1;
     }
     this.#carry = start === s.length ? "" : s.slice(start);
-    if (start > 0) this.afterRead(start === s.length ? s : s.slice(0, start));
+    if (start > 0) this.afterRead(start === s.length ? s : s.slice(0, start), marked);
   }
 
   close(): void {
@@ -290,23 +293,50 @@ class TessengerClient extends BaseClient {
   }
 
   /**
-   * Acknowledges what the read carried, as a real client does: the last
-   * private and group message's seq, found with two searches from the end.
+   * Acknowledges what it received as the real client does (client/connection.ts):
+   * once ACK_EVERY_MESSAGES are pending, or ACK_DELAY_MS after the first. The
+   * last private and group seq of each read are found with two searches from
+   * the end.
    */
-  protected override afterRead(text: string): void {
+  protected override afterRead(text: string, marked: number): void {
     if (!this.#loggedIn) return;
-    const ack: AckFrame = { t: "ack" };
     const inbox = lastSeq(text, '"ev":"msg",');
-    if (inbox !== undefined) ack.inbox = inbox;
+    if (inbox !== undefined) this.#ackInbox = inbox;
     const g = text.lastIndexOf(GROUP_PUSH);
     if (g !== -1) {
       const nameEnd = text.indexOf('"', g + GROUP_PUSH.length);
       const seq = lastSeq(text, GROUP_PUSH, g);
       if (nameEnd !== -1 && seq !== undefined) {
-        ack.groups = { [text.slice(g + GROUP_PUSH.length, nameEnd)]: seq };
+        this.#ackGroups.set(text.slice(g + GROUP_PUSH.length, nameEnd), seq);
       }
     }
+    if (inbox === undefined && g === -1) return;
+    this.#unacked += Math.max(1, marked);
+    if (this.#unacked >= ACK_EVERY_MESSAGES) this.#ack();
+    else this.#ackTimer ??= setTimeout(() => this.#ack(), ACK_DELAY_MS);
+  }
+
+  #ackInbox: number | undefined;
+  readonly #ackGroups = new Map<string, number>();
+  #unacked = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+
+  #ack(): void {
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    this.#unacked = 0;
+    const ack: AckFrame = { t: "ack" };
+    if (this.#ackInbox !== undefined) ack.inbox = this.#ackInbox;
+    if (this.#ackGroups.size > 0) ack.groups = Object.fromEntries(this.#ackGroups);
+    this.#ackInbox = undefined;
+    this.#ackGroups.clear();
     if (ack.inbox !== undefined || ack.groups !== undefined) this.send(frameLine(ack));
+  }
+
+  override close(): void {
+    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    super.close();
   }
 }
 

@@ -7,15 +7,20 @@
  */
 
 import { basename } from "node:path";
-import { isLoopback } from "../shared/address.ts";
-import { COMMANDS, findCommand, parseCommandLine } from "../shared/commands.ts";
+import { addressKey, isLoopback } from "../shared/address.ts";
+import { COMMANDS, type CommandSpec, findCommand, parseCommandLine } from "../shared/commands.ts";
 import type { PushFrame, ResponseFrame, TransferPush } from "../shared/protocol.ts";
+import type { Clock } from "../shared/time.ts";
 import { formatProgress } from "../shared/transfer/progress.ts";
+import { helpLines, lengthError, unknownCommandText } from "./commands.ts";
 import { ConnectionClosedError, ServerConnection } from "./connection.ts";
+import { explainConnectError } from "./connect_error.ts";
+import type { ClientEvent } from "./events.ts";
+import { mentionsUser } from "./format.ts";
 import type { ClientIO } from "./io.ts";
 import { describeFile, TransferEndpoint, type TransferHandle } from "./transfer_driver.ts";
 import { ClientOutput } from "./output.ts";
-import type { Roster } from "./roster.ts";
+import { Roster } from "./roster.ts";
 import type { Style } from "./style.ts";
 
 /** Settings of {@link runClient}. */
@@ -39,7 +44,12 @@ export interface ClientOptions {
   style?: Style;
   /** Names seen during the session, for tab completion. */
   roster?: Roster;
+  /** What "today" is, for the `HH:MM` timestamps of a terminal. Default the system clock. */
+  clock?: Clock;
 }
+
+/** The commands the `ready` event lists (aliases left out). */
+const COMMAND_NAMES = COMMANDS.map((c) => c.name);
 
 /** Transfers at least this large show progress on a terminal. */
 const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
@@ -57,7 +67,7 @@ export const EXIT = { ok: 0, failed: 1 } as const;
  */
 export async function runClient(options: ClientOptions): Promise<number> {
   const { io } = options;
-  const output = new ClientOutput(io, options);
+  const output = new ClientOutput(io, { ...options, shortTimes: io.interactive && !options.json });
   let conn: ServerConnection;
   try {
     conn = await ServerConnection.connect({
@@ -66,7 +76,8 @@ export async function runClient(options: ClientOptions): Promise<number> {
       tls: options.tls,
     });
   } catch (e) {
-    const message = `Cannot connect to ${options.host}:${options.port}: ${errorText(e)}`;
+    const why = explainConnectError(errorText(e), { host: options.host, tls: !!options.tls });
+    const message = `Cannot connect to ${addressKey({ hostname: options.host, port: options.port })}: ${why}`;
     output.emit({ kind: "error", code: "connect", message });
     return EXIT.failed;
   }
@@ -115,7 +126,12 @@ class ChatClient {
   readonly #transfers = new Set<TransferHandle>();
   #progressTimer: ReturnType<typeof setInterval> | undefined;
   readonly #out: ClientOutput;
+  readonly #roster: Roster;
   #user = "";
+  /** The last user who sent a private message: where `/r` goes. */
+  #lastSender: string | undefined;
+  /** Where lines without a command go (`/query`). */
+  #target: string | undefined;
 
   constructor(
     conn: ServerConnection,
@@ -127,14 +143,30 @@ class ChatClient {
     this.#io = options.io;
     this.#endpoint = endpoint;
     this.#out = output;
+    this.#roster = options.roster ?? new Roster();
     conn.onPush = (p) => this.#onPush(p);
     conn.onError = (m) =>
-      this.#out.emit({ kind: "error", code: "server_error", message: `Server error: ${m}` });
+      this.#show({ kind: "error", code: "server_error", message: `Server error: ${m}` });
   }
 
-  /** Prompts are shown only in text mode. */
+  /** Shows an event, and learns the names in it. */
+  #show(event: ClientEvent): void {
+    this.#roster.learn(event);
+    this.#out.emit(event);
+  }
+
+  /** A line from the client itself, as the answer to a command it ran locally. */
+  #answer(cmd: string, ok: boolean, code: string, lines: string[]): void {
+    this.#show({ kind: "response", cmd, args: [], res: { t: "res", id: 0, ok, code, lines } });
+  }
+
+  /** Prompts are shown only in text mode; the prompt names the `/query` target. */
   #readLine(prompt: string, options?: { secret?: boolean }): Promise<string | null> {
     return this.#io.readLine(this.#out.json ? "" : prompt, options);
+  }
+
+  #prompt(): string {
+    return this.#target === undefined ? "> " : `${this.#target}> `;
   }
 
   async run(): Promise<number> {
@@ -142,10 +174,15 @@ class ChatClient {
     try {
       const login = await Promise.race([this.#login(), lost]);
       if (login !== true) return login === "lost" ? this.#lost() : EXIT.failed;
-      this.#out.emit({ kind: "ready", user: this.#user, commands: COMMANDS.map((c) => c.name) });
+      this.#out.user = this.#user;
+      this.#show({
+        kind: "ready",
+        user: this.#user,
+        commands: COMMAND_NAMES,
+      });
       if (this.#io.interactive) this.#primeCompletion();
       while (true) {
-        const line = await Promise.race([this.#readLine("> "), lost]);
+        const line = await Promise.race([this.#readLine(this.#prompt()), lost]);
         if (line === "lost") return this.#lost();
         // At the end of piped input, let running transfers finish before logging out.
         if (line === null) await this.#waitForTransfers(lost);
@@ -160,19 +197,27 @@ class ChatClient {
 
   async #lost(): Promise<number> {
     const reason = await this.#conn.closed;
-    this.#out.emit({ kind: "disconnected", reason });
+    this.#show({ kind: "disconnected", reason });
     return EXIT.failed;
   }
 
-  /** Asks for a username, then a password, as SPEC §2 describes. */
+  /**
+   * Asks for a username, then a password, as SPEC §2 describes. On a terminal
+   * a wrong one is asked again; from a pipe or a script the login ends at the
+   * first wrong answer, so the lines after it are never sent as retries.
+   */
   async #login(): Promise<true | number> {
+    const retry = this.#io.interactive;
     while (true) {
       const name = await this.#readLine("Username: ");
       if (name === null) return EXIT.failed;
       const res = await this.#conn.request("user", [name]);
       this.#printLines(res, "user", [name]);
-      if (res.code === "unknown_user" || res.code === "usage") continue;
-      if (!res.ok) return EXIT.failed;
+      if (res.code === "unknown_user" || res.code === "usage") {
+        if (retry) continue;
+        return this.#loginFailed("username");
+      }
+      if (!res.ok) return this.#loginFailed();
       while (true) {
         const password = await this.#readLine("Password: ", { secret: true });
         if (password === null) return EXIT.failed;
@@ -182,43 +227,121 @@ class ChatClient {
           this.#user = String(res.data?.user ?? name);
           return true;
         }
-        if (res.code !== "bad_password") return EXIT.failed;
+        if (res.code !== "bad_password") return this.#loginFailed();
+        if (!retry) return this.#loginFailed("password");
       }
     }
+  }
+
+  /** Ends a failed login, saying how long a block lasts and why a script gets no retry. */
+  #loginFailed(wrong?: "username" | "password"): number {
+    if (wrong !== undefined) {
+      this.#show({
+        kind: "error",
+        code: "login_failed",
+        message: `Login failed: wrong ${wrong}. Input is not a terminal, so it is not asked again.`,
+      });
+    }
+    return EXIT.failed;
   }
 
   /** Runs one typed line; returns an exit code when the session is over. */
   async #command(line: string): Promise<number | undefined> {
     if (line.trim() === "") return undefined;
+    if (!line.trimStart().startsWith("/")) return await this.#plainLine(line);
     const { name, args } = parseCommandLine(line);
     const spec = findCommand(name);
     if (!spec) {
-      this.#out.emit({
-        kind: "error",
-        code: "unknown_command",
-        message: "Error. Invalid command!",
-      });
+      this.#show({ kind: "error", code: "unknown_command", message: unknownCommandText(name) });
       return undefined;
     }
-    if (name === "p2pvideo" && args.length === 2) {
+    const tooLong = lengthError(spec, args);
+    if (tooLong !== undefined) {
+      this.#answer(spec.name, false, "too_long", [tooLong]);
+      return undefined;
+    }
+    if (spec.local) {
+      await this.#local(spec, args);
+      return undefined;
+    }
+    if (spec.name === "p2pvideo" && args.length === 2) {
       await this.#sendFile(args[0], args[1]);
       return undefined;
     }
     // Transfers end with the session: cancel them (and say so) before the goodbye.
-    if (name === "logout") await this.stopTransfers();
-    const res = await this.#conn.request(name, args);
-    this.#printLines(res, name, args);
-    if (name === "logout" && res.ok) return EXIT.ok;
+    if (spec.name === "logout") await this.stopTransfers();
+    return await this.#send(spec.name, args);
+  }
+
+  /** Sends a command to the server and shows the answer. */
+  async #send(cmd: string, args: string[]): Promise<number | undefined> {
+    const res = await this.#conn.request(cmd, args);
+    this.#printLines(res, cmd, args);
+    if (cmd === "logout" && res.ok) return EXIT.ok;
     return undefined;
   }
 
+  /** A line without a command: a message to the `/query` target, if there is one. */
+  async #plainLine(line: string): Promise<undefined> {
+    const target = this.#target;
+    if (target === undefined) {
+      this.#show({
+        kind: "error",
+        code: "unknown_command",
+        message: "Error. Invalid command! Commands start with /; " +
+          "/query USER sends the lines you type to USER.",
+      });
+      return undefined;
+    }
+    const group = this.#roster.groups.has(target);
+    const cmd = group ? "groupmsg" : "msgto";
+    const tooLong = lengthError(findCommand(cmd)!, [target, line]);
+    if (tooLong !== undefined) this.#answer(cmd, false, "too_long", [tooLong]);
+    else await this.#send(cmd, [target, line]);
+    return undefined;
+  }
+
+  /** The commands the client answers itself: `/help`, `/r`, `/query`. */
+  async #local(spec: CommandSpec, args: string[]): Promise<void> {
+    switch (spec.name) {
+      case "help": {
+        const { ok, lines } = helpLines(args[0]);
+        this.#answer("help", ok, ok ? "ok" : "unknown_command", lines);
+        return;
+      }
+      case "r":
+        if (args.length === 0) {
+          this.#answer("r", false, "usage", ["Usage: /r TEXT"]);
+        } else if (this.#lastSender === undefined) {
+          this.#answer("r", false, "no_sender", [
+            "Nobody has sent you a private message yet: /r replies to the last who did.",
+          ]);
+        } else {
+          await this.#send("msgto", [this.#lastSender, args[0]]);
+        }
+        return;
+      case "query":
+        this.#target = args[0];
+        this.#answer(
+          "query",
+          true,
+          "ok",
+          [
+            args[0] === undefined
+              ? "Lines without a command are no longer sent."
+              : `Lines without a command now go to ${args[0]}. Type /query alone to stop.`,
+          ],
+        );
+        return;
+    }
+  }
   // /p2pvideo USER FILE: check the file, ask the server, then send over UDP in the background.
   async #sendFile(to: string, path: string): Promise<void> {
     let info;
     try {
       const stat = await Deno.stat(path);
       if (!stat.isFile) {
-        this.#out.emit({
+        this.#show({
           kind: "error",
           code: "bad_file",
           message: `Cannot send ${path}: not a regular file.`,
@@ -232,7 +355,7 @@ class ChatClient {
         : e instanceof Deno.errors.PermissionDenied
         ? "permission denied"
         : errorText(e);
-      this.#out.emit({ kind: "error", code: "bad_file", message: `Cannot send ${path}: ${why}.` });
+      this.#show({ kind: "error", code: "bad_file", message: `Cannot send ${path}: ${why}.` });
       return;
     }
     const res = await this.#conn.request("p2pvideo", [
@@ -285,7 +408,7 @@ class ChatClient {
         p.fromIp,
       );
     } catch (e) {
-      this.#out.emit({
+      this.#show({
         kind: "transfer",
         direction: "receive",
         file: p.file,
@@ -315,7 +438,7 @@ class ChatClient {
     handle.done.then((result) => {
       this.#transfers.delete(handle);
       this.#showProgress();
-      this.#out.emit({
+      this.#show({
         kind: "transfer",
         direction: handle.direction,
         file,
@@ -377,7 +500,7 @@ class ChatClient {
     for (const cmd of ["activeuser", "groups"]) {
       try {
         const res = await this.#conn.request(cmd);
-        this.#out.roster.learn({ kind: "response", cmd, args: [], res });
+        this.#roster.learn({ kind: "response", cmd, args: [], res });
       } catch {
         return; // the connection ended; the main loop reports it
       }
@@ -386,11 +509,15 @@ class ChatClient {
 
   /** Shows a response (the password, for `pass`, is never passed in). */
   #printLines(res: ResponseFrame, cmd: string, args: string[]): void {
-    this.#out.emit({ kind: "response", cmd, args, res });
+    this.#show({ kind: "response", cmd, args, res });
   }
 
   #onPush(p: PushFrame): void {
-    this.#out.emit({ kind: "push", push: p });
+    if (p.ev === "msg") this.#lastSender = p.from;
+    this.#show({ kind: "push", push: p });
+    if ((p.ev === "msg" || p.ev === "groupmsg") && mentionsUser(p.text, this.#user)) {
+      this.#io.bell?.();
+    }
     if (p.ev === "transfer") this.#receiveFile(p);
   }
 

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { X509Certificate } from "node:crypto";
 import {
   parseByteSize,
   parseFlags,
@@ -105,6 +106,37 @@ export function parseClientArgs(argv: string[]): ClientCommand {
   }
 }
 
+/** Why a `--ca` file is not a PEM certificate (or a bundle of them), or undefined. */
+function certificateProblem(pem: string): string | undefined {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]*-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) {
+    return 'holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" block); ' +
+      "give the CA's certificate, or the server's own if it is self-signed.";
+  }
+  for (const block of blocks) {
+    try {
+      new X509Certificate(block);
+    } catch (e) {
+      return `holds a certificate that cannot be read: ${e instanceof Error ? e.message : e}`;
+    }
+  }
+  return undefined;
+}
+
+/** Why `dir` cannot take received files, or undefined when it can. */
+async function checkDownloadsDir(dir: string): Promise<string | undefined> {
+  try {
+    if ((await Deno.stat(dir)).isDirectory) return undefined;
+    return `--downloads ${dir} is not a directory.`;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      return `the downloads directory ${dir} does not exist; create it, or pass another with ` +
+        "--downloads DIR.";
+    }
+    return `cannot use the downloads directory ${dir}: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
 /** Runs `tessenger client ARGS`; returns the exit code. */
 export async function clientMain(argv: string[]): Promise<number> {
   const cmd = parseClientArgs(argv);
@@ -112,12 +144,18 @@ export async function clientMain(argv: string[]): Promise<number> {
     console.log(CLIENT_HELP);
     return 0;
   }
+  const downloads = await checkDownloadsDir(cmd.downloadsDir);
+  if (downloads !== undefined) {
+    console.error(`tessenger client: ${downloads}`);
+    return 1;
+  }
   let tls: { caCerts?: string[] } | undefined;
   if (cmd.tls) {
     tls = {};
     if (cmd.caFile !== undefined) {
+      let pem: string;
       try {
-        tls.caCerts = [await Deno.readTextFile(cmd.caFile)];
+        pem = await Deno.readTextFile(cmd.caFile);
       } catch (e) {
         console.error(
           `tessenger client: cannot read CA file ${JSON.stringify(cmd.caFile)}: ${
@@ -126,6 +164,12 @@ export async function clientMain(argv: string[]): Promise<number> {
         );
         return 1;
       }
+      const problem = certificateProblem(pem);
+      if (problem !== undefined) {
+        console.error(`tessenger client: --ca ${cmd.caFile} ${problem}`);
+        return 1;
+      }
+      tls.caCerts = [pem];
     }
   }
   const roster = new Roster();

@@ -7,6 +7,7 @@
 
 import {
   KEEPALIVE_INTERVAL_MS,
+  MAX_FRAME_BYTES,
   MAX_SERVER_FRAME_BYTES,
   PROTOCOL_VERSION,
 } from "../shared/limits.ts";
@@ -134,10 +135,10 @@ export class ServerConnection {
     return (this.#conn.remoteAddr as Deno.NetAddr).hostname;
   }
 
-  private constructor(conn: Deno.Conn, seen: SeenStreams) {
+  private constructor(conn: Deno.Conn, seen: SeenStreams, tls: boolean) {
     this.#conn = conn;
     this.#seen = seen;
-    this.#readLoop();
+    this.#readLoop(tls);
   }
 
   /**
@@ -154,7 +155,7 @@ export class ServerConnection {
         caCerts: options.tls.caCerts,
       })
       : await Deno.connect({ hostname: options.host, port: options.port });
-    const c = new ServerConnection(conn, options.seen ?? new SeenStreams());
+    const c = new ServerConnection(conn, options.seen ?? new SeenStreams(), options.tls !== undefined);
     let res: ResponseFrame;
     try {
       res = await c.request("hello", [String(PROTOCOL_VERSION), `tessenger/${VERSION}`]);
@@ -206,7 +207,9 @@ export class ServerConnection {
   }
 
   /**
-   * Sends a request and waits for its response.
+   * Sends a request and waits for its response. A request longer than the
+   * server reads ({@link MAX_FRAME_BYTES}) is not sent: it gets a `too_long`
+   * failure at once (the server could not say which request it refused).
    *
    * @throws {ConnectionClosedError} if the connection ends first.
    */
@@ -215,10 +218,23 @@ export class ServerConnection {
     // What was shown is acknowledged before anything that may end the session (a logout).
     this.#ack();
     const id = this.#nextId++;
+    const bytes = encodeFrame({ t: "req", id, cmd, args });
+    if (bytes.length > MAX_FRAME_BYTES) {
+      return {
+        t: "res",
+        id,
+        ok: false,
+        code: "too_long",
+        lines: [
+          `Too long to send: ${bytes.length} bytes, the server reads at most ${MAX_FRAME_BYTES} ` +
+          "per command. Nothing was sent.",
+        ],
+      };
+    }
     const waiter = Promise.withResolvers<ResponseFrame>();
     this.#pending.set(id, waiter);
     try {
-      await this.#send(encodeFrame({ t: "req", id, cmd, args }));
+      await this.#send(bytes);
     } catch (e) {
       this.#finish(`Cannot send to the server: ${e instanceof Error ? e.message : e}`);
     }
@@ -254,14 +270,21 @@ export class ServerConnection {
     });
   }
 
-  async #readLoop(): Promise<void> {
+  async #readLoop(tls: boolean): Promise<void> {
     const decoder = new FrameDecoder(MAX_SERVER_FRAME_BYTES);
     const buf = new Uint8Array(16 * 1024);
     let reason = "The server closed the connection.";
+    let first = true;
     try {
       while (true) {
         const n = await this.#conn.read(buf);
         if (n === null) break;
+        // A TLS record (an alert, a handshake) where a JSON line should be.
+        if (first && !tls && n >= 2 && (buf[0] === 0x15 || buf[0] === 0x16) && buf[1] === 3) {
+          reason = "The server answered with TLS.";
+          break;
+        }
+        first = false;
         for (const item of decoder.push(buf.subarray(0, n))) {
           if (item instanceof FrameError) {
             this.onError(item.message);

@@ -22,18 +22,68 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
 }
 
+/** Who is reading, and when: what makes a line personal. */
+export interface Viewer {
+  /** The logged-in user: mentions of this name in messages are highlighted. */
+  self?: string;
+  /** Today's date as `DD Mon YYYY`: timestamps of today are shown as `HH:MM`. */
+  today?: string;
+}
+
+/**
+ * A timestamp as shown: `HH:MM` when it is of `today`, as sent otherwise.
+ *
+ * @example
+ * ```ts
+ * displayTime("01 Jun 2023 15:00:01", "01 Jun 2023"); // "15:00"
+ * displayTime("31 May 2023 15:00:01", "01 Jun 2023"); // "31 May 2023 15:00:01"
+ * ```
+ */
+export function displayTime(ts: string, today?: string): string {
+  if (today === undefined || !ts.startsWith(`${today} `)) return ts;
+  const time = ts.slice(today.length + 1);
+  return /^\d\d:\d\d:\d\d$/.test(time) ? time.slice(0, 5) : ts;
+}
+
+/** The pattern of `user` as a word of a message, any case (`@Yoda`, `yoda:`). */
+function mentionPattern(user: string): RegExp {
+  const name = user.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![A-Za-z0-9_.-])${name}(?![A-Za-z0-9_-])`, "gi");
+}
+
+/**
+ * Whether a message from someone else names `user` as a word.
+ *
+ * @example
+ * ```ts
+ * mentionsUser("ask @yoda about it", "Yoda"); // true
+ * mentionsUser("Yodaism", "Yoda"); // false
+ * ```
+ */
+export function mentionsUser(text: string, user: string | undefined): boolean {
+  return user !== undefined && user !== "" && mentionPattern(user).test(text);
+}
+
+/** Message text, sanitized, with mentions of the viewer highlighted. */
+function messageText(text: string, style: Style, self: string | undefined): string {
+  const clean = sanitize(text);
+  if (self === undefined || self === "") return clean;
+  return clean.replace(mentionPattern(self), (m) => style.mention(m));
+}
+
 /**
  * The line the client prints for a push from the server. Text from the
  * network is {@link sanitize}d before it is styled.
  */
-export function formatPush(p: PushFrame, style: Style = plainStyle): string {
+export function formatPush(p: PushFrame, style: Style = plainStyle, viewer: Viewer = {}): string {
   const s = sanitize;
+  const time = (ts: string) => style.time(s(displayTime(ts, viewer.today)));
   switch (p.ev) {
     case "msg":
-      return `${style.time(s(p.ts))}, ${style.name(s(p.from))}: ${s(p.text)}`;
+      return `${time(p.ts)}, ${style.name(s(p.from))}: ${messageText(p.text, style, viewer.self)}`;
     case "groupmsg":
-      return `${style.time(s(p.ts))}, ${style.group(s(p.group))}, ${style.name(s(p.from))}: ` +
-        s(p.text);
+      return `${time(p.ts)}, ${style.group(s(p.group))}, ${style.name(s(p.from))}: ` +
+        messageText(p.text, style, viewer.self);
     case "invite":
       return style.system(
         `${s(p.from)} invited you to the group chat ${s(p.group)} ` +
@@ -74,7 +124,7 @@ export interface OutputLine {
 }
 
 /** What a formatter needs besides the event. */
-export interface FormatState {
+export interface FormatState extends Viewer {
   style: Style;
 }
 
@@ -96,9 +146,9 @@ export function formatEvent(event: ClientEvent, state: FormatState): OutputLine[
   const { style } = state;
   switch (event.kind) {
     case "response":
-      return formatResponse(event.cmd, event.res, style);
+      return formatResponse(event.cmd, event.res, style, state.today);
     case "push":
-      return [out(formatPush(event.push, style))];
+      return [out(formatPush(event.push, style, state))];
     case "ready":
       return [out(formatCommandList(event.commands, style))];
     case "error":
@@ -110,24 +160,25 @@ export function formatEvent(event: ClientEvent, state: FormatState): OutputLine[
   }
 }
 
-/** SPEC §3: `FILE has been uploaded` (sender), `Received FILE from SENDER` (receiver). */
+/**
+ * SPEC §3: `FILE has been uploaded` (sender), `Received FILE from SENDER`
+ * (receiver), which also says where the file was saved.
+ */
 export function formatTransfer(event: TransferEvent, style: Style): OutputLine {
   const file = sanitize(event.file);
   const peer = sanitize(event.peer);
   if (event.ok) {
     if (event.direction === "send") return out(`${file} has been uploaded`);
-    // Saved under another name when SENDER_FILE was taken: say which.
-    const saved = event.path?.split(/[\\/]/).pop();
-    const note = saved && saved !== `${event.peer}_${event.file}`
-      ? ` (saved as ${sanitize(saved)})`
-      : "";
-    return out(`Received ${file} from ${peer}${note}`);
+    const saved = event.path === undefined ? "" : ` (saved as ${sanitize(event.path)})`;
+    return out(`Received ${file} from ${peer}${saved}`);
   }
-  const why = sanitize(event.reason ?? "failed");
+  // The transfer code's reasons begin "Cannot complete transfer: "; the line says that already.
+  const why = sanitize((event.reason ?? "failed").replace(/^Cannot complete transfer: /, ""));
+  const end = /[.!?]$/.test(why) ? "" : ".";
   return err(style.error(
     event.direction === "send"
-      ? `Cannot send ${file} to ${peer}: ${why}`
-      : `Cannot receive ${file} from ${peer}: ${why}`,
+      ? `Cannot send ${file} to ${peer}: ${why}${end}`
+      : `Cannot receive ${file} from ${peer}: ${why}${end}`,
   ));
 }
 
@@ -135,12 +186,17 @@ export function formatTransfer(event: TransferEvent, style: Style): OutputLine {
  * The lines for a response: the server's own lines, with names and groups
  * coloured where the response's data says which they are.
  */
-export function formatResponse(cmd: string, res: ResponseFrame, style: Style): OutputLine[] {
+export function formatResponse(
+  cmd: string,
+  res: ResponseFrame,
+  style: Style,
+  today?: string,
+): OutputLine[] {
   if (!res.ok) return res.lines.map((l) => err(style.error(sanitize(l))));
   const lines = res.lines.map(sanitize);
-  const styled = res.data ? styledLines(cmd, res.data, res.lines, style) : undefined;
+  const styled = res.data ? styledLines(cmd, res.data, res.lines, style, today) : undefined;
   // The server's lines are the reference: the styled form is used only when,
-  // without its colours, it reads exactly the same.
+  // without its colours and with full timestamps, it reads exactly the same.
   if (styled) {
     const plain = styledLines(cmd, res.data!, res.lines, plainStyle);
     if (plain?.length === lines.length && plain.every((l, i) => l === lines[i])) {
@@ -164,8 +220,10 @@ function styledLines(
   data: Data,
   lines: string[],
   style: Style,
+  today?: string,
 ): string[] | undefined {
   const s = sanitize;
+  const time = (ts: string) => style.time(s(displayTime(ts, today)));
   try {
     switch (cmd) {
       case "activeuser": {
@@ -189,9 +247,8 @@ function styledLines(
           header,
           ...messages.map((m) =>
             data.kind === "group"
-              ? `${style.time(s(m.ts))}, ${style.group(target)}, ${style.name(s(m.from))}: ` +
-                s(m.text)
-              : `${style.time(s(m.ts))}, ${style.name(s(m.from))}: ${s(m.text)}`
+              ? `${time(m.ts)}, ${style.group(target)}, ${style.name(s(m.from))}: ` + s(m.text)
+              : `${time(m.ts)}, ${style.name(s(m.from))}: ${s(m.text)}`
           ),
         ];
       }

@@ -14,7 +14,8 @@ import type { ClientEvent } from "./events.ts";
  * - `{"type":"ready","user","commands"}`
  * - `{"type":"error","code","message"}`
  * - `{"type":"disconnected","reason"}`
- * - `{"type":"transfer","direction","file","peer","ok","bytes"?,"elapsedMs"?,"path"?,"via"?,"reason"?}`
+ * - `{"type":"transfer","direction","file","peer","ok","bytes"?,"path"?,"via"?,"reason"?,"elapsedMs"?}`
+ *   (`elapsedMs` in whole milliseconds)
  *
  * @example
  * ```ts
@@ -50,8 +51,9 @@ export function formatJsonEvent(event: ClientEvent): string {
     case "disconnected":
       return JSON.stringify({ type: "disconnected", reason: event.reason });
     case "transfer": {
-      const { kind: _kind, ...fields } = event;
-      return JSON.stringify({ type: "transfer", ...fields });
+      const { kind: _kind, elapsedMs, ...fields } = event;
+      const ms = elapsedMs === undefined ? {} : { elapsedMs: Math.round(elapsedMs) };
+      return JSON.stringify({ type: "transfer", ...fields, ...ms });
     }
   }
 }

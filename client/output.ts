@@ -1,7 +1,8 @@
 /**
  * Where the client's events go: formatted as text (coloured or not) or as
- * JSON lines, onto a {@link ClientIO}. Every event also teaches the
- * {@link Roster} the names completion offers.
+ * JSON lines, onto a {@link ClientIO}. Rendering only: what the client learns
+ * from events (the names completion offers) is the {@link Roster}'s, fed by
+ * the app.
  *
  * @module
  */
@@ -10,8 +11,8 @@ import type { ClientEvent } from "./events.ts";
 import { formatEvent } from "./format.ts";
 import type { ClientIO } from "./io.ts";
 import { formatJsonEvent } from "./json_output.ts";
-import { Roster } from "./roster.ts";
 import { plainStyle, type Style } from "./style.ts";
+import { type Clock, formatTimestamp, systemClock } from "../shared/time.ts";
 
 /** Settings of a {@link ClientOutput}. */
 export interface OutputOptions {
@@ -19,8 +20,13 @@ export interface OutputOptions {
   json?: boolean;
   /** How text lines are coloured. Default {@link plainStyle}. */
   style?: Style;
-  /** Names seen so far; one is made when not given. */
-  roster?: Roster;
+  /**
+   * Show timestamps of today as `HH:MM` (on a terminal; pipes keep the
+   * server's full timestamps). Default false.
+   */
+  shortTimes?: boolean;
+  /** What "today" is. Default the system clock. */
+  clock?: Clock;
 }
 
 /** Shows client events on an IO. */
@@ -28,13 +34,17 @@ export class ClientOutput {
   readonly #io: ClientIO;
   readonly #json: boolean;
   readonly #style: Style;
-  readonly roster: Roster;
+  readonly #shortTimes: boolean;
+  readonly #clock: Clock;
+  /** The logged-in user, once known: mentions of this name are highlighted. */
+  user: string | undefined;
 
   constructor(io: ClientIO, options: OutputOptions = {}) {
     this.#io = io;
     this.#json = options.json ?? false;
     this.#style = options.style ?? plainStyle;
-    this.roster = options.roster ?? new Roster();
+    this.#shortTimes = options.shortTimes ?? false;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** True in `--json` mode. */
@@ -44,12 +54,12 @@ export class ClientOutput {
 
   /** Shows one event. */
   emit(event: ClientEvent): void {
-    this.roster.learn(event);
     if (this.#json) {
       this.#io.print(formatJsonEvent(event));
       return;
     }
-    for (const line of formatEvent(event, { style: this.#style })) {
+    const today = this.#shortTimes ? formatTimestamp(this.#clock()).slice(0, 11) : undefined;
+    for (const line of formatEvent(event, { style: this.#style, self: this.user, today })) {
       if (line.error) this.#io.error(line.text);
       else this.#io.print(line.text);
     }

@@ -21,6 +21,8 @@ export interface Style {
   system(text: string): string;
   /** A timestamp. */
   time(ts: string): string;
+  /** The reader's own name where a message mentions it. */
+  mention(text: string): string;
 }
 
 const identity = (s: string) => s;
@@ -32,6 +34,7 @@ export const plainStyle: Style = {
   error: identity,
   system: identity,
   time: identity,
+  mention: identity,
 };
 
 const sgr = (code: string) => (s: string) => `\x1b[${code}m${s}\x1b[0m`;
@@ -59,6 +62,7 @@ export const ansiStyle: Style = {
   error: sgr("31"),
   system: sgr("33"),
   time: sgr("2"),
+  mention: sgr("1;7"),
 };
 
 /** What {@link shouldUseColor} looks at. */

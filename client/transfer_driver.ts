@@ -791,7 +791,8 @@ export class TransferEndpoint {
   #ioFailed(t: Transfer, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
     t.committing = false; // the file was not saved
-    t.machine.cancel(`file error: ${message}`, this.#now(), CancelCode.IoError);
+    // The OS's message names local paths: it stays here; the peer learns only the kind.
+    t.machine.cancel(`file error: ${message}`, this.#now(), CancelCode.IoError, "file error");
   }
 
   #settle(t: Transfer, result: TransferResult): void {

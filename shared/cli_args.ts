@@ -64,15 +64,29 @@ export function parseByteSize(text: string, what: string, base: 1000 | 1024 = 10
 /**
  * Maps a `node:util` parseArgs error to a one-line {@link UsageError}.
  */
-export function argsError(e: unknown, usage: string): UsageError {
+export function argsError(e: unknown, usage: string, argv: string[] = []): UsageError {
   const first = (e instanceof Error ? e.message : String(e)).split("\n")[0];
   // Node's wording goes on with advice about positionals; the option is what matters.
   const unknown = /^Unknown option '[^']+'/.exec(first);
-  return new UsageError(unknown ? unknown[0] : first, usage);
+  if (unknown) return new UsageError(unknown[0], usage);
+  // "--port --json": the value is missing, and what follows is another option.
+  const ambiguous = /^Option '(-[^' ]+)' argument is ambiguous/.exec(first);
+  if (ambiguous) {
+    const next = argv[argv.indexOf(ambiguous[1]) + 1];
+    return new UsageError(
+      `Missing value for ${ambiguous[1]}${next === undefined ? "" : ` (found ${next})`}`,
+      usage,
+    );
+  }
+  const missing = /^Option '(-[^' ]+)(?: <value>)?' argument missing/.exec(first);
+  if (missing) return new UsageError(`Missing value for ${missing[1]}`, usage);
+  return new UsageError(first, usage);
 }
 
 /**
- * Parses flags and positionals strictly (unknown flags are errors).
+ * Parses flags and positionals strictly (unknown flags are errors). A value
+ * that looks like a negative number (`--port -5`) is taken as the flag's
+ * value, so that its own check says what is wrong with it.
  *
  * @throws {UsageError} with a one-line reason and `usage`.
  */
@@ -81,9 +95,20 @@ export function parseFlags<O extends ParseArgsOptionsConfig>(
   options: O,
   usage: string,
 ) {
+  const args = argv.flatMap((arg, i) => {
+    const next = argv[i + 1];
+    const option = arg.startsWith("--") ? options[arg.slice(2)] : undefined;
+    if (option?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      return [`${arg}=${next}`];
+    }
+    const previous = argv[i - 1];
+    const takenBy = previous?.startsWith("--") ? options[previous.slice(2)] : undefined;
+    if (takenBy?.type === "string" && /^-\d/.test(arg)) return [];
+    return [arg];
+  });
   try {
-    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+    return parseArgs({ args, allowPositionals: true, strict: true, options });
   } catch (e) {
-    throw argsError(e, usage);
+    throw argsError(e, usage, args);
   }
 }

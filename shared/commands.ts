@@ -27,6 +27,10 @@ export interface CommandSpec {
   optional?: string[];
   /** One line saying what it does. */
   summary: string;
+  /** Other names that run the same command (`/quit` for `/logout`). */
+  aliases?: string[];
+  /** Answered by the client itself; the server never sees it. */
+  local?: boolean;
 }
 
 /** Every command a logged-in user can type, in the order `/help` lists them. */
@@ -60,13 +64,35 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   { name: "groups", params: [], summary: "list your groups and invitations" },
   { name: "leavegroup", params: ["GROUP"], summary: "leave a group" },
-  { name: "help", params: [], summary: "list the commands" },
-  { name: "logout", params: [], summary: "end the session" },
+  {
+    name: "r",
+    params: [],
+    rest: "TEXT",
+    summary: "reply to the last user who sent you a private message",
+    local: true,
+  },
+  {
+    name: "query",
+    params: [],
+    optional: ["USER|GROUP"],
+    summary: "send the lines you type without a command to USER or GROUP; alone: stop",
+    local: true,
+  },
+  {
+    name: "help",
+    params: [],
+    optional: ["COMMAND"],
+    summary: "list the commands, or explain one",
+    local: true,
+  },
+  { name: "logout", params: [], summary: "end the session", aliases: ["quit", "exit"] },
 ];
 
-const BY_NAME = new Map(COMMANDS.map((c) => [c.name, c]));
+const BY_NAME = new Map(
+  COMMANDS.flatMap((c) => [c.name, ...c.aliases ?? []].map((name) => [name, c] as const)),
+);
 
-/** Looks a command up by its verb (without the slash). */
+/** Looks a command up by its verb or an alias (without the slash). */
 export function findCommand(name: string): CommandSpec | undefined {
   return BY_NAME.get(name);
 }
@@ -100,12 +126,14 @@ export interface ParsedLine {
 
 /**
  * Splits a typed line by the command's shape: words are separated by spaces,
- * and a `rest` parameter keeps everything after the last fixed argument,
- * spaces included.
+ * and a `rest` parameter keeps everything after the space that ends the last
+ * fixed argument, spaces included (leading ones too). A `rest` of spaces only
+ * counts as missing.
  *
  * @example
  * ```ts
  * parseCommandLine("/msgto bob hello  there"); // { name: "msgto", args: ["bob", "hello  there"] }
+ * parseCommandLine("/msgto bob   indented"); // { name: "msgto", args: ["bob", "  indented"] }
  * ```
  */
 export function parseCommandLine(line: string): ParsedLine {
@@ -129,6 +157,6 @@ export function parseCommandLine(line: string): ParsedLine {
     args.push(rest.slice(0, end));
     rest = rest.slice(end + 1);
   }
-  if (spec?.rest && rest.replace(/^ +/, "") !== "") args.push(rest.replace(/^ +/, ""));
+  if (spec?.rest && rest.trim() !== "") args.push(rest);
   return { name, args };
 }

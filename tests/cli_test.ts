@@ -68,7 +68,15 @@ Deno.test("MAX_ATTEMPTS outside 1-5 is refused with the original message", async
 Deno.test("bad ports, IPs, flags and extra arguments get one line and the usage", async () => {
   assertUsageError(await tessenger(["server", "127.0.0.1", "70000"]), /Invalid TCP port: "70000"/);
   assertUsageError(await tessenger(["server", "--port=-1"]), /Invalid TCP port/);
-  assertUsageError(await tessenger(["server", "--port"]), /--port/);
+  assertUsageError(await tessenger(["server", "--port"]), "tessenger: Missing value for --port");
+  assertUsageError(
+    await tessenger(["client", "--port", "-5"]),
+    'tessenger: Invalid TCP port: "-5". Expected an integer 1-65535',
+  );
+  assertUsageError(
+    await tessenger(["client", "--port", "--json"]),
+    "tessenger: Missing value for --port (found --json)",
+  );
   assertUsageError(await tessenger(["server", "999.1.1.1"]), /Invalid server IP: "999.1.1.1"/);
   assertUsageError(await tessenger(["server", "--bogus"]), /Unknown option '--bogus'/);
   assertUsageError(await tessenger(["server", "a", "1", "2", "3"]), /Too many arguments/);
@@ -108,6 +116,99 @@ Deno.test("tessenger user add stores a hashed account the server accepts", async
     } finally {
       await server.close();
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("tessenger user passwd of an account in credentials.txt warns that the file wins and prints its line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const credentials = `${dir}/credentials.txt`;
+    await Deno.writeTextFile(credentials, "# accounts\nYoda wise@!man\nRey scavenger\n");
+    const flags = ["--data-dir", dir, "--credentials", credentials];
+    const add = await tessenger(["user", "add", "Finn", ...flags], "stormtrooper\n");
+    assertEquals([add.code, add.stdout.trim(), add.stderr], [0, "Added user Finn.", ""]);
+    // Rey comes from the file: the server imports it at start.
+    const server = await startServer({ port: 0, dataDir: dir, credentialsPath: credentials });
+    await server.close();
+    const passwd = await tessenger(["user", "passwd", "Rey", ...flags], "jakku\n");
+    assertEquals(passwd.code, 0);
+    const [changed, line] = passwd.stdout.trim().split("\n");
+    assertEquals(changed, "Changed the password of Rey.");
+    assertMatch(line, /^Rey scrypt\$/);
+    assertEquals(
+      passwd.stderr.trim(),
+      `Warning: Rey is also in ${credentials} (line 3), which the server imports at every ` +
+        "start: this password lasts only until the next start. Replace that line with the one " +
+        "below, or delete it.",
+    );
+    // Done as it says, the new password survives a restart.
+    await Deno.writeTextFile(credentials, `# accounts\nYoda wise@!man\n${line}\n`);
+    const again = await startServer({ port: 0, dataDir: dir, credentialsPath: credentials });
+    try {
+      const c = await RawClient.login(again.port, "Rey", "jakku");
+      await c.close();
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task user runs tessenger user, as README says", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "user", "--help"],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assertMatch(new TextDecoder().decode(out.stdout), /^Usage: tessenger user /);
+});
+
+Deno.test("a missing --downloads dir is refused at client start, before any connection", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = `${dir}/nope`;
+    const run = await tessenger(["client", "--port", "1", "--downloads", missing], "");
+    assertEquals(run.code, 1);
+    assertEquals(
+      run.stderr.trim(),
+      `tessenger client: the downloads directory ${missing} does not exist; create it, or ` +
+        "pass another with --downloads DIR.",
+    );
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const file = await tessenger(["client", "--port", "1", "--downloads", `${dir}/file`], "");
+    assertEquals([file.code, file.stderr.trim()], [
+      1,
+      `tessenger client: --downloads ${dir}/file is not a directory.`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("--data-dir creates only its last directory and refuses a path whose parent is missing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const typo = `${dir}/dat/tessenger`;
+    const run = await tessenger(["server", "--port", "0", "--data-dir", typo]);
+    assertEquals(run.code, 1);
+    assertEquals(
+      run.stderr.trim(),
+      `tessenger server: cannot start: Cannot create the data dir ${typo}: ${dir}/dat does not ` +
+        "exist (only the last directory of --data-dir is created)",
+    );
+    assertEquals([...Deno.readDirSync(dir)], []);
+    const user = await tessenger(["user", "add", "Rey", "--data-dir", typo], "scavenger\n");
+    assertEquals(user.code, 1);
+    assertEquals([...Deno.readDirSync(dir)], []);
+    const fresh = `${dir}/fresh`;
+    const server = await startServer({ port: 0, dataDir: fresh, credentialsPath: `${dir}/none` });
+    await server.close();
+    assert((await Deno.stat(`${fresh}/tessenger.db`)).isFile);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -306,14 +306,19 @@ export abstract class TransferMachine {
   }
 
   /**
-   * Abandons the transfer: sends CANCEL with `reason` to the peer and reports `failed`.
-   * Does nothing once the transfer is over.
+   * Abandons the transfer: sends CANCEL with `peerReason` (default `reason`) to the peer and
+   * reports `failed` with `reason`. Does nothing once the transfer is over.
    */
-  cancel(reason: string, now: number, code: CancelCode = CancelCode.Cancelled): void {
+  cancel(
+    reason: string,
+    now: number,
+    code: CancelCode = CancelCode.Cancelled,
+    peerReason: string = reason,
+  ): void {
     this.#advance(now);
     if (this.stateValue === "closed" || this.stateValue === "closing") return;
     if (this.stateValue === "draining") return;
-    this.fail(code, `Cannot complete transfer: cancelled (${reason})`, false, now, reason);
+    this.fail(code, `Cannot complete transfer: cancelled (${reason})`, false, now, peerReason);
   }
 
   /**

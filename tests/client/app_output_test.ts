@@ -1,5 +1,4 @@
 import { runClient } from "../../client/app.ts";
-import type { ClientIO } from "../../client/io.ts";
 import { Roster } from "../../client/roster.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import {
@@ -35,18 +34,9 @@ Deno.test("runClient: login, commands, history, groups, notices and logout in te
   const roster = new Roster();
   const exit = start(s.port, t, { roster });
   try {
-    t.type("Nobody");
-    await t.waitFor("Invalid Username. Please try again");
-    t.type("Yoda", "wrong");
-    await t.waitFor("Invalid Password. Please try again");
-    t.type("wise@!man");
+    t.type("Yoda", "wise@!man");
     await t.waitFor(/^Enter one of the following commands \(\/msgto, .*\/history, /);
-    assertEquals(t.output.slice(0, 3), [
-      "Invalid Username. Please try again",
-      "Invalid Password. Please try again",
-      "Welcome to TESSENGER!",
-    ]);
-    assertEquals(t.printed.slice(0, 2).map((p) => p.error), [true, true]);
+    assertEquals(t.output.slice(0, 1), ["Welcome to TESSENGER!"]);
 
     t.type("/foo");
     await t.waitFor((p) => p.error && p.text === "Error. Invalid command!");
@@ -88,7 +78,7 @@ Deno.test("runClient: login, commands, history, groups, notices and logout in te
     assertEquals(await exit, 0);
     // The announced file never came: logging out cancels it, then says bye.
     assertEquals(t.output.slice(-2), [
-      "Cannot receive clip.mp4 from Hans: Cannot complete transfer: cancelled (the user logged out)",
+      "Cannot receive clip.mp4 from Hans: cancelled (the user logged out).",
       "Bye, Yoda!",
     ]);
     assert(!t.output.some((l) => l.includes("\x1b")), "no colour codes without a style");
@@ -180,22 +170,15 @@ Deno.test("runClient on a terminal learns who is online and the groups right aft
   const earlier = await loginConnection(s, "Yoda");
   await hans.conn.request("creategroup", ["Jedi", "Yoda"]);
   await logoutConnection(earlier);
-  const t = new ScriptedTerminal();
-  const roster = new Roster();
   // The same lines, but the client believes a person is typing at a terminal.
-  const terminal: ClientIO = {
-    interactive: true,
-    readLine: () => t.io.readLine(),
-    print: (text) => t.io.print(text),
-    error: (text) => t.io.error(text),
-    close: () => t.io.close(),
-  };
+  const t = new ScriptedTerminal({ interactive: true });
+  const roster = new Roster();
   const exit = runClient({
     host: "127.0.0.1",
     port: s.port,
     udpPort: 0,
     downloadsDir: ".",
-    io: terminal,
+    io: t.io,
     roster,
   });
   try {

@@ -41,10 +41,10 @@ Deno.test("the client logs in, runs commands and exits 0 after /logout", async (
   }
 });
 
-Deno.test("the client asks again after a bad username or password", async () => {
+Deno.test("on a terminal the client asks again after a bad username or password", async () => {
   const t = await startTestServer();
   try {
-    const term = new ScriptedTerminal();
+    const term = new ScriptedTerminal({ interactive: true });
     const exit = startClient(t, term);
     term.type("Vader");
     await term.waitFor("Invalid Username. Please try again");
@@ -54,6 +54,39 @@ Deno.test("the client asks again after a bad username or password", async () => 
     await term.waitFor("Welcome to TESSENGER!");
     term.type("/logout");
     assertEquals(await exit, 0);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("from a script, a wrong username or password ends the login, and the next lines are not sent", async () => {
+  const t = await startTestServer({ maxAttempts: 3 });
+  try {
+    const term = new ScriptedTerminal();
+    const exit = startClient(t, term);
+    term.type("Obiwan", "bad", "/msgto Hans x", "/logout");
+    assertEquals(await exit, 1);
+    assertEquals(term.printed, [
+      { text: "Invalid Password. Please try again", error: true },
+      {
+        text: "Login failed: wrong password. Input is not a terminal, so it is not asked again.",
+        error: true,
+      },
+    ]);
+    const unknown = new ScriptedTerminal();
+    const exit2 = startClient(t, unknown);
+    unknown.type("Obi", "hellothere");
+    assertEquals(await exit2, 1);
+    assertEquals(unknown.output, [
+      "Invalid Username. Please try again",
+      "Login failed: wrong username. Input is not a terminal, so it is not asked again.",
+    ]);
+    // One failure, not three: the account is not blocked.
+    const again = new ScriptedTerminal();
+    const exit3 = startClient(t, again);
+    again.type("Obiwan", "hellothere", "/logout");
+    assertEquals(await exit3, 0);
+    assert(again.output.includes("Welcome to TESSENGER!"), JSON.stringify(again.output));
   } finally {
     await t.close();
   }
@@ -128,4 +161,17 @@ Deno.test("the client reports a server it cannot reach and exits 1", async () =>
   });
   assertEquals(code, 1);
   assert(term.output[0].startsWith(`Cannot connect to 127.0.0.1:${port}`));
+});
+
+Deno.test("an IPv6 server address is written in brackets, apart from its port", async () => {
+  const term = new ScriptedTerminal();
+  const code = await runClient({
+    host: "::1",
+    port: 1,
+    udpPort: 0,
+    downloadsDir: ".",
+    io: term.io,
+  });
+  assertEquals(code, 1);
+  assert(term.output[0].startsWith("Cannot connect to [::1]:1: "), term.output[0]);
 });

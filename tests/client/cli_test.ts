@@ -46,7 +46,7 @@ Deno.test("tessenger client on a pipe prints no colour codes, even without NO_CO
   try {
     const r = await runCli(
       ["client", "--port", String(s.port)],
-      "Nobody\nYoda\nwise@!man\n/nope\n/groups\n/logout\n",
+      "Yoda\nwise@!man\n/nope\n/groups\n/logout\n",
       { TERM: "xterm-256color" },
     );
     assertEquals(r.code, 0, r.stderr);
@@ -56,7 +56,29 @@ Deno.test("tessenger client on a pipe prints no colour codes, even without NO_CO
     ]);
     assertIncludes(r.stdout, "You are in no group chat and have no invitations.");
     assertIncludes(r.stdout, "Bye, Yoda!");
-    assertEquals(r.stderr, "Invalid Username. Please try again\nError. Invalid command!\n");
+    assertEquals(r.stderr, "Error. Invalid command!\n");
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a piped wrong password ends the client with exit 1 and locks nothing", async () => {
+  const s = await startTestServer({ clock: tickingClock(), maxAttempts: 3 });
+  try {
+    const script = "Obiwan\nbad\n/msgto Hans x\n/logout\n";
+    for (let i = 0; i < 2; i++) {
+      const r = await runCli(["client", "--port", String(s.port)], script);
+      assertEquals(r.code, 1);
+      assertEquals(
+        r.stderr,
+        "Invalid Password. Please try again\n" +
+          "Login failed: wrong password. Input is not a terminal, so it is not asked again.\n",
+      );
+    }
+    // Two runs, two failures of the three that block: the right password still works.
+    const r = await runCli(["client", "--port", String(s.port)], "Obiwan\nhellothere\n");
+    assertEquals(r.code, 0, r.stderr);
+    assertIncludes(r.stdout, "Welcome to TESSENGER!");
   } finally {
     await s.close();
   }
@@ -83,5 +105,37 @@ Deno.test("tessenger client --json prints only JSON lines on stdout", async () =
     assertEquals(events[4].data, { users: [] });
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("--ca with a file that is not a certificate is refused at start", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const key = `${dir}/key.pem`;
+    await Deno.writeTextFile(
+      key,
+      "-----BEGIN PRIVATE KEY-----\nMIGHAgEA\n-----END PRIVATE KEY-----\n",
+    );
+    const broken = `${dir}/broken.pem`;
+    await Deno.writeTextFile(
+      broken,
+      "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
+    );
+    const run = await runCli(["client", "--port", "1", "--ca", key], "");
+    assertEquals(run.code, 1);
+    assertEquals(
+      run.stderr.trim(),
+      `tessenger client: --ca ${key} holds no PEM certificate (a "-----BEGIN CERTIFICATE-----" ` +
+        "block); give the CA's certificate, or the server's own if it is self-signed.",
+    );
+    const bad = await runCli(["client", "--port", "1", "--ca", broken], "");
+    assertEquals(bad.code, 1);
+    assertIncludes(
+      bad.stderr,
+      `tessenger client: --ca ${broken} holds a certificate that cannot be read`,
+    );
+    assertEquals(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

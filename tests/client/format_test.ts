@@ -17,6 +17,7 @@ const tags: Style = {
   error: (s) => `<e:${s}>`,
   system: (s) => `<s:${s}>`,
   time: (s) => `<t:${s}>`,
+  mention: (s) => `<m:${s}>`,
 };
 
 const TS = "01 Jun 2023 15:00:01";
@@ -302,12 +303,13 @@ Deno.test("formatEvent() shows the end of a transfer in the SPEC's words, errors
     ok: true,
     path: "/dl/Yoda_clip.mp4",
   };
+  // Where it was saved, always: a person looks for it there.
   assertEquals(formatEvent(received, { style: plainStyle }), [
-    { text: "Received clip.mp4 from Yoda", error: false },
+    { text: "Received clip.mp4 from Yoda (saved as /dl/Yoda_clip.mp4)", error: false },
   ]);
   const renamed: ClientEvent = { ...received, path: "/dl/Yoda_clip (1).mp4" };
   assertEquals(formatEvent(renamed, { style: plainStyle }), [
-    { text: "Received clip.mp4 from Yoda (saved as Yoda_clip (1).mp4)", error: false },
+    { text: "Received clip.mp4 from Yoda (saved as /dl/Yoda_clip (1).mp4)", error: false },
   ]);
   const failed: ClientEvent = {
     kind: "transfer",
@@ -319,15 +321,13 @@ Deno.test("formatEvent() shows the end of a transfer in the SPEC's words, errors
   };
   assertEquals(formatEvent(failed, { style: tags }), [
     {
-      text:
-        "<e:Cannot send clip.mp4 to Hans: Cannot complete transfer: the peer stopped answering>",
+      text: "<e:Cannot send clip.mp4 to Hans: the peer stopped answering.>",
       error: true,
     },
   ]);
   assertEquals(formatEvent({ ...failed, direction: "receive" }, { style: plainStyle }), [
     {
-      text:
-        "Cannot receive clip.mp4 from Hans: Cannot complete transfer: the peer stopped answering",
+      text: "Cannot receive clip.mp4 from Hans: the peer stopped answering.",
       error: true,
     },
   ]);

@@ -91,7 +91,7 @@ Deno.test("formatJsonEvent() writes ready, error and disconnected events", () =>
   );
 });
 
-Deno.test("formatJsonEvent() writes the end of a transfer", () => {
+Deno.test("formatJsonEvent() writes the end of a transfer, its time in whole milliseconds", () => {
   assertEquals(
     JSON.parse(formatJsonEvent({
       kind: "transfer",
@@ -100,7 +100,7 @@ Deno.test("formatJsonEvent() writes the end of a transfer", () => {
       peer: "Yoda",
       ok: true,
       bytes: 10,
-      elapsedMs: 5,
+      elapsedMs: 5.259346000000028,
       path: "/dl/Yoda_clip.mp4",
     })),
     {

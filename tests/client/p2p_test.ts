@@ -60,7 +60,10 @@ Deno.test("/p2pvideo sends a file between two real clients over UDP, byte for by
     await hans.term.waitFor("Yoda is sending you clip.mp4 (3.0 MiB).");
     await hans.term.waitFor(/, Yoda: chat goes on$/);
     await yoda.term.waitFor(`${file} has been uploaded`, 20_000);
-    await hans.term.waitFor("Received clip.mp4 from Yoda", 20_000);
+    await hans.term.waitFor(
+      `Received clip.mp4 from Yoda (saved as ${join(hans.downloads, "Yoda_clip.mp4")})`,
+      20_000,
+    );
     assert(await sameBytes(file, join(hans.downloads, "Yoda_clip.mp4")));
     await logout(yoda);
     await logout(hans);
@@ -79,8 +82,11 @@ Deno.test("/p2pvideo transfers run both ways at once and never overwrite a file"
     await Deno.writeTextFile(join(hans.downloads, "Yoda_a.bin"), "already here");
     yoda.term.type(`/p2pvideo Hans ${a}`);
     hans.term.type(`/p2pvideo Yoda ${b}`);
-    await hans.term.waitFor("Received a.bin from Yoda (saved as Yoda_a (1).bin)", 20_000);
-    await yoda.term.waitFor("Received b.bin from Hans", 20_000);
+    await hans.term.waitFor(
+      `Received a.bin from Yoda (saved as ${join(hans.downloads, "Yoda_a (1).bin")})`,
+      20_000,
+    );
+    await yoda.term.waitFor(/^Received b\.bin from Hans \(saved as /, 20_000);
     assertEquals(await Deno.readTextFile(join(hans.downloads, "Yoda_a.bin")), "already here");
     const saved = [...Deno.readDirSync(hans.downloads)].map((e) => e.name).filter((n) =>
       n !== "Yoda_a.bin"
@@ -153,7 +159,7 @@ Deno.test("/p2pvideo arrives intact through a relay that drops, duplicates and r
       );
       const result = await handle.done;
       assert(result.ok, JSON.stringify(result));
-      await hans.term.waitFor("Received lossy.mp4 from Yoda", 30_000);
+      await hans.term.waitFor(/^Received lossy\.mp4 from Yoda \(saved as /, 30_000);
       assert(await sameBytes(file, join(hans.downloads, "Yoda_lossy.mp4")));
       assert(relay.stats.dropped > 0, "the relay did drop datagrams");
     } finally {

@@ -177,3 +177,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: SCRIPT
+    ? "on a terminal, a message that names the reader rings the bell and highlights the name"
+    : "on a terminal, a message that names the reader ... (skipped: util-linux script is not available)",
+  ignore: !SCRIPT,
+  async fn() {
+    const s = await startTestServer({ clock: tickingClock() });
+    const hans = await loginConnection(s, "Hans");
+    const pty = new PtyClient(s.port, { TERM: "xterm" });
+    try {
+      await pty.waitFor("Username: ");
+      await pty.type("Yoda\r");
+      await pty.waitFor("Password: ");
+      await pty.type("wise@!man\r");
+      await pty.waitFor("Enter one of the following commands");
+      await hans.conn.request("msgto", ["Yoda", "no names here"]);
+      await pty.waitFor("no names here");
+      assert(!pty.output.includes("\x07"), "no bell without a mention");
+      await hans.conn.request("msgto", ["Yoda", "hey @yoda, look"]);
+      await pty.waitFor("look");
+      assert(pty.output.includes("hey @\x1b[1;7myoda\x1b[0m, look"), JSON.stringify(pty.output));
+      assert(pty.output.includes("\x07"), "the bell rang");
+      await pty.type("/logout\r");
+      await pty.waitFor("Bye, Yoda!");
+    } finally {
+      await pty.close();
+      await logoutConnection(hans);
+      await s.close();
+    }
+  },
+});

@@ -480,3 +480,22 @@ Deno.test("cancelling a transfer tells the peer and leaves no .part file", async
     assert.ok(b.stats.backgroundSyncs > 0);
   }, { payloadSize: 1200, syncEveryBytes: 16 * 1024 });
 });
+
+Deno.test("a receiver that cannot write its file says why locally and never sends its paths to the sender", async () => {
+  await withPeers(async ({ a, b, dir, bDir }) => {
+    const src = join(dir, "clip.bin");
+    await writeRandomFile(src, 50_000);
+    await Deno.remove(bDir);
+    const offer = await offerFor(src, "alice", "bob");
+    const receiving = b.expect(offer, LOCAL);
+    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+    const [sent, received] = await Promise.all([sending.done, receiving.done]);
+    assert.equal(received.ok, false);
+    assert.match(!received.ok ? received.reason : "", /file error: .*No such file/);
+    assert.equal(sent.ok, false);
+    const reason = !sent.ok ? sent.reason : "";
+    assert.match(reason, /peer cancelled \(file error\)/);
+    assert.ok(!reason.includes(dir), reason);
+    await Deno.mkdir(bDir);
+  });
+});

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { LineIO } from "../../client/io.ts";
+import { type ClientIO, LineIO } from "../../client/io.ts";
 
 /** One line the client printed, and whether it went to the error stream. */
 export interface Printed {
@@ -17,25 +17,39 @@ export interface Printed {
 export class ScriptedTerminal {
   /** Every printed line, in order, with its stream. */
   readonly printed: Printed[] = [];
-  /** The LineIO to hand to the client. */
-  readonly io: LineIO;
+  /** The IO to hand to the client. */
+  readonly io: ClientIO;
   #queue: string[] = [];
   #waiting: ((r: IteratorResult<string>) => void) | undefined;
   #ended = false;
   #watchers: (() => void)[] = [];
 
-  constructor() {
+  /**
+   * @param options.interactive the client believes a person types at a
+   * terminal (it asks again after a wrong password, primes completion), though
+   * the lines are still scripted.
+   */
+  constructor(options: { interactive?: boolean } = {}) {
     const input: AsyncIterable<string> = {
       [Symbol.asyncIterator]: () => ({
         next: () => this.#next(),
         return: () => Promise.resolve({ done: true, value: undefined }),
       }),
     };
-    this.io = new LineIO(
+    const lines = new LineIO(
       input,
       (text) => this.#record({ text, error: false }),
       (text) => this.#record({ text, error: true }),
     );
+    this.io = options.interactive
+      ? {
+        interactive: true,
+        readLine: () => lines.readLine(),
+        print: (text) => lines.print(text),
+        error: (text) => lines.error(text),
+        close: () => lines.close(),
+      }
+      : lines;
   }
 
   /** The printed texts so far (both streams). */

@@ -13,54 +13,9 @@ import { ServerConnection } from "../../client/connection.ts";
 import { parseServerArgs } from "../../server/cli.ts";
 import { parseClientArgs } from "../../client/cli.ts";
 import { readTlsFiles } from "../../server/tls.ts";
+import { hasOpenssl, makeCertificate } from "../helpers/certificates.ts";
 
-async function hasOpenssl(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("openssl", {
-      args: ["version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-    return out.success;
-  } catch {
-    return false;
-  }
-}
 const ignore = !(await hasOpenssl());
-
-/** A self-signed certificate for 127.0.0.1 and localhost, valid for a day. */
-async function makeCertificate(dir: string): Promise<{ certPath: string; keyPath: string }> {
-  const certPath = `${dir}/cert.pem`;
-  const keyPath = `${dir}/key.pem`;
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      keyPath,
-      "-out",
-      certPath,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      "-addext",
-      "basicConstraints=critical,CA:FALSE",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return { certPath, keyPath };
-}
 
 Deno.test({
   name: "a TLS server chats with clients that verify its certificate",

@@ -8,8 +8,22 @@ Deno.test("parseCommandLine() keeps the spaces of the text after the fixed argum
   });
   assertEquals(parseCommandLine("/groupmsg  g  hi  all"), {
     name: "groupmsg",
-    args: ["g", "hi  all"],
+    args: ["g", " hi  all"],
   });
+});
+
+Deno.test("parseCommandLine() keeps the leading spaces of a text, and a text of spaces is missing", () => {
+  assertEquals(parseCommandLine("/msgto Hans    indented"), {
+    name: "msgto",
+    args: ["Hans", "   indented"],
+  });
+  assertEquals(parseCommandLine("/r   indented"), { name: "r", args: ["  indented"] });
+  assertEquals(parseCommandLine("/msgto Hans    "), { name: "msgto", args: ["Hans"] });
+});
+
+Deno.test("findCommand() finds a command by an alias", () => {
+  assertEquals(findCommand("quit")?.name, "logout");
+  assertEquals(findCommand("exit")?.name, "logout");
 });
 
 Deno.test("parseCommandLine() splits variadic and fixed commands on spaces", () => {

@@ -77,7 +77,9 @@ export async function runClient(options: ClientOptions): Promise<number> {
     });
   } catch (e) {
     const why = explainConnectError(errorText(e), { host: options.host, tls: !!options.tls });
-    const message = `Cannot connect to ${addressKey({ hostname: options.host, port: options.port })}: ${why}`;
+    const message = `Cannot connect to ${
+      addressKey({ hostname: options.host, port: options.port })
+    }: ${why}`;
     output.emit({ kind: "error", code: "connect", message });
     return EXIT.failed;
   }
@@ -215,9 +217,9 @@ class ChatClient {
       this.#printLines(res, "user", [name]);
       if (res.code === "unknown_user" || res.code === "usage") {
         if (retry) continue;
-        return this.#loginFailed("username");
+        return this.#loginFailed(res, "username");
       }
-      if (!res.ok) return this.#loginFailed();
+      if (!res.ok) return this.#loginFailed(res);
       while (true) {
         const password = await this.#readLine("Password: ", { secret: true });
         if (password === null) return EXIT.failed;
@@ -227,14 +229,25 @@ class ChatClient {
           this.#user = String(res.data?.user ?? name);
           return true;
         }
-        if (res.code !== "bad_password") return this.#loginFailed();
-        if (!retry) return this.#loginFailed("password");
+        if (res.code !== "bad_password") return this.#loginFailed(res);
+        if (!retry) return this.#loginFailed(res, "password");
       }
     }
   }
 
-  /** Ends a failed login, saying how long a block lasts and why a script gets no retry. */
-  #loginFailed(wrong?: "username" | "password"): number {
+  /**
+   * Ends a failed login: says how long a block lasts (SPEC's line does not),
+   * and, from a script, that a wrong answer is not asked again.
+   */
+  #loginFailed(res: ResponseFrame, wrong?: "username" | "password"): number {
+    const wait = Number(res.data?.retryAfterSeconds);
+    if ((res.code === "blocked" || res.code === "now_blocked") && wait > 0) {
+      this.#show({
+        kind: "error",
+        code: res.code,
+        message: `Try again in ${wait} second${wait === 1 ? "" : "s"}.`,
+      });
+    }
     if (wrong !== undefined) {
       this.#show({
         kind: "error",

@@ -155,7 +155,11 @@ export class ServerConnection {
         caCerts: options.tls.caCerts,
       })
       : await Deno.connect({ hostname: options.host, port: options.port });
-    const c = new ServerConnection(conn, options.seen ?? new SeenStreams(), options.tls !== undefined);
+    const c = new ServerConnection(
+      conn,
+      options.seen ?? new SeenStreams(),
+      options.tls !== undefined,
+    );
     let res: ResponseFrame;
     try {
       res = await c.request("hello", [String(PROTOCOL_VERSION), `tessenger/${VERSION}`]);

@@ -42,6 +42,10 @@ export class Roster {
         this.users.add(p.from);
         this.groups.add(p.group);
         break;
+      case "member":
+        this.users.add(p.user);
+        if (p.group !== undefined) this.groups.add(p.group);
+        break;
       case "invite":
         this.groups.add(p.group);
         for (const u of [p.from, ...p.members]) this.users.add(u);

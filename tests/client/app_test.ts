@@ -1,4 +1,4 @@
-import { assert, assertEquals } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { runClient } from "../../client/app.ts";
 import { formatTimestamp } from "../../shared/time.ts";
 import { RawClient } from "../helpers/raw_client.ts";
@@ -99,16 +99,18 @@ Deno.test("the client exits non-zero when the account gets blocked, and when it 
     const exit = startClient(t, term);
     term.type("Luke", "wrong");
     assertEquals(await exit, 1);
-    assert(term.output.includes(
+    assertEquals(term.output, [
       "Invalid Password. Your account has been blocked. Please try again later",
-    ));
+      "Try again in 10 seconds.",
+    ]);
     const again = new ScriptedTerminal();
     const exit2 = startClient(t, again);
     again.type("Luke", "jedi*knight");
     assertEquals(await exit2, 1);
-    assert(again.output.includes(
+    assertEquals(again.output.slice(0, 1), [
       "Your account is blocked due to multiple login failures. Please try again later",
-    ));
+    ]);
+    assertMatch(again.output[1], /^Try again in (9|10) seconds\.$/);
   } finally {
     await t.close();
   }

@@ -104,6 +104,17 @@ Deno.test("formatPush() shows invitations, transfers and notices as system lines
   const notice: PushFrame = { t: "push", ev: "notice", text: "Hans left the group chat Jedi." };
   assertEquals(formatPush(notice), "Hans left the group chat Jedi.");
   assertEquals(formatPush(notice, tags), "<s:Hans left the group chat Jedi.>");
+  const member = (change: "joined" | "left" | "online" | "offline", group?: string): PushFrame => ({
+    t: "push",
+    ev: "member",
+    user: "Hans",
+    change,
+    ...(group ? { group } : {}),
+  });
+  assertEquals(formatPush(member("joined", "Jedi"), tags), "<s:Hans joined the group chat Jedi.>");
+  assertEquals(formatPush(member("left", "Jedi")), "Hans left the group chat Jedi.");
+  assertEquals(formatPush(member("online")), "Hans is online.");
+  assertEquals(formatPush(member("offline")), "Hans is offline.");
 });
 
 Deno.test("formatPush() names an event it does not know instead of failing", () => {
@@ -331,4 +342,21 @@ Deno.test("formatEvent() shows the end of a transfer in the SPEC's words, errors
       error: true,
     },
   ]);
+});
+
+Deno.test("formatPush() shows today's time as HH:MM and highlights the reader's name", () => {
+  const msg: PushFrame = {
+    t: "push",
+    ev: "msg",
+    seq: 1,
+    at: 0,
+    from: "Hans",
+    ts: TS,
+    text: "yoda? Yoda! not yodaism",
+  };
+  assertEquals(
+    formatPush(msg, tags, { self: "Yoda", today: "01 Jun 2023" }),
+    "<t:15:00>, <n:Hans>: <m:yoda>? <m:Yoda>! not yodaism",
+  );
+  assertEquals(formatPush(msg, plainStyle, { today: "02 Jun 2023" }), `${TS}, Hans: ${msg.text}`);
 });

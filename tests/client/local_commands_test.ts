@@ -79,9 +79,10 @@ Deno.test("/query sends plain lines to a user or a group until /query alone", as
     await t.waitFor("Lines without a command now go to Hans. Type /query alone to stop.");
     const push = await hans.nextPush("msg");
     assertEquals(push.ev === "msg" && push.text, "  hi there  ");
-    t.type("/creategroup Jedi Hans", "/query Jedi", "to the group");
+    t.type("/creategroup Jedi Hans");
     await hans.nextPush("invite");
     await hans.conn.request("joingroup", ["Jedi"]);
+    t.type("/query Jedi", "to the group");
     const group = await hans.nextPush("groupmsg");
     assertEquals(group.ev === "groupmsg" && [group.group, group.text], ["Jedi", "to the group"]);
     t.type("/query", "no target now");

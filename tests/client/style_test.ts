@@ -41,3 +41,8 @@ Deno.test("sanitize() replaces control characters, so text cannot drive the term
   assertEquals(sanitize("hi\x1b[2Jthere\r\n\x07\x9b"), "hi\uFFFD[2Jthere\uFFFD\uFFFD\uFFFD\uFFFD");
   assertEquals(sanitize("héllo wörld ✓"), "héllo wörld ✓");
 });
+
+Deno.test("sanitize() removes characters that reorder or hide text", () => {
+  assertEquals(sanitize("clip\u202Evid.exe"), "clipvid.exe");
+  assertEquals(sanitize("Ha\u200Bns"), "Hans");
+});

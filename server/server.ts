@@ -146,7 +146,7 @@ const FILE_DESCRIPTOR_RESERVE = 128;
  *
  * @throws {Error} naming the missing parent.
  */
-async function ensureDataDir(dataDir: string): Promise<void> {
+export async function ensureDataDir(dataDir: string): Promise<void> {
   try {
     if ((await Deno.stat(dataDir)).isDirectory) return;
     throw new Error(`Cannot use data dir ${dataDir}: it is not a directory`);

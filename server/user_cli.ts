@@ -10,6 +10,7 @@ import { parseFlags, UsageError } from "../shared/cli_args.ts";
 import { USERNAME_PATTERN } from "../shared/limits.ts";
 import { parseCredentials } from "./credentials.ts";
 import { hashPassword } from "./passwords.ts";
+import { ensureDataDir } from "./server.ts";
 import { SqliteStore } from "./local/sqlite_store.ts";
 import { linesOf } from "../shared/lines.ts";
 
@@ -96,7 +97,7 @@ export async function userMain(argv: string[]): Promise<number> {
     );
   }
   const dataDir = v["data-dir"] ?? ".";
-  await Deno.mkdir(dataDir, { recursive: true });
+  await ensureDataDir(dataDir);
   const store = new SqliteStore(join(dataDir, "tessenger.db"));
   try {
     const exists = await store.userExists(name);

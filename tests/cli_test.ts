@@ -198,12 +198,15 @@ Deno.test("--data-dir creates only its last directory and refuses a path whose p
     assertEquals(run.code, 1);
     assertEquals(
       run.stderr.trim(),
-      `tessenger server: cannot start: Cannot create the data dir ${typo}: ${dir}/dat does not ` +
-        "exist (only the last directory of --data-dir is created)",
+      `tessenger server: cannot start: Cannot create data dir ${typo}: its parent ${dir}/dat ` +
+        "does not exist",
     );
     assertEquals([...Deno.readDirSync(dir)], []);
     const user = await tessenger(["user", "add", "Rey", "--data-dir", typo], "scavenger\n");
-    assertEquals(user.code, 1);
+    assertEquals([user.code, user.stderr.trim()], [
+      1,
+      `tessenger: Cannot create data dir ${typo}: its parent ${dir}/dat does not exist`,
+    ]);
     assertEquals([...Deno.readDirSync(dir)], []);
     const fresh = `${dir}/fresh`;
     const server = await startServer({ port: 0, dataDir: fresh, credentialsPath: `${dir}/none` });

@@ -214,7 +214,7 @@ Deno.test("/p2pvideo goes through the server's relay when no direct path is take
       const result = await handle.done;
       assert(result.ok, JSON.stringify(result));
       assertEquals(result.via, "relay");
-      await hans.term.waitFor("Received relayed.mp4 from Yoda", 20_000);
+      await hans.term.waitFor(/^Received relayed\.mp4 from Yoda \(saved as /, 20_000);
       assert(await sameBytes(file, join(hans.downloads, "Yoda_relayed.mp4")));
     } finally {
       await sender.close();

@@ -114,7 +114,7 @@ Deno.test("formatPush() shows invitations, transfers and notices as system lines
   assertEquals(formatPush(member("joined", "Jedi"), tags), "<s:Hans joined the group chat Jedi.>");
   assertEquals(formatPush(member("left", "Jedi")), "Hans left the group chat Jedi.");
   assertEquals(formatPush(member("online")), "Hans is online.");
-  assertEquals(formatPush(member("offline")), "Hans is offline.");
+  assertEquals(formatPush(member("offline")), "Hans went offline.");
 });
 
 Deno.test("formatPush() names an event it does not know instead of failing", () => {

@@ -39,6 +39,7 @@
 import {
   CancelCode,
   type CipherSuite,
+  type CongestionControlName,
   DEFAULT_CIPHER_SUITE,
   DEFAULT_PAYLOAD_SIZE,
   loadFastAead,
@@ -152,6 +153,8 @@ export interface TransferEndpointOptions {
    * off to send through a relay: datagrams to the extra ports would go around it.
    */
   striping?: boolean;
+  /** Congestion controller of outgoing transfers. Default "bbr" (see docs/transfer.md). */
+  congestionControl?: CongestionControlName;
   /**
    * Send and receive only through the server's relay (no direct path, no own address
    * announced). For benchmarks and tests of the relay. Default false.
@@ -439,6 +442,7 @@ export class TransferEndpoint {
       sha256: offer.sha256,
       releaseData: (bytes) => this.#releaseReadBlock(bytes),
       striping: this.#striping(addr.hostname),
+      congestionControl: this.#options.congestionControl,
     }, now);
     const handle = this.#add(
       machine,

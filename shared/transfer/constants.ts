@@ -1,5 +1,6 @@
 /**
- * Every tunable number of the P2P transfer protocol, in one place.
+ * The tunable numbers of the P2P transfer protocol; the congestion controllers keep their
+ * own (congestion/bbr.ts, congestion/new_reno.ts uses those marked NewReno's here).
  * docs/transfer.md explains each one; change them together with that page.
  *
  * @module
@@ -31,7 +32,7 @@ export const MAX_EXTRA_PORTS = 15;
 /**
  * Receive sockets a receiver uses per loopback endpoint (1 + extra ports offered in
  * ACCEPT). Each socket brings its own kernel receive buffer (≈ 208 KiB, three 60 000-B
- * datagrams), which Deno cannot enlarge; docs/transfer.md § Striping has the figures.
+ * datagrams), which Deno cannot enlarge (docs/transfer.md § Striping).
  */
 export const LOOPBACK_RECEIVE_SOCKETS = 8;
 /** Largest file name carried in HELLO, in UTF-8 bytes. */
@@ -48,8 +49,7 @@ export const MAX_WINDOW_CHUNKS = 16384;
 /**
  * Receive window of a striped (loopback) transfer: what the receiver's 8 sockets' kernel
  * buffers hold (3 datagrams of 60 000 B each, 1.44 MB), rounded down. With no more than
- * that in flight, the kernel never drops a datagram however long the receiver pauses;
- * with 8 MiB, slow start overshot to ≈ 7 MB in flight and ≈ 1 datagram in 10 was lost.
+ * that in flight, the kernel never drops a datagram however long the receiver pauses.
  */
 export const LOOPBACK_RECEIVE_WINDOW_BYTES = 1024 * 1024;
 /** Default receive window (receiver's buffer for out-of-order and unwritten data). */
@@ -59,6 +59,8 @@ export const READ_AHEAD_BYTES = 2 * 1024 * 1024;
 /** Default bound on file data the sender keeps in memory (unacknowledged + read ahead). */
 export const DEFAULT_SEND_BUFFER_BYTES = 16 * 1024 * 1024;
 
+/** Copies of the first HELLO the sender sends (a lost one would cost INITIAL_RTO_MS). */
+export const INITIAL_HELLOS = 2;
 /** RTT assumed for pacing before the first sample (ms). */
 export const INITIAL_RTT_MS = 100;
 /** Retransmission timeout before the first RTT sample (ms). */
@@ -82,19 +84,19 @@ export const TIME_THRESHOLD = 9 / 8;
 export const INITIAL_WINDOW_PACKETS = 10;
 /** Congestion window never falls below this many packets. */
 export const MIN_WINDOW_PACKETS = 2;
-/** Multiplicative decrease on a loss event (NewReno 0.5, CUBIC 0.7). */
+/** NewReno's multiplicative decrease on a loss event (Reno's is 0.5, CUBIC's 0.7). */
 export const LOSS_REDUCTION_FACTOR = 0.7;
-/** Pacing rate = gain × cwnd / srtt; above 1 so pacing never is the bottleneck. */
+/** NewReno's pacing rate = gain × cwnd / srtt; above 1 so pacing never is the bottleneck. */
 export const PACING_GAIN = 1.25;
-/** Pacing gain during slow start, so the window can double each round trip. */
+/** NewReno's pacing gain during slow start, so the window can double each round trip. */
 export const SLOW_START_PACING_GAIN = 2;
 /** The pacer lets this many packets go back to back. */
 export const PACING_BURST_PACKETS = 4;
 
 /**
- * Receiver acknowledges after this many in-order data packets (unless told otherwise)...
- * Fewer ACKs cut the per-datagram cost of 1200-byte transfers
- * (docs/lab/2026-11-25-transfer-ack-frequency.md).
+ * Receiver acknowledges after this many in-order data packets (unless told otherwise):
+ * each ACK costs both peers a send, a receive and a seal or open
+ * (docs/lab/2026-11-25-transfer-ack-frequency.md)...
  */
 export const DEFAULT_ACK_EVERY = 8;
 /**
@@ -115,8 +117,7 @@ export const MAX_ACK_RANGES = 64;
 
 /**
  * A backed-off retransmission or probe waits at most idle timeout / this, so that many tries
- * go out before a silent peer is given up: with / 3, 4 % of small transfers failed their
- * handshake at 30 % loss (300 simulated seeds), every HELLO or ACCEPT of 5 tries lost.
+ * go out before a silent peer is given up (a lossy path loses several in a row).
  */
 export const RETRIES_PER_IDLE = 10;
 /** A transfer fails when nothing authentic was heard from the peer for this long (ms). */

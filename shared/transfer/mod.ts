@@ -20,3 +20,8 @@ export * from "./packet_protection.ts";
 export * from "./progress.ts";
 export * from "./receiver.ts";
 export * from "./sender.ts";
+export {
+  CONGESTION_CONTROLS,
+  type CongestionControlName,
+  DEFAULT_CONGESTION_CONTROL,
+} from "./congestion/mod.ts";

@@ -25,11 +25,14 @@ export class RttEstimator {
   min = Infinity;
   /** Whether a sample was taken. */
   hasSample = false;
+  /** Number of samples taken (a controller tells by it whether an ACK gave one). */
+  samples = 0;
 
   /** Feeds a sample; `ackDelay` (ms) is subtracted when that keeps it above the minimum. */
   update(sample: number, ackDelay: number): void {
     if (!(sample >= 0)) return;
     this.latest = sample;
+    this.samples++;
     this.min = Math.min(this.min, sample);
     const adjusted = sample - ackDelay >= this.min ? sample - ackDelay : sample;
     if (!this.hasSample) {

@@ -26,20 +26,20 @@ import {
   DATA_OVERHEAD,
   DEFAULT_SEND_BUFFER_BYTES,
   DRAIN_RTO_MULTIPLE,
+  INITIAL_HELLOS,
   MAX_CHUNKS,
-  MAX_PACKET_THRESHOLD,
-  MAX_RTO_MS,
   MAX_WINDOW_CHUNKS,
   MIN_DRAIN_MS,
-  PACKET_THRESHOLD,
   PACKET_WINDOW,
   PROGRESS_INTERVAL_MS,
-  READ_AHEAD_BYTES,
-  RETRIES_PER_IDLE,
-  TIME_THRESHOLD,
-  TIMER_GRANULARITY_MS,
 } from "./constants.ts";
-import { NewRenoCongestion, Pacer } from "./congestion.ts";
+import {
+  type CongestionController,
+  type CongestionControlName,
+  createController,
+  DEFAULT_CONGESTION_CONTROL,
+  Pacer,
+} from "./congestion/mod.ts";
 import { minTime, TransferMachine, type TransferMachineOptions } from "./_machine.ts";
 import {
   type AckFrame,
@@ -52,8 +52,10 @@ import {
   PacketType,
 } from "./packet.ts";
 import { FROM_SENDER } from "./packet_protection.ts";
+import { mulberry32 } from "../random.ts";
 import { RangeSet } from "./range_set.ts";
-import { RttEstimator } from "./rtt.ts";
+import { LossRecovery } from "./recovery.ts";
+import { SendBuffer } from "./send_buffer.ts";
 
 /** Options of {@linkcode TransferSender}. */
 export interface SenderOptions extends TransferMachineOptions {
@@ -76,13 +78,10 @@ export interface SenderOptions extends TransferMachineOptions {
    * datagrams over them, see `extraPorts`). Default false.
    */
   striping?: boolean;
+  /** Congestion controller. Default "bbr" (DEFAULT_CONGESTION_CONTROL). */
+  congestionControl?: CongestionControlName;
 }
 
-const CHUNK_RING = 2 * MAX_WINDOW_CHUNKS;
-// States of a sent packet (0: acknowledged, or not a DATA packet).
-const IN_FLIGHT = 1;
-const LOST_BY_THRESHOLD = 2;
-const LOST_BY_TIMEOUT = 3;
 const EMPTY = new Uint8Array(0);
 
 /** Sans-IO sender of one file. */
@@ -93,13 +92,14 @@ export class TransferSender extends TransferMachine {
   readonly chunkSize: number;
   /** Number of chunks. */
   readonly chunkCount: number;
-  readonly #hello: Uint8Array;
   /** Most file data held in memory (unacknowledged plus read ahead), bytes. */
   readonly sendBufferBytes: number;
-  #rtt = new RttEstimator();
-  #cc: NewRenoCongestion;
+  readonly #hello: Uint8Array;
+  readonly #congestionControl: CongestionControlName;
+  readonly #recovery: LossRecovery;
   #pacer: Pacer;
   readonly #timerGranularityMs: number | undefined;
+  readonly #buffer: SendBuffer;
 
   // Sequence space, in chunks.
   #sndUna = 0;
@@ -110,43 +110,16 @@ export class TransferSender extends TransferMachine {
   #lostHead = 0;
   #ackedBytes = 0;
 
-  // Sent packets, indexed by packet number modulo PACKET_WINDOW.
-  readonly #sentTime = new Float64Array(PACKET_WINDOW);
-  readonly #sentChunk = new Int32Array(PACKET_WINDOW);
-  readonly #sentBytes = new Int32Array(PACKET_WINDOW);
-  readonly #inFlight = new Uint8Array(PACKET_WINDOW);
-  readonly #chunkPn = new Float64Array(CHUNK_RING);
-  #oldestPn = 0;
-  #bytesInFlight = 0;
-  #largestEcho = -1;
-  /**
-   * Per stripe (the receiver socket packet number pn goes to is pn % stripes), the
-   * largest packet number acknowledged. One socket delivers in order, so only a later
-   * packet of the same stripe is evidence of a loss; across stripes, datagrams are read
-   * back in any order.
-   */
-  #largestAcked = new Float64Array([-1]);
-  /** Scratch for #detectLosses(): stripes already past their oldest packet in flight. */
-  #stripeDone = new Uint8Array(1);
-  /** Later packets of the same stripe acknowledged before one is deemed lost. */
-  #reorderThreshold = PACKET_THRESHOLD;
   #extraPorts: readonly number[] = [];
   readonly #striping: boolean;
-
-  // Timers.
-  #rtoAt: number | undefined;
-  #lossAt: number | undefined;
-  #probeAt: number | undefined;
   #pacingAt: number | undefined;
-  #backoff = 1;
-  #helloDue = true;
+  /**
+   * HELLOs to send now. The first goes twice (INITIAL_HELLOS), so that one lost datagram
+   * does not cost the transfer a retransmission timeout (500 ms before an RTT is known);
+   * each copy elicits an ACCEPT, so the ACCEPT goes twice too.
+   */
+  #hellosDue = INITIAL_HELLOS;
   #probeDue = false;
-
-  // File data held in memory: contiguous blocks from #blocks[#blockHead].offset to #pushedEnd.
-  #blocks: Array<{ offset: number; bytes: Uint8Array }> = [];
-  readonly #releaseData: ((bytes: Uint8Array) => void) | undefined;
-  #blockHead = 0;
-  #pushedEnd = 0;
 
   /**
    * @param options transfer and file description.
@@ -172,29 +145,29 @@ export class TransferSender extends TransferMachine {
       sha256,
       fileName: options.fileName,
     });
-    this.sendBufferBytes = Math.max(
-      options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES,
-      4 * this.chunkSize,
+    this.#buffer = new SendBuffer({
+      size: this.size,
+      chunkSize: this.chunkSize,
+      bytes: options.sendBufferBytes ?? DEFAULT_SEND_BUFFER_BYTES,
+      release: options.releaseData,
+    });
+    this.sendBufferBytes = this.#buffer.capacity;
+    this.#congestionControl = options.congestionControl ?? DEFAULT_CONGESTION_CONTROL;
+    this.#recovery = new LossRecovery(
+      this.#newController(),
+      this.stats,
+      (chunk) => this.#lost.push(chunk),
+      this.idleTimeoutMs,
     );
-    this.#cc = new NewRenoCongestion(this.payloadSize);
     this.#pacer = new Pacer(this.payloadSize, options.timerGranularityMs);
     this.#timerGranularityMs = options.timerGranularityMs;
-    this.#sentChunk.fill(-1);
-    this.#releaseData = options.releaseData;
     this.#striping = options.striping ?? false;
   }
 
-  /**
-   * The endpoint moved the transfer to another network path (relay to direct, or a new
-   * address): what was learnt about the old path's capacity and delay does not hold for
-   * the new one, so the RTT estimate, the congestion window and the pacer start afresh,
-   * as RFC 9000 §9.4 prescribes for a QUIC path change. Packets in flight stay in flight
-   * and are acknowledged or declared lost as usual.
-   */
-  onPathChange(): void {
-    this.#rtt = new RttEstimator();
-    this.#cc = new NewRenoCongestion(this.payloadSize);
-    this.#pacer = new Pacer(this.payloadSize, this.#timerGranularityMs);
+  /** A controller for a new path; its random choices are seeded by the transfer id. */
+  #newController(): CongestionController {
+    const seed = parseInt(this.id.slice(0, 8), 16) ^ this.nextPn;
+    return createController(this.#congestionControl, this.payloadSize, mulberry32(seed));
   }
 
   /** Bytes the receiver has acknowledged. */
@@ -218,22 +191,33 @@ export class TransferSender extends TransferMachine {
    * detection counts on it); always 0 without extra ports.
    */
   get stripe(): number {
-    return (this.nextPn - 1) % this.#largestAcked.length;
+    return (this.nextPn - 1) % this.#recovery.stripes;
   }
 
   /** Smoothed RTT in ms. */
   get srtt(): number {
-    return this.#rtt.smoothed;
+    return this.#recovery.rtt.smoothed;
+  }
+
+  /** Smallest RTT sample in ms (Infinity before one). */
+  get minRtt(): number {
+    return this.#recovery.rtt.min;
   }
 
   /** Congestion window in bytes. */
   get cwnd(): number {
-    return this.#cc.cwnd;
+    return this.#recovery.controller.window;
+  }
+
+  /** The congestion controller's name and state, e.g. "bbr probe_bw". */
+  get congestionState(): string {
+    const cc = this.#recovery.controller;
+    return `${cc.name} ${cc.state}`;
   }
 
   /** Pacing rate in bytes per ms. */
   get pacingRate(): number {
-    return Pacer.rate(this.#cc.cwnd, this.#rtt.smoothed, this.#cc.inSlowStart);
+    return this.#recovery.controller.pacingRate(this.#recovery.rtt);
   }
 
   /** How late the driver ran the machine after pacing waits (ms, decaying maximum). */
@@ -243,7 +227,19 @@ export class TransferSender extends TransferMachine {
 
   /** Bytes sent and neither acknowledged nor declared lost. */
   get bytesInFlight(): number {
-    return this.#bytesInFlight;
+    return this.#recovery.bytesInFlight;
+  }
+
+  /**
+   * The endpoint moved the transfer to another network path (relay to direct, or a new
+   * address): what was learnt about the old path's capacity and delay does not hold for
+   * the new one, so the RTT estimate, the congestion controller and the pacer start
+   * afresh, as RFC 9000 §9.4 prescribes for a QUIC path change. Packets in flight stay in
+   * flight and are acknowledged or declared lost as usual.
+   */
+  onPathChange(): void {
+    this.#recovery.resetPath(this.#newController());
+    this.#pacer = new Pacer(this.payloadSize, this.#timerGranularityMs);
   }
 
   /**
@@ -251,16 +247,8 @@ export class TransferSender extends TransferMachine {
    * Undefined when the buffer is full or the whole file was pushed.
    */
   wantData(): { offset: number; length: number } | undefined {
-    if (this.#pushedEnd >= this.size || this.isClosed) return undefined;
-    // Read ahead of what was sent only so far: fresh memory is dear to touch, and reading
-    // early gains nothing once a few blocks are waiting.
-    if (this.#pushedEnd - this.#sndNxt * this.chunkSize >= READ_AHEAD_BYTES) return undefined;
-    const room = this.#sndUna * this.chunkSize + this.sendBufferBytes - this.#pushedEnd;
-    if (room < this.chunkSize && this.#pushedEnd > this.#sndUna * this.chunkSize) return undefined;
-    return {
-      offset: this.#pushedEnd,
-      length: Math.min(Math.max(room, this.chunkSize), this.size - this.#pushedEnd),
-    };
+    if (this.isClosed) return undefined;
+    return this.#buffer.want(this.#sndUna * this.chunkSize, this.#sndNxt * this.chunkSize);
   }
 
   /**
@@ -269,15 +257,7 @@ export class TransferSender extends TransferMachine {
    * @throws {RangeError} when `offset` is not the expected one or the data overruns the size.
    */
   pushData(offset: number, bytes: Uint8Array): void {
-    if (offset !== this.#pushedEnd) {
-      throw new RangeError(`Cannot push file data: offset ${offset}, expected ${this.#pushedEnd}`);
-    }
-    if (offset + bytes.length > this.size) {
-      throw new RangeError(`Cannot push file data: it runs past the size ${this.size}`);
-    }
-    if (bytes.length === 0) return;
-    this.#blocks.push({ offset, bytes });
-    this.#pushedEnd += bytes.length;
+    this.#buffer.push(offset, bytes);
   }
 
   protected onPacket(packet: OpenedPacket, now: number): boolean {
@@ -286,8 +266,7 @@ export class TransferSender extends TransferMachine {
         const frame = decodeAccept(packet.body);
         if (this.stateValue === "handshake" && this.#striping && frame.ports.length > 0) {
           this.#extraPorts = frame.ports;
-          this.#largestAcked = new Float64Array(1 + frame.ports.length).fill(-1);
-          this.#stripeDone = new Uint8Array(1 + frame.ports.length);
+          this.#recovery.setStripes(1 + frame.ports.length);
         }
         if (this.stateValue === "handshake") this.#onAccepted(now);
         this.#onAck({ ...frame, cumAck: 0, ranges: [] }, now);
@@ -306,13 +285,11 @@ export class TransferSender extends TransferMachine {
         if (this.stateValue === "draining") return true;
         // DONE may overtake a lost ACCEPT (an empty file is verified at once).
         this.#ackedBytes = this.size;
-        this.#releaseBlocks(this.size); // DONE may overtake the last ACKs too
+        this.#buffer.release(this.size); // DONE may overtake the last ACKs too
         this.progress(now, this.size, this.size, PROGRESS_INTERVAL_MS, true);
         this.emit({ type: "done" });
         this.#probeDue = false;
-        this.#probeAt = undefined;
-        this.#rtoAt = undefined;
-        this.#lossAt = undefined;
+        this.#recovery.stopTimers();
         this.#pacingAt = undefined;
         this.drain(now, this.drainTime());
         return true;
@@ -323,37 +300,32 @@ export class TransferSender extends TransferMachine {
 
   #onAccepted(now: number): void {
     this.stateValue = "transfer";
-    this.#helloDue = false;
-    this.#backoff = 1;
-    this.#probeAt = now + this.#retryInterval();
+    this.#hellosDue = 0;
+    this.#recovery.backoff = 1;
+    this.#recovery.armProbe(now);
     this.emit({ type: "accepted" });
     if (this.chunkCount === 0) this.#enterFinishing(now);
   }
 
   #enterFinishing(now: number): void {
     this.stateValue = "finishing";
-    this.#rtoAt = undefined;
-    this.#lossAt = undefined;
-    this.#probeAt = now + this.#retryInterval();
+    this.#recovery.rtoAt = undefined;
+    this.#recovery.lossAt = undefined;
+    this.#recovery.armProbe(now);
   }
 
   #onAck(frame: AckFrame, now: number): void {
-    if (frame.largestPn > this.#largestEcho && frame.largestPn < this.nextPn) {
-      this.#largestEcho = frame.largestPn;
-      this.#onPacketAcked(frame.largestPn);
-      if (this.nextPn - frame.largestPn < PACKET_WINDOW) {
-        const sample = now - this.#sentTime[frame.largestPn % PACKET_WINDOW];
-        this.#rtt.update(sample, frame.ackDelayUs / 1000);
-      }
-    }
+    const recovery = this.#recovery;
+    recovery.onAckFrame(frame.largestPn, frame.ackDelayUs / 1000, this.nextPn, now);
     const limit = Math.min(frame.limit, this.chunkCount);
     if (limit > this.#peerLimit) this.#peerLimit = limit;
 
-    const inFlightBefore = this.#bytesInFlight;
     const ackedBefore = this.#ackedBytes;
-    const limited = 2 * inFlightBefore >= this.#cc.cwnd;
     const onNew = (s: number, e: number) => {
-      for (let c = s; c < e; c++) this.#onChunkAcked(c, limited);
+      for (let c = s; c < e; c++) {
+        recovery.onChunkAcked(c, now);
+        this.#ackedBytes += this.#chunkLength(c);
+      }
     };
     const cum = Math.min(frame.cumAck, this.#sndNxt);
     if (cum > this.#sndUna) {
@@ -366,134 +338,18 @@ export class TransferSender extends TransferMachine {
       const end = Math.min(frame.ranges[i + 1], this.#sndNxt);
       if (start < end) this.#sacked.add(start, end, onNew);
     }
-
-    if (this.#ackedBytes > ackedBefore) {
-      this.#backoff = 1;
-      this.#rtoAt = this.#bytesInFlight > 0 ? now + this.#rtt.rto() : undefined;
-    }
-    if (this.#bytesInFlight === 0 && this.#probeAt === undefined) {
-      this.#backoff = 1;
-      this.#probeAt = now + this.#retryInterval();
-    }
-    this.#detectLosses(now);
-    this.#releaseBlocks();
+    recovery.onAckFrameEnd(now, this.nextPn, this.#ackedBytes > ackedBefore);
+    this.#buffer.release(this.#sndUna * this.chunkSize);
     this.progress(now, this.#ackedBytes, this.size, PROGRESS_INTERVAL_MS);
     if (this.#sndUna >= this.chunkCount && this.stateValue === "transfer") {
       this.#enterFinishing(now);
     }
   }
 
-  #onChunkAcked(chunk: number, limited: boolean): void {
-    const pn = this.#chunkPn[chunk % CHUNK_RING];
-    const slot = pn % PACKET_WINDOW;
-    if (this.#sentChunk[slot] === chunk) {
-      this.#onPacketAcked(pn);
-      if (this.#inFlight[slot] === IN_FLIGHT) {
-        this.#inFlight[slot] = 0;
-        this.#bytesInFlight -= this.#sentBytes[slot];
-        this.#cc.onAck(this.#sentBytes[slot], this.#sentTime[slot], limited);
-      } else if (this.#inFlight[slot] === LOST_BY_THRESHOLD) {
-        // Declared lost, not resent yet, now acknowledged: it was reordered, not lost.
-        this.#inFlight[slot] = 0;
-        this.stats.spuriousLosses++;
-        this.#reorderThreshold = Math.min(MAX_PACKET_THRESHOLD, this.#reorderThreshold * 2);
-        this.#cc.onSpuriousLoss();
-      }
-    }
-    this.#ackedBytes += this.#chunkLength(chunk);
-  }
-
-  #onPacketAcked(pn: number): void {
-    const stripe = pn % this.#largestAcked.length;
-    if (pn > this.#largestAcked[stripe]) this.#largestAcked[stripe] = pn;
-  }
-
-  /**
-   * RFC 9002 §6.1: packet- and time-threshold loss detection over the oldest packets,
-   * each stripe on its own: a packet is lost once a packet sent #reorderThreshold later on
-   * its stripe was acknowledged, or a later one of its stripe was and the time threshold
-   * passed. The scan stops once every stripe has reached a packet that is not lost yet.
-   */
-  #detectLosses(now: number): void {
-    this.#lossAt = undefined;
-    const delay = Math.max(
-      TIME_THRESHOLD * Math.max(this.#rtt.smoothed, this.#rtt.latest),
-      TIMER_GRANULARITY_MS,
-    );
-    const stripes = this.#largestAcked.length;
-    const done = this.#stripeDone;
-    done.fill(0);
-    let open = stripes;
-    let prefix = true; // nothing in flight from #oldestPn up to pn
-    for (let pn = this.#oldestPn; pn < this.nextPn && open > 0; pn++) {
-      const slot = pn % PACKET_WINDOW;
-      if (this.#inFlight[slot] === IN_FLIGHT) {
-        const stripe = pn % stripes;
-        if (done[stripe] === 1) {
-          prefix = false;
-          continue;
-        }
-        const largest = this.#largestAcked[stripe];
-        const sent = this.#sentTime[slot];
-        if (
-          pn > largest || (pn + this.#reorderThreshold * stripes > largest && sent + delay > now)
-        ) {
-          // Not lost (yet); nor is any later packet of this stripe.
-          if (pn <= largest) this.#lossAt = minTime(this.#lossAt, sent + delay);
-          done[stripe] = 1;
-          open--;
-          prefix = false;
-          continue;
-        }
-        this.#declareLost(slot, now, LOST_BY_THRESHOLD);
-      }
-      if (prefix) this.#oldestPn = pn + 1;
-    }
-  }
-
-  #declareLost(slot: number, now: number, how: number): void {
-    this.#inFlight[slot] = how;
-    this.#bytesInFlight -= this.#sentBytes[slot];
-    this.#lost.push(this.#sentChunk[slot]);
-    this.#cc.onLoss(this.#sentTime[slot], now);
-    this.stats.lostPackets++;
-  }
-
   protected onTimeout(now: number): void {
-    if (this.#lossAt !== undefined && now >= this.#lossAt) this.#detectLosses(now);
-    if (this.#rtoAt !== undefined && now >= this.#rtoAt) {
-      this.#rtoAt = undefined;
-      this.stats.rtoExpirations++;
-      for (let pn = this.#oldestPn; pn < this.nextPn; pn++) {
-        const slot = pn % PACKET_WINDOW;
-        if (this.#inFlight[slot] === IN_FLIGHT) this.#declareLost(slot, now, LOST_BY_TIMEOUT);
-      }
-      this.#oldestPn = this.nextPn;
-      this.#lossAt = undefined;
-      this.#cc.onTimeout(now);
-      this.#backoff = Math.min(this.#backoff * 2, 64);
-    }
-    if (this.#probeAt !== undefined && now >= this.#probeAt) {
-      if (this.stateValue === "handshake") {
-        this.#helloDue = true;
-      } else if (this.#bytesInFlight === 0) {
-        this.#probeDue = true;
-      }
-      this.#backoff = Math.min(this.#backoff * 2, 64);
-      this.#probeAt = undefined; // re-armed when the HELLO or PING leaves
-    }
-  }
-
-  /**
-   * Wait before a retransmission timeout, a HELLO retransmission or a probe: the backed-off
-   * RTO, at most MAX_RTO_MS and a tenth of the idle timeout (RETRIES_PER_IDLE).
-   */
-  #retryInterval(): number {
-    return Math.min(
-      this.#rtt.rto() * this.#backoff,
-      MAX_RTO_MS,
-      this.idleTimeoutMs / RETRIES_PER_IDLE,
-    );
+    if (!this.#recovery.onTimeout(now, this.nextPn)) return;
+    if (this.stateValue === "handshake") this.#hellosDue = 1;
+    else if (this.#recovery.bytesInFlight === 0) this.#probeDue = true;
   }
 
   protected pollPacket(now: number): Uint8Array | undefined {
@@ -502,8 +358,8 @@ export class TransferSender extends TransferMachine {
     }
     this.#pacingAt = undefined;
     if (this.stateValue === "handshake") {
-      if (!this.#helloDue) return undefined;
-      this.#helloDue = false;
+      if (this.#hellosDue === 0) return undefined;
+      this.#hellosDue--;
       return this.#sealTracked(PacketType.Hello, this.#hello, EMPTY, now, -1);
     }
     if (this.#probeDue) {
@@ -511,12 +367,18 @@ export class TransferSender extends TransferMachine {
       return this.#sealTracked(PacketType.Ping, EMPTY, EMPTY, now, -1);
     }
     if (this.stateValue !== "transfer") return undefined;
+    const cc = this.#recovery.controller;
+    const inFlight = this.#recovery.bytesInFlight;
     const chunk = this.#nextChunk();
-    if (chunk === undefined) return undefined;
+    if (chunk === undefined) {
+      // Window to spare and nothing to send: the controller's samples understate the path.
+      if (inFlight + this.payloadSize <= cc.window) cc.onAppLimited(inFlight);
+      return undefined;
+    }
     const length = this.#chunkLength(chunk);
     const size = length + DATA_OVERHEAD;
-    if (this.#bytesInFlight + size > this.#cc.cwnd) return undefined;
-    const rate = this.pacingRate;
+    if (inFlight + size > cc.window) return undefined;
+    const rate = cc.pacingRate(this.#recovery.rtt);
     const at = this.#pacer.nextSendTime(now, size, rate);
     if (at > now) {
       this.#pacingAt = at;
@@ -533,11 +395,10 @@ export class TransferSender extends TransferMachine {
         this.#lostHead = 0;
       }
     }
-    const offset = chunk * this.chunkSize;
     const datagram = this.#sealTracked(
       PacketType.Data,
       encodeDataHeader(chunk),
-      this.#slice(offset, length),
+      this.#buffer.slice(chunk * this.chunkSize, length),
       now,
       chunk,
     );
@@ -555,20 +416,7 @@ export class TransferSender extends TransferMachine {
   ): Uint8Array {
     const pn = this.nextPn;
     const datagram = this.seal(type, body, extra);
-    const slot = pn % PACKET_WINDOW;
-    this.#sentTime[slot] = now;
-    this.#sentChunk[slot] = chunk;
-    this.#sentBytes[slot] = datagram.length;
-    this.#inFlight[slot] = chunk >= 0 ? IN_FLIGHT : 0;
-    if (chunk >= 0) {
-      this.#chunkPn[chunk % CHUNK_RING] = pn;
-      this.#bytesInFlight += datagram.length;
-      this.#rtoAt ??= now + this.#retryInterval();
-      this.#probeAt = undefined;
-    } else {
-      this.#probeAt = now + this.#retryInterval();
-      if (this.#oldestPn === pn) this.#oldestPn++;
-    }
+    this.#recovery.onSent(pn, chunk, datagram.length, now);
     return datagram;
   }
 
@@ -582,63 +430,20 @@ export class TransferSender extends TransferMachine {
     const chunk = this.#sndNxt;
     if (chunk >= this.chunkCount || chunk >= this.#peerLimit) return undefined;
     if (chunk - this.#sndUna >= MAX_WINDOW_CHUNKS) return undefined;
-    if (this.nextPn - this.#oldestPn >= PACKET_WINDOW - 2) return undefined;
-    if (chunk * this.chunkSize + this.#chunkLength(chunk) > this.#pushedEnd) return undefined;
+    if (this.#recovery.tracked(this.nextPn) >= PACKET_WINDOW - 2) return undefined;
+    if (chunk * this.chunkSize + this.#chunkLength(chunk) > this.#buffer.end) return undefined;
     return chunk;
   }
 
   protected machineTimeout(): number | undefined {
-    let t = minTime(this.#probeAt, this.#rtoAt);
-    t = minTime(t, this.#lossAt);
-    return minTime(t, this.#pacingAt);
+    return minTime(this.#recovery.nextTimeout(), this.#pacingAt);
   }
 
   protected drainTime(): number {
-    return Math.max(MIN_DRAIN_MS, DRAIN_RTO_MULTIPLE * this.#rtt.rto());
+    return Math.max(MIN_DRAIN_MS, DRAIN_RTO_MULTIPLE * this.#recovery.rtt.rto());
   }
 
   #chunkLength(chunk: number): number {
     return Math.min(this.chunkSize, this.size - chunk * this.chunkSize);
-  }
-
-  /** File bytes [offset, offset + length) from the in-memory blocks. */
-  #slice(offset: number, length: number): Uint8Array {
-    let lo = this.#blockHead;
-    let hi = this.#blocks.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (this.#blocks[mid].offset <= offset) lo = mid;
-      else hi = mid - 1;
-    }
-    const block = this.#blocks[lo];
-    const start = offset - block.offset;
-    if (start + length <= block.bytes.length) {
-      return block.bytes.subarray(start, start + length);
-    }
-    // The chunk spans blocks: join the pieces.
-    const out = new Uint8Array(length);
-    let copied = 0;
-    for (let i = lo; copied < length; i++) {
-      const b = this.#blocks[i];
-      const from = i === lo ? start : 0;
-      const piece = b.bytes.subarray(from, Math.min(b.bytes.length, from + length - copied));
-      out.set(piece, copied);
-      copied += piece.length;
-    }
-    return out;
-  }
-
-  /** Gives back the blocks wholly below `acked` (default: what the receiver acknowledged). */
-  #releaseBlocks(acked = this.#sndUna * this.chunkSize): void {
-    while (this.#blockHead < this.#blocks.length) {
-      const b = this.#blocks[this.#blockHead];
-      if (b.offset + b.bytes.length > acked) break;
-      this.#blockHead++;
-      this.#releaseData?.(b.bytes);
-    }
-    if (this.#blockHead > 64 && this.#blockHead * 2 > this.#blocks.length) {
-      this.#blocks = this.#blocks.slice(this.#blockHead);
-      this.#blockHead = 0;
-    }
   }
 }

@@ -24,7 +24,7 @@ for (const [p, profile] of PROFILES.entries()) {
       // 4 MB at a 10 MB/s bottleneck: ~0.5 s clean; bounded even at 30 % loss.
       const bound = size > 1e6 ? 300_000 : 30_000;
       assert(r.doneAt !== undefined && r.doneAt < bound, `took ${r.doneAt} ms of virtual time`);
-      if (profile.forge > 0 && size > 1e6) {
+      if ((profile.forge ?? 0) > 0 && size > 1e6) {
         const dropped = r.receiver.stats.droppedMalformed + r.receiver.stats.droppedUnauthentic +
           r.receiver.stats.droppedReplayed + r.sender.stats.droppedMalformed +
           r.sender.stats.droppedUnauthentic + r.sender.stats.droppedReplayed;
@@ -32,4 +32,14 @@ for (const [p, profile] of PROFILES.entries()) {
       }
     });
   }
+}
+
+// NewReno stays selectable: the lossy, duplicating, reordering, forging profiles with it.
+for (const profile of PROFILES.filter((p) => (p.forge ?? 0) > 0)) {
+  Deno.test(`with NewReno a 4 MB file arrives byte-identical under ${profile.name}`, () => {
+    const r = simulate({ profile, size: 4_000_000, seed: 77, congestionControl: "newreno" });
+    assert(lastEvent(r.senderEvents, "done"), "sender not done");
+    assert(equalBytes(r.output, r.input), "output differs from input");
+    assert.equal(r.sender.congestionState.split(" ")[0], "newreno");
+  });
 }

@@ -30,7 +30,8 @@ export const SERVER_USAGE =
   "Usage: tessenger server [SERVER_IP] [TCP_PORT] [MAX_ATTEMPTS] [--host IP] [--port N] " +
   "[--max-attempts N] [--credentials FILE] [--data-dir DIR] [--block-seconds N] [--log-level LEVEL] " +
   "[--tls-cert FILE] [--tls-key FILE] [--max-connections N] [--conn-rate N] [--login-timeout S] " +
-  "[--idle-timeout S] [--command-rate N] " + UDP_USAGE + " " + CLUSTER_USAGE;
+  "[--idle-timeout S] [--command-rate N] [--irc-port N] [--irc-tls-port N] " + UDP_USAGE + " " +
+  CLUSTER_USAGE;
 
 export const SERVER_HELP = `${SERVER_USAGE}
 
@@ -49,6 +50,9 @@ Arguments (the original positional form; flags are the long form of the same):
   --tls-cert FILE             serve TLS with this PEM certificate chain, with --tls-key
                                                                (default plain TCP)
   --tls-key FILE              the PEM private key of --tls-cert (default plain TCP)
+  --irc-port N                also accept IRC clients on this port (docs/irc.md); 0 lets
+                              the OS pick                      (default off)
+  --irc-tls-port N            IRC over TLS with --tls-cert     (default off)
 
 Limits (SPEC §6; hitting one gets a clear error or a clean disconnect):
   --max-connections N         open connections at once         (default ${DEFAULT_MAX_CONNECTIONS})
@@ -80,6 +84,8 @@ export interface ServerCommand {
   udp: UdpSettings;
   /** Set when the node joins a cluster. */
   cluster?: ClusterSettings;
+  /** The IRC door, when --irc-port or --irc-tls-port is given. */
+  irc?: { port?: number; tlsPort?: number };
   help: boolean;
 }
 
@@ -104,6 +110,8 @@ export function parseServerArgs(argv: string[]): ServerCommand {
     "login-timeout": { type: "string" },
     "idle-timeout": { type: "string" },
     "command-rate": { type: "string" },
+    "irc-port": { type: "string" },
+    "irc-tls-port": { type: "string" },
     ...UDP_FLAGS,
     ...CLUSTER_FLAGS,
     help: { type: "boolean", short: "h" },
@@ -134,7 +142,16 @@ export function parseServerArgs(argv: string[]): ServerCommand {
       SERVER_USAGE,
     );
   }
+  if (v["irc-tls-port"] !== undefined && v["tls-cert"] === undefined) {
+    throw new UsageError("--irc-tls-port needs --tls-cert and --tls-key", SERVER_USAGE);
+  }
   try {
+    const ircPort = v["irc-port"] === undefined
+      ? undefined
+      : parsePort(v["irc-port"], "IRC port", true);
+    const ircTlsPort = v["irc-tls-port"] === undefined
+      ? undefined
+      : parsePort(v["irc-tls-port"], "IRC TLS port", true);
     const seconds = (flag: string, fallback: number, min: number) =>
       parseIntIn(
         v[flag as "idle-timeout"] ?? String(fallback),
@@ -174,6 +191,9 @@ export function parseServerArgs(argv: string[]): ServerCommand {
       maxAttempts: attempts,
       udp: parseUdpFlags(v),
       cluster: parseClusterFlags(v, port),
+      ...(ircPort !== undefined || ircTlsPort !== undefined
+        ? { irc: { port: ircPort, tlsPort: ircTlsPort } }
+        : {}),
       blockSeconds: parseIntIn(v["block-seconds"] ?? "10", "block seconds", 1, 86400),
       credentialsPath: v.credentials ?? "credentials.txt",
       dataDir: v["data-dir"] ?? ".",

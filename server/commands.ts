@@ -40,6 +40,17 @@ function userCommand(
   }];
 }
 
+/** A verb for logged-in users that clients send but nobody types (not in `/help`). */
+function wireCommand(
+  name: string,
+  handler: CommandEntry["handler"],
+  min: number,
+  max: number,
+  usage: string,
+): [string, CommandEntry] {
+  return [name, { handler, phase: "ready", minArgs: min, maxArgs: max, usage, logged: true }];
+}
+
 /** Every verb the server understands. */
 export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
   ["hello", {
@@ -74,6 +85,7 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
     usage: "Usage: ping [TOKEN]",
     logged: false,
   }],
+  wireCommand("newgroup", h.newgroup, 1, 1, "Usage: newgroup GROUP"),
   userCommand("msgto", h.msgto),
   userCommand("activeuser", h.activeuser),
   userCommand("creategroup", h.creategroup),

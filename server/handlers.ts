@@ -652,3 +652,23 @@ export function help(ctx: CommandContext): void {
 export function logout(ctx: CommandContext): void {
   ctx.reply.set({ type: "logout", user: ctx.session.user! }).close("logout");
 }
+
+// newgroup GROUP: a group of one, its creator (an IRC JOIN of a name nobody uses).
+export async function newgroup(ctx: CommandContext, [group]: string[]): Promise<void> {
+  const { store, clock, log } = ctx.services;
+  const creator = ctx.session.user!;
+  if (!GROUP_NAME_PATTERN.test(group)) {
+    ctx.reply.fail(
+      "bad_name",
+      `Failed to create the group chat ${group}: the name must be 1-32 letters or digits.`,
+    );
+    return;
+  }
+  if (!(await store.createGroup(group, creator, [], clock()))) {
+    ctx.reply.fail("exists", `Failed to create the group chat ${group}: group name exists!`);
+    return;
+  }
+  log.info("{creator} created group {group}", { creator, group });
+  ctx.control.delivery?.subscribe(group, 0);
+  ctx.reply.set({ type: "creategroup", group, creator, members: [] });
+}

@@ -13,6 +13,7 @@ import type { ClusterSettings } from "./cluster/flags.ts";
 import type { OnlineLog, ServerServices } from "./context.ts";
 import { loadCredentials } from "./credentials.ts";
 import { CursorSaver } from "./delivery.ts";
+import { IrcFrontend, type IrcServerInfo } from "./frontends/irc/frontend.ts";
 import { JsonLinesFrontend } from "./frontends/json_lines.ts";
 import {
   CLOSE_GRACE_MS,
@@ -68,7 +69,26 @@ export interface ServerOptions {
   cluster?: ClusterSettings;
   /** The UDP port for transfers (bindings, relay); false: none. Default: the TCP port's number, relay on. */
   udp?: UdpSettings | false;
+  /** The IRC front door (docs/irc.md); off unless given. */
+  irc?: IrcOptions;
 }
+
+/** Settings of the IRC front door. */
+export interface IrcOptions {
+  /** Plain IRC port; 0 lets the OS pick. */
+  port?: number;
+  /** IRC over TLS with the server's certificate ({@link ServerOptions.tls}); 0 lets the OS pick. */
+  tlsPort?: number;
+  /** The message of the day, one entry a line. Default {@link DEFAULT_MOTD}. */
+  motd?: readonly string[];
+}
+
+/** The IRC door's message of the day unless the operator gives one. */
+export const DEFAULT_MOTD: readonly string[] = [
+  "This is TESSENGER's IRC door: the same accounts, groups and history as the TESSENGER client.",
+  "Your nick is your username. Groups are channels: /join #name joins one you were invited to,",
+  "or creates it; /invite nick #name invites. /msg nick reaches users on either door.",
+];
 
 /** The ports a server runs on (see `ports.ts`); the default is the embedded, local set. */
 export interface ServerPorts {
@@ -102,6 +122,10 @@ export interface RunningServer {
   readonly port: number;
   /** The UDP port for transfers, if it has one. */
   readonly udpPort: number | undefined;
+  /** The plain IRC port, when the IRC door is on. */
+  readonly ircPort?: number;
+  /** The IRC-over-TLS port, when it is on. */
+  readonly ircTlsPort?: number;
   /**
    * Resolves with the error if the server hits one it cannot recover from
    * (its database is damaged); the caller should close it and exit non-zero.
@@ -312,6 +336,39 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     throw e;
   }
   services.udp = udp;
+  // The IRC door: plain and/or TLS, each a listener of its own.
+  const ircListeners: { listener: Deno.Listener; tls: boolean }[] = [];
+  try {
+    const irc = options.irc;
+    if (irc?.tlsPort !== undefined && !options.tls) {
+      throw new Error("Cannot serve IRC over TLS: the server has no certificate (--tls-cert)");
+    }
+    if (irc?.port !== undefined) {
+      ircListeners.push({ listener: listenChat(addr.hostname, irc.port), tls: false });
+    }
+    if (irc?.tlsPort !== undefined) {
+      ircListeners.push({
+        listener: listenChat(addr.hostname, irc.tlsPort, options.tls),
+        tls: true,
+      });
+    }
+  } catch (e) {
+    for (const l of [listener, ...ircListeners.map((l) => l.listener)]) l.close();
+    await udp?.close();
+    await store.close();
+    await ports.close?.();
+    throw e;
+  }
+  const ircPortOf = (tls: boolean) =>
+    (ircListeners.find((l) => l.tls === tls)?.listener.addr as Deno.NetAddr | undefined)?.port;
+  const ircInfo: IrcServerInfo = {
+    serverName: "tessenger",
+    version: `tessenger/${VERSION}`,
+    started: clock(),
+    motd: options.irc?.motd ?? DEFAULT_MOTD,
+    keepAliveMs: keepAliveIntervalMs(limits.idleTimeoutMs, KEEPALIVE_INTERVAL_MS),
+    fakeLagMs: limits.commandsPerSecond > 0 ? Math.ceil(1000 / limits.commandsPerSecond) : 0,
+  };
   const sessions = new Set<Session>();
   ports.bind?.({
     closeUser(user, reason) {
@@ -328,16 +385,26 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     tls: options.tls ? " (TLS)" : "",
     dir: dataDir,
   });
+  for (const l of ircListeners) {
+    log.info("IRC door listening on {host}:{port}{tls}", {
+      host: addr.hostname,
+      port: (l.listener.addr as Deno.NetAddr).port,
+      tls: l.tls ? " (TLS)" : "",
+    });
+  }
 
   const gate = new ConnectionGate(limits, clock);
   // Refused connections get a bye frame and are closed; one that does not take
   // it (a TLS client that never finishes its handshake) is closed by the sweep.
   const turningAway = new Map<Deno.Conn, number>();
-  const turnAway = (conn: Deno.Conn, refusal: Refusal) => {
+  const turnAway = (conn: Deno.Conn, refusal: Refusal, kind: "native" | "irc") => {
     turningAway.set(conn, clock());
     const reason = refusal === "server_full"
       ? "server full: too many connections, try again later"
       : "too many new connections from your address, try again later";
+    const bye = kind === "irc"
+      ? new TextEncoder().encode(`ERROR :Closing link: ${reason}\r\n`)
+      : encodeFrame({ t: "bye", reason });
     const done = () => {
       if (!turningAway.delete(conn)) return;
       try {
@@ -346,48 +413,55 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         // already closed
       }
     };
-    conn.write(encodeFrame({ t: "bye", reason })).then(done, done);
+    conn.write(bye).then(done, done);
   };
 
   const ended = (session: Session) => sessions.delete(session);
   let stopping = false;
-  const acceptLoop = (async () => {
-    while (!stopping) {
-      let conn: Deno.Conn;
-      try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (stopping || e instanceof Deno.errors.BadResource) break;
-        // Out of file descriptors and the like: keep serving the sessions we
-        // have, and try again shortly rather than stop accepting for good.
-        log.error("Cannot accept a connection: {error}", { error: String(e) });
-        await new Promise((r) => setTimeout(r, 100));
-        continue;
-      }
-      const ip = (conn.remoteAddr as Deno.NetAddr).hostname;
-      const refusal = gate.admit(ip, sessions.size);
-      if (refusal) {
-        turnAway(conn, refusal);
-        continue;
-      }
-      if ("setNoDelay" in conn) {
+  const acceptLoop = (listener: Deno.Listener, kind: "native" | "irc") =>
+    (async () => {
+      while (!stopping) {
+        let conn: Deno.Conn;
         try {
-          (conn as Deno.TcpConn).setNoDelay(true);
-        } catch {
-          // not every platform supports it
+          conn = await listener.accept();
+        } catch (e) {
+          if (stopping || e instanceof Deno.errors.BadResource) break;
+          // Out of file descriptors and the like: keep serving the sessions we
+          // have, and try again shortly rather than stop accepting for good.
+          log.error("Cannot accept a connection: {error}", { error: String(e) });
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
         }
+        const ip = (conn.remoteAddr as Deno.NetAddr).hostname;
+        const refusal = gate.admit(ip, sessions.size);
+        if (refusal) {
+          turnAway(conn, refusal, kind);
+          continue;
+        }
+        if ("setNoDelay" in conn) {
+          try {
+            (conn as Deno.TcpConn).setNoDelay(true);
+          } catch {
+            // not every platform supports it
+          }
+        }
+        const session = new Session(conn, services, {
+          frontend: kind === "irc"
+            ? (s) => new IrcFrontend(s, ircInfo)
+            : (s) => new JsonLinesFrontend(s),
+          kind,
+          guard: new SessionGuard(limits, clock),
+          saver,
+          onEnd: ended,
+        });
+        sessions.add(session);
+        session.start();
       }
-      const session = new Session(conn, services, {
-        frontend: (s) => new JsonLinesFrontend(s),
-        kind: "native",
-        guard: new SessionGuard(limits, clock),
-        saver,
-        onEnd: ended,
-      });
-      sessions.add(session);
-      session.start();
-    }
-  })();
+    })();
+  const accepting = Promise.all([
+    acceptLoop(listener, "native"),
+    ...ircListeners.map((l) => acceptLoop(l.listener, "irc")),
+  ]);
 
   // One timer for every deadline of every session.
   const sweep = () => {
@@ -424,17 +498,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     hostname: addr.hostname,
     port: addr.port,
     udpPort: udp?.port,
+    ircPort: ircPortOf(false),
+    ircTlsPort: ircPortOf(true),
     failed: failure.promise,
     close() {
       closing ??= (async () => {
         stopping = true;
         clearInterval(sweepTimer);
-        try {
-          listener.close();
-        } catch {
-          // already closed
+        for (const l of [listener, ...ircListeners.map((l) => l.listener)]) {
+          try {
+            l.close();
+          } catch {
+            // already closed
+          }
         }
-        await acceptLoop;
+        await accepting;
         await udp?.close();
         for (const conn of turningAway.keys()) {
           try {

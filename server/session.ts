@@ -37,6 +37,8 @@ export interface Frontend {
   bye(reason: string): string;
   /** Called once the session is logged in and its welcome queued. */
   loggedIn?(): void;
+  /** Called by the server's periodic sweep while the session is open (keep-alives, acks). */
+  tick?(): void;
 }
 
 /** Settings of a {@link Session}. */
@@ -133,6 +135,8 @@ export class Session implements SessionControl {
     for (const event of reply.after) this.outbox.deliver(event);
     if (this.#startDelivery) {
       this.#startDelivery = false;
+      // Events flow from the welcome on; what came meanwhile is in the backlog.
+      this.services.router.attach(this.#delivery!.user, this.outbox);
       this.#frontend.loggedIn?.();
       this.#delivery?.start();
     }
@@ -140,7 +144,7 @@ export class Session implements SessionControl {
   }
 
   loggedIn(entry: PresenceEntry, cursors: Cursors): void {
-    const { store, router, log } = this.services;
+    const { store, log } = this.services;
     const delivery = new Delivery({
       user: entry.user,
       store,
@@ -151,7 +155,6 @@ export class Session implements SessionControl {
     });
     this.#delivery = delivery;
     this.outbox.delivery = delivery;
-    router.attach(entry.user, this.outbox);
     this.#startDelivery = true;
   }
 
@@ -181,7 +184,7 @@ export class Session implements SessionControl {
       return;
     }
     const why = this.guard.expiredReason(this.state.phase);
-    if (why === undefined) return;
+    if (why === undefined) return this.#frontend.tick?.();
     this.log.info("Closing {who}: {why}", { who: this.who, why });
     this.close(why);
   }

@@ -100,6 +100,13 @@ export interface MemberEvent {
   change: "joined" | "left" | "online" | "offline";
 }
 
+/** A user who shares a group with you set (`text`) or cleared their away message. */
+export interface AwayEvent {
+  ev: "away";
+  user: string;
+  text?: string;
+}
+
 /** A line from the server that fits no other event (shutdown, limits, backlog summaries). */
 export interface NoticeEvent {
   ev: "notice";
@@ -113,6 +120,7 @@ export type ServerEvent =
   | InviteEvent
   | TransferEvent
   | MemberEvent
+  | AwayEvent
   | NoticeEvent;
 
 /** An event on the wire. */

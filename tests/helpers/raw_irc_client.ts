@@ -22,6 +22,8 @@ export class RawIrcClient {
   readonly received: IrcMessage[] = [];
   /** Lines the decoder refused (the server broke the framing rules). */
   readonly refused: IrcLineError[] = [];
+  /** Answer the server's PINGs (confirming what arrived before them); tests turn it off. */
+  autoPong = true;
   /** How far {@link expect} has read in {@link received}. */
   #cursor = 0;
   #waiters: (() => void)[] = [];
@@ -33,9 +35,40 @@ export class RawIrcClient {
     this.#done = this.#readLoop();
   }
 
-  /** Connects to 127.0.0.1:`port`. */
-  static async connect(port: number): Promise<RawIrcClient> {
-    return new RawIrcClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  /** Connects to 127.0.0.1:`port`, over TLS when given the CA certificate to trust. */
+  static async connect(port: number, caCert?: string): Promise<RawIrcClient> {
+    const conn = caCert === undefined
+      ? await Deno.connect({ hostname: "127.0.0.1", port })
+      : await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [caCert] });
+    return new RawIrcClient(conn);
+  }
+
+  /**
+   * Connects and registers with PASS (`caps` requested through CAP first);
+   * resolves after the welcome burst's end of MOTD.
+   *
+   * @throws {Error} when the server refuses (naming what it sent).
+   */
+  static async register(
+    port: number,
+    nick: string,
+    password: string,
+    caps: string[] = [],
+    options: { autoPong?: boolean; caCert?: string } = {},
+  ): Promise<RawIrcClient> {
+    const c = await RawIrcClient.connect(port, options.caCert);
+    c.autoPong = options.autoPong ?? true;
+    const lines = caps.length > 0 ? ["CAP LS 302", `CAP REQ :${caps.join(" ")}`] : [];
+    lines.push(`PASS ${password}`, `NICK ${nick}`, `USER ${nick.toLowerCase()} 0 * :${nick}`);
+    if (caps.length > 0) lines.push("CAP END");
+    await c.send(...lines);
+    try {
+      await c.expect((m) => m.command === "376" || m.command === "422");
+    } catch (e) {
+      await c.close();
+      throw e;
+    }
+    return c;
   }
 
   /** Resolves once the server has closed the connection (or it was closed here). */
@@ -51,8 +84,14 @@ export class RawIrcClient {
         const n = await this.conn.read(buf);
         if (n === null) break;
         for (const item of decoder.push(buf.subarray(0, n))) {
-          if (item instanceof IrcLineError) this.refused.push(item);
-          else this.received.push(item);
+          if (item instanceof IrcLineError) {
+            this.refused.push(item);
+            continue;
+          }
+          this.received.push(item);
+          if (item.command === "PING" && this.autoPong) {
+            await this.send(`PONG :${item.params.at(-1) ?? ""}`).catch(() => {});
+          }
         }
         this.#wake();
       }

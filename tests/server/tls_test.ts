@@ -5,8 +5,9 @@
  * skipped.
  */
 
-import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "../helpers/assert.ts";
 import { RawClient } from "../helpers/raw_client.ts";
+import { RawIrcClient } from "../helpers/raw_irc_client.ts";
 import { ManualClock, namedAccounts, sleep, startTestServer } from "../helpers/test_server.ts";
 import { CLOSE_GRACE_MS } from "../../server/limits.ts";
 import { ServerConnection } from "../../client/connection.ts";
@@ -48,6 +49,31 @@ Deno.test({
     bob.close();
     await bob.closed;
     await alice.close();
+    await t.close();
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "IRC clients log in over TLS on the IRC TLS port",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tessenger-tls-" });
+    const tls = await readTlsFiles(
+      ...Object.values(await makeCertificate(dir)) as [string, string],
+    );
+    const t = await startTestServer({
+      ...namedAccounts(["alice"]),
+      clock: "real",
+      tls,
+      irc: { tlsPort: 0 },
+    });
+    assertEquals(t.server.ircPort, undefined);
+    const c = await RawIrcClient.register(t.server.ircTlsPort!, "alice", "pw-alice", [], {
+      caCert: tls.cert,
+    });
+    assertEquals(c.received[0].params, ["alice", "Welcome to TESSENGER!"]);
+    await c.close();
     await t.close();
     await Deno.remove(dir, { recursive: true });
   },
@@ -97,6 +123,13 @@ Deno.test("TLS flags: --tls-cert needs --tls-key; --ca implies --tls", () => {
     assertMatch(String(e), /--tls-cert and --tls-key go together/);
   }
   assert(threw);
+  assertThrows(
+    () => parseServerArgs(["--irc-tls-port", "6697"]),
+    /--irc-tls-port needs --tls-cert/,
+  );
+  const irc = parseServerArgs(["--irc-port", "6667", "--tls-cert", "c", "--tls-key", "k"]);
+  assertEquals(irc.irc, { port: 6667, tlsPort: undefined });
+  assertEquals(parseServerArgs([]).irc, undefined);
   const s = parseServerArgs(["--tls-cert", "c.pem", "--tls-key", "k.pem"]);
   assertEquals([s.tlsCert, s.tlsKey], ["c.pem", "k.pem"]);
   assertEquals(parseClientArgs(["--ca", "ca.pem"]).tls, true);

@@ -46,6 +46,7 @@ export const RPL_TOPICWHOTIME = "333";
 export const RPL_INVITING = "341";
 export const RPL_NAMREPLY = "353";
 export const RPL_ENDOFNAMES = "366";
+export const RPL_ENDOFBANLIST = "368";
 
 // Server information.
 export const RPL_MOTD = "372";

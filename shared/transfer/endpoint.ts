@@ -34,7 +34,8 @@
  *   the relay (which knows that secret) cannot read or forge the transfer's datagrams.
  * - **Path choice**: the sender uses the first confirmed direct path; if none is confirmed
  *   {@link DIRECT_WAIT_MS} after the start and the relay path is, the relay; and moves to a
- *   direct path as soon as one is confirmed (probing goes on while relayed). The receiver
+ *   direct path as soon as one is confirmed (probing goes on while relayed); back to the
+ *   relay when the direct path goes silent for {@link PATH_SILENCE_MS}. The receiver
  *   answers on the path the sender's last datagram came in on.
  * - **Address check**: transfer datagrams are accepted only from a heard path; control
  *   packets from anywhere, but only when their tag verifies.
@@ -101,6 +102,13 @@ export const MAX_PATHS = 16;
 export const MAX_UNANSWERED_PROBES = 120;
 /** Probe txids remembered to refuse a replayed PROBE (which would be answered to its source). */
 const SEEN_PROBES = 256;
+/**
+ * The sender leaves a direct path for the relay when it heard nothing on it for this long
+ * (ms): the machine hears ACKs while data flows and answers to PINGs at least every second
+ * otherwise, so three seconds of silence is a path that died (a NAT mapping dropped, a
+ * network change), not a slow peer.
+ */
+export const PATH_SILENCE_MS = 3000;
 /** Without a path, a transfer fails after this long by default (ms). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
@@ -246,6 +254,7 @@ export class Link {
     if (this.role === "sender" && this.#active === undefined && this.#relay?.confirmed) {
       t = Math.min(t, this.#startedAt + DIRECT_WAIT_MS);
     }
+    if (this.#mayFallBack()) t = Math.min(t, this.#active!.path.lastHeard + PATH_SILENCE_MS);
     // Until a path is found, the machine's only deadlines are the give-up and a cancel's linger.
     const machineAt = this.#running() || m.state === "closing" ? m.pollTimeout() : this.#giveUpAt;
     return Math.min(t, machineAt ?? Infinity);
@@ -258,6 +267,9 @@ export class Link {
     if (now >= this.#nextBindAt) this.#bind(now);
     for (const p of this.#paths.values()) if (now >= p.nextAt) this.#probe(p, now);
     this.#choosePath(now);
+    if (this.#mayFallBack() && now - this.#active!.path.lastHeard >= PATH_SILENCE_MS) {
+      this.#fallBack(now);
+    }
     if (!this.#running()) {
       if (now >= this.#giveUpAt && m.state !== "closing") {
         const seconds = ((this.#giveUpAt - this.#startedAt) / 1000).toFixed(1);
@@ -459,6 +471,23 @@ export class Link {
       const noOtherWay = [...this.#paths.values()].every((p) => p === this.#relay);
       if (noOtherWay || now >= this.#startedAt + DIRECT_WAIT_MS) this.#setActive(this.#relay);
     }
+  }
+
+  /** Whether the sender is on a direct path and could fall back to a confirmed relay. */
+  #mayFallBack(): boolean {
+    return this.role === "sender" && this.#active?.path.kind === "direct" &&
+      this.#relay?.confirmed === true && !this.machine.isClosed;
+  }
+
+  /** The direct path went silent: to the relay, and probe every direct path again. */
+  #fallBack(now: number): void {
+    this.#active!.confirmed = false;
+    for (const p of this.#paths.values()) {
+      if (p.confirmed) continue;
+      p.nextAt = now;
+      p.unanswered = 0;
+    }
+    this.#setActive(this.#relay!);
   }
 
   #setActive(p: Probing): void {

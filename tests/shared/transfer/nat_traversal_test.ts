@@ -98,6 +98,20 @@ Deno.test("a relayed transfer moves to a direct path that opens later, without r
   assertEquals(r.relayNotice, String(RelayRefusal.TransferRate), "the relay says why it drops");
 });
 
+Deno.test("a direct path that dies mid-transfer hands the transfer to the relay, which finishes it", () => {
+  const { net, sender, receiver } = pair(NAT_TYPES[1], NAT_TYPES[1], 1);
+  // After 200 ms (the file is moving on the direct path) nothing passes between the peers.
+  const peers = new Set([sender.publicIp, receiver.publicIp]);
+  net.block = (from, to, now) =>
+    now >= 200 && peers.has(from.hostname) && peers.has(to.hostname) &&
+    from.hostname !== to.hostname;
+  const r = simulateTransfer(net, sender, receiver, { size: 4 * 1024 * 1024 });
+  assert(r.ok, JSON.stringify(r));
+  assertEquals(r.path, "relay");
+  assertEquals(r.pathChanges, 1);
+  assert(r.relayedBytes > 1024 * 1024, `relayed only ${r.relayedBytes} bytes`);
+});
+
 Deno.test("with the relay full and no direct path, the transfer fails and says why", () => {
   const { net, sender, receiver } = pair(NAT_TYPES[2], NAT_TYPES[2], 1);
   const r = simulateTransfer(net, sender, receiver, { relay: { maxTransfers: 0 } });

@@ -44,7 +44,7 @@ import {
   MIN_PAYLOAD_SIZE,
 } from "../shared/transfer/mod.ts";
 import { parseByteSize, parseIntIn, UsageError } from "../shared/cli_args.ts";
-import { UdpRelay } from "../tests/helpers/udp_relay.ts";
+import { PathEmulator } from "../dev/path_emulator.ts";
 import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
 import { ServerConnection } from "../client/connection.ts";
 import { benchFlags, runBench } from "./cli.ts";
@@ -181,15 +181,15 @@ function serveWorker(): void {
         detail: result.ok ? undefined : result.reason,
       });
     } else if (req.kind === "relay") {
-      const relay = await UdpRelay.open({
+      const emulator = await PathEmulator.open({
         target: { hostname: HOST, port: req.targetPort },
         loss: req.loss,
         reorder: req.loss / 5,
         duplicate: req.loss / 5,
         seed: req.seed,
       });
-      stop = () => relay.close();
-      post({ kind: "ready", port: relay.port });
+      stop = () => emulator.close();
+      post({ kind: "ready", port: emulator.port });
     }
   };
 }

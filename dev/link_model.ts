@@ -3,7 +3,7 @@
  * bottleneck of a given rate behind a drop-tail queue, a one-way propagation delay, and
  * loss after the bottleneck — random (each packet on its own) and in bursts (a
  * Gilbert-Elliott chain). The transfer simulator runs it in virtual time, the UDP path
- * emulator (udp_relay.ts) in real time, so tests on either see the same link.
+ * emulator (path_emulator.ts) in real time, so tests on either see the same link.
  *
  * ```ts
  * import { mulberry32 } from "../shared/random.ts";

@@ -27,10 +27,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
  * Imports that break the rule today, each with the work that removes it. The test fails
  * when one of them is gone, so that the list does not outlive them.
  */
-const KNOWN_EXCEPTIONS = new Set([
-  // The lossy relay moves to dev/ with the path emulator (issue 16).
-  "bench/transfer.ts -> tests/helpers/udp_relay.ts",
-]);
+const KNOWN_EXCEPTIONS = new Set<string>([]);
 
 async function* sourceFiles(dir: string): AsyncIterable<string> {
   for await (const entry of Deno.readDir(dir)) {

@@ -5,7 +5,7 @@ import { describeFile, TransferEndpoint } from "../../client/transfer_driver.ts"
 import { RawClient } from "../helpers/raw_client.ts";
 import { ScriptedTerminal } from "../helpers/scripted_io.ts";
 import { startTestServer, TEST_USERS, type TestServer } from "../helpers/test_server.ts";
-import { UdpRelay } from "../helpers/udp_relay.ts";
+import { PathEmulator } from "../../dev/path_emulator.ts";
 
 /** A file of pseudo-random bytes (seeded, so a failure can be replayed). */
 async function makeFile(dir: string, name: string, size: number, seed = 7): Promise<string> {
@@ -120,23 +120,23 @@ Deno.test("/p2pvideo errors: a missing file, an offline user, yourself", async (
   }
 });
 
-Deno.test("/p2pvideo arrives intact through a relay that drops, duplicates and reorders", async () => {
+Deno.test("/p2pvideo arrives intact over a path that drops, duplicates and reorders", async () => {
   const t = await startTestServer();
   try {
     const file = await makeFile(t.dataDir, "lossy.mp4", 2 * 1024 * 1024 + 5);
     const hans = await login(t, "Hans");
-    // The sender is Yoda's protocol session plus a transfer endpoint aimed at the relay.
+    // The sender is Yoda's protocol session plus a transfer endpoint aimed at the emulator.
     const yoda = await RawClient.login(t.port, "Yoda", TEST_USERS.Yoda);
     const sender = await TransferEndpoint.open({
       hostname: "127.0.0.1",
       port: 0,
       downloadsDir: t.dataDir,
-      striping: false, // all through the relay, none around it
+      striping: false, // all through the emulator, none around it
     });
     const { size, sha256 } = await describeFile(file);
     const res = await yoda.expectOk("p2pvideo", ["Hans", "lossy.mp4", String(size), sha256]);
     const d = res.data as { id: string; secret: string; host: string; port: number };
-    const relay = await UdpRelay.open({
+    const emulator = await PathEmulator.open({
       target: { hostname: d.host, port: d.port },
       loss: 0.05,
       duplicate: 0.02,
@@ -155,15 +155,15 @@ Deno.test("/p2pvideo arrives intact through a relay that drops, duplicates and r
           sha256,
         },
         file,
-        { hostname: "127.0.0.1", port: relay.port },
+        { hostname: "127.0.0.1", port: emulator.port },
       );
       const result = await handle.done;
       assert(result.ok, JSON.stringify(result));
       await hans.term.waitFor(/^Received lossy\.mp4 from Yoda \(saved as /, 30_000);
       assert(await sameBytes(file, join(hans.downloads, "Yoda_lossy.mp4")));
-      assert(relay.stats.dropped > 0, "the relay did drop datagrams");
+      assert(emulator.stats.dropped > 0, "the path emulator did drop datagrams");
     } finally {
-      await relay.close();
+      await emulator.close();
       await sender.close();
       await yoda.close();
     }

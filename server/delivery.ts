@@ -278,6 +278,12 @@ export class Delivery {
       const [key, s] = next;
       const full = key === INBOX ? await this.#inboxPage(s) : await this.#groupPage(key, s);
       if (!full && s.sent >= s.skippedTo && this.#streams.get(key) === s) s.lagging = false;
+      // The others' turn next: a stream that stays behind (live traffic keeps
+      // arriving while its pages are fetched) must not starve the other streams.
+      if (s.lagging && this.#streams.get(key) === s) {
+        this.#streams.delete(key);
+        this.#streams.set(key, s);
+      }
     }
   }
 

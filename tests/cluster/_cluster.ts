@@ -36,10 +36,14 @@ export const FAST_HEARTBEAT = { heartbeatMs: 200, ttlMs: 1000 };
 /** Starts `n` nodes (`node1`..`nodeN`) of a fresh cluster. */
 export async function startCluster(
   n: number,
-  options: TestServerOptions = {},
+  options: TestServerOptions & {
+    /** The PostgreSQL server to make the database on; default the test one. */
+    databaseServer?: string;
+  } = {},
 ): Promise<TestCluster> {
   if (!engines.ok) throw new Error(engines.reason);
-  const db = await createDatabase(engines.database);
+  const { databaseServer = engines.database, ...serverOptions } = options;
+  const db = await createDatabase(databaseServer);
   const namespace = testNamespace();
   const settings = Array.from({ length: n }, (_, i): ClusterSettings => ({
     database: db.url,
@@ -57,7 +61,7 @@ export async function startCluster(
   try {
     // One after the other: the first migrates the schema.
     for (const cluster of settings) {
-      nodes.push(await startTestServer({ hashPasswords: true, ...options, cluster }));
+      nodes.push(await startTestServer({ hashPasswords: true, ...serverOptions, cluster }));
     }
   } catch (e) {
     await close();

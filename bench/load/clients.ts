@@ -375,10 +375,12 @@ class IrcClient extends BaseClient {
     await done;
   }
 
-  async register(timeoutMs: number): Promise<void> {
+  /** Registers, with `PASS password` first when given (TESSENGER's IRC door). */
+  async register(timeoutMs: number, password?: string): Promise<void> {
     // 001 is the welcome; 433 (nick in use) and other 4xx fail at once.
     const reply = this.waitLine((l) => /^:\S+ (001|4\d\d) /.test(l), timeoutMs);
-    this.send(`NICK ${this.name}\r\nUSER ${this.name} 0 * :${this.name}\r\n`);
+    const pass = password === undefined ? "" : `PASS ${password}\r\n`;
+    this.send(`${pass}NICK ${this.name}\r\nUSER ${this.name} 0 * :${this.name}\r\n`);
     const line = await reply;
     if (!/^:\S+ 001 /.test(line)) {
       throw new Error(`Cannot register ${this.name}: ${line.trim()}`);
@@ -422,8 +424,11 @@ export function tessengerDriver(endpoint: Endpoint, password: string): Driver {
   };
 }
 
-/** Drives an IRC server (no password; the nick is the name). */
-export function ircDriver(endpoint: Endpoint): Driver {
+/**
+ * Drives an IRC server; the nick is the name. With `password`, every client
+ * sends it as PASS (TESSENGER's IRC door, where the nick is the username).
+ */
+export function ircDriver(endpoint: Endpoint, password?: string): Driver {
   return {
     protocol: "irc",
     async connect(name, options = {}) {
@@ -431,7 +436,7 @@ export function ircDriver(endpoint: Endpoint): Driver {
       conn.setNoDelay(true);
       const client = new IrcClient(name, conn, options.readBytes ?? 4096);
       try {
-        await client.register(options.timeoutMs ?? 30_000);
+        await client.register(options.timeoutMs ?? 30_000, password);
       } catch (e) {
         client.close();
         throw e;

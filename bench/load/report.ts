@@ -53,6 +53,7 @@ export interface ChartSeries {
 
 const COLORS: Record<string, string> = {
   tessenger: "#2b6cb0",
+  "tessenger-irc": "#63b3ed",
   ngircd: "#c05621",
   inspircd: "#2f855a",
 };

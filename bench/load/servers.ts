@@ -16,10 +16,11 @@ import { type Driver, ircDriver, tessengerDriver } from "./clients.ts";
  * The servers the bench knows: ours, the two reference daemons, and the Deno
  * floor (`deno_relay.ts`, an IRC relay that does nothing else).
  */
-export type ServerKind = "tessenger" | "ngircd" | "inspircd" | "deno-relay";
+export type ServerKind = "tessenger" | "tessenger-irc" | "ngircd" | "inspircd" | "deno-relay";
 
 export const SERVER_KINDS: readonly ServerKind[] = [
   "tessenger",
+  "tessenger-irc",
   "ngircd",
   "inspircd",
   "deno-relay",
@@ -91,7 +92,7 @@ export async function missingReason(
   kind: ServerKind,
   anchorsDir = DEFAULT_ANCHORS,
 ): Promise<string | undefined> {
-  if (kind === "tessenger" || kind === "deno-relay") return undefined;
+  if (kind === "tessenger" || kind === "tessenger-irc" || kind === "deno-relay") return undefined;
   const exe = await findExecutable(kind);
   if (!exe) {
     return `${kind} is not installed (Debian: apt-get install ${kind}); skipped`;
@@ -199,8 +200,11 @@ export async function startServer(
   await Deno.mkdir(options.runDir, { recursive: true });
   let cmd: Deno.Command;
   let port: number;
-  if (kind === "tessenger") {
+  // TESSENGER's IRC door: the same server, driven through --irc-port.
+  let ircPort: number | undefined;
+  if (kind === "tessenger" || kind === "tessenger-irc") {
     port = freePort();
+    if (kind === "tessenger-irc") ircPort = freePort();
     const dataDir = join(options.runDir, "data");
     await Deno.mkdir(dataDir, { recursive: true });
     if (options.groups?.length) await seedGroups(dataDir, options.groups);
@@ -232,6 +236,7 @@ export async function startServer(
         "0",
         "--max-connections",
         "100000",
+        ...(ircPort !== undefined ? ["--irc-port", String(ircPort)] : []),
       ],
       stdin: "null",
       stdout: "piped",
@@ -308,6 +313,7 @@ export async function startServer(
     })();
   try {
     await waitListening(port, child);
+    if (ircPort !== undefined) await waitListening(ircPort, child);
   } catch (e) {
     await stop();
     throw new Error(`${(e as Error).message}\n${out.tail()}${err.tail()}`);
@@ -318,6 +324,8 @@ export async function startServer(
     pid,
     driver: kind === "tessenger"
       ? tessengerDriver(endpoint, options.password)
+      : ircPort !== undefined
+      ? ircDriver({ hostname: "127.0.0.1", port: ircPort }, options.password)
       : ircDriver(endpoint),
     rss: () => readRss(pid),
     stop,

@@ -1,12 +1,13 @@
 /**
  * Keeps `bench/load.ts` from rotting: its TESSENGER driver and each workload
  * run for about a second against a server started in-process on port 0, and
- * its IRC driver against the Deno relay (the bench's Deno floor).
+ * its IRC driver against the Deno relay (the bench's Deno floor) and against
+ * TESSENGER's own IRC door.
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { startTestServer } from "../helpers/test_server.ts";
-import { connectMany, tessengerDriver } from "../../bench/load/clients.ts";
+import { connectMany, ircDriver, tessengerDriver } from "../../bench/load/clients.ts";
 import { seedGroups, startServer } from "../../bench/load/servers.ts";
 import { fanoutRun, idleRamp, loginStorm, talkersRun } from "../../bench/load/workloads.ts";
 
@@ -15,7 +16,7 @@ const USERS = Array.from({ length: 15 }, (_, i) => `u${i}`);
 
 Deno.test("bench:load's TESSENGER driver runs every workload without loss", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "tessenger-load-smoke-" });
-  seedGroups(dataDir, [{ name: "load", members: USERS.slice(0, 9) }]);
+  await seedGroups(dataDir, [{ name: "load", members: USERS.slice(0, 9) }]);
   // Pre-hashed (cheaply) to keep the test fast; the server checks with the stored cost.
   const t = await startTestServer({
     dataDir,
@@ -94,5 +95,45 @@ Deno.test("bench:load's Deno relay carries the IRC driver's fan-out without loss
   } finally {
     await relay.stop();
     await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test("bench:load's IRC driver runs fan-out and talkers through TESSENGER's IRC door", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "tessenger-load-irc-smoke-" });
+  await seedGroups(dataDir, [{ name: "load", members: USERS.slice(0, 9) }]);
+  const t = await startTestServer({
+    dataDir,
+    users: Object.fromEntries(USERS.map((u) => [u, PASSWORD])),
+    hashPasswords: true,
+    clock: "real",
+    limits: { commandsPerSecond: 0, connectionsPerIpPerMinute: 0 },
+    irc: { port: 0 },
+  });
+  const driver = ircDriver({ hostname: "127.0.0.1", port: t.server.ircPort! }, PASSWORD);
+  try {
+    const clients = await connectMany(driver, USERS.slice(0, 9));
+    try {
+      for (const c of clients) await c.join("load");
+      const [sender, ...receivers] = clients;
+      const fan = await fanoutRun(sender, receivers, { group: "load", messages: 300, tag: 1 });
+      assertEquals([fan.lost, fan.duplicated, fan.errors], [0, 0, 0]);
+      assertEquals(fan.receivers, 8);
+      const talk = await talkersRun(clients, {
+        ratePerSec: 20,
+        durationMs: 300,
+        tag: 2,
+        drainMs: 3000,
+      });
+      assert(talk.messages > 0, "talkers sent nothing");
+      assertEquals(
+        [talk.lost, talk.duplicated, talk.misdelivered, talk.errors],
+        [0, 0, 0, 0],
+      );
+    } finally {
+      for (const c of clients) c.close();
+      await Promise.all(clients.map((c) => c.closed));
+    }
+  } finally {
+    await t.close();
   }
 });

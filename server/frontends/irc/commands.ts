@@ -246,8 +246,11 @@ async function join(fe: IrcFrontend, params: string[]): Promise<void> {
     }
     const info = await store.getGroup(name);
     const state = info?.members.get(fe.user);
-    // Already in it (clients re-join on reconnect; the welcome has joined them).
-    if (state === "joined") continue;
+    // Already in it (the welcome joined it; clients re-join on reconnect): the names again.
+    if (state === "joined") {
+      fe.send(namesLines(fe, info!));
+      continue;
+    }
     if (info !== undefined && state !== "invited") {
       fe.send([
         fe.numeric(N.ERR_INVITEONLYCHAN, channel, "Cannot join channel (+i): you are not invited"),

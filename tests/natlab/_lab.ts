@@ -21,17 +21,33 @@ const WAN_PREFIX = "203.0.113";
 /** How a router maps its LAN to its WAN address. */
 export type NatKind = "masquerade" | "fully-random";
 
+/**
+ * The absolute path of a system tool: on PATH or in the sbin directories, which a
+ * non-login root shell may not have on PATH (commands inside a namespace get these paths).
+ */
+function which(name: string): string | undefined {
+  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/bin"];
+  for (const dir of dirs) {
+    try {
+      if (dir !== "" && Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
+    } catch {
+      // not there
+    }
+  }
+  return undefined;
+}
+
+const IP = which("ip") ?? "ip";
+const NFT = which("nft") ?? "nft";
+const SYSCTL = which("sysctl") ?? "sysctl";
+
 /** Why the lab cannot run here, or undefined when it can. */
 export async function labUnavailable(): Promise<string | undefined> {
   if (Deno.build.os !== "linux") return "needs Linux network namespaces";
   const id = await run(["id", "-u"], false);
   if (id.code !== 0 || id.stdout.trim() !== "0") return "needs root";
-  for (const tool of ["ip", "nft"]) {
-    const found = await run(["sh", "-c", `command -v ${tool}`], false);
-    if (found.code !== 0) {
-      return `needs ${tool} (apt-get install -y ${tool === "ip" ? "iproute2" : "nftables"})`;
-    }
-  }
+  if (which("ip") === undefined) return "needs ip (apt-get install -y iproute2)";
+  if (which("nft") === undefined) return "needs nft (apt-get install -y nftables)";
   return undefined;
 }
 
@@ -78,8 +94,8 @@ export class NatLab {
     const lab = new NatLab(`nl${tag}`);
     try {
       const inet = await lab.#namespace("inet");
-      await lab.#ns(inet, "ip", "link", "add", "br0", "type", "bridge");
-      await lab.#ns(inet, "ip", "link", "set", "br0", "up");
+      await lab.#ns(inet, IP, "link", "add", "br0", "type", "bridge");
+      await lab.#ns(inet, IP, "link", "set", "br0", "up");
       await lab.#wanHost("srv", SERVER_IP);
     } catch (e) {
       await lab.destroy();
@@ -111,10 +127,10 @@ export class NatLab {
     const n = ++this.#wanHosts;
     const wanIp = `${WAN_PREFIX}.${10 + n}`;
     const router = await this.#wanHost(name, wanIp);
-    await this.#ns(router, "sysctl", "-qw", "net.ipv4.ip_forward=1");
-    await this.#ns(router, "ip", "link", "add", "lan", "type", "bridge");
-    await this.#ns(router, "ip", "addr", "add", `10.0.${n}.1/24`, "dev", "lan");
-    await this.#ns(router, "ip", "link", "set", "lan", "up");
+    await this.#ns(router, SYSCTL, "-qw", "net.ipv4.ip_forward=1");
+    await this.#ns(router, IP, "link", "add", "lan", "type", "bridge");
+    await this.#ns(router, IP, "addr", "add", `10.0.${n}.1/24`, "dev", "lan");
+    await this.#ns(router, IP, "link", "set", "lan", "up");
     const rules = [
       "add table ip nat",
       "add chain ip nat post { type nat hook postrouting priority 100; }",
@@ -131,7 +147,7 @@ export class NatLab {
       const ns = await this.#namespace(host);
       const ip = `10.0.${n}.${2 + i}`;
       await this.#cable(router, "lan", `p${n}x${i}`, ns, "eth0", `${ip}/24`);
-      await this.#ns(ns, "ip", "route", "add", "default", "via", `10.0.${n}.1`);
+      await this.#ns(ns, IP, "route", "add", "default", "via", `10.0.${n}.1`);
       clients.push({ ns, ip });
     }
     return { wanIp, clients };
@@ -139,21 +155,21 @@ export class NatLab {
 
   /** The argv prefix that runs a command inside `ns`. */
   exec(ns: string): string[] {
-    return ["ip", "netns", "exec", ns];
+    return [IP, "netns", "exec", ns];
   }
 
   /** Removes every namespace of the lab (their interfaces go with them). */
   async destroy(): Promise<void> {
     for (const ns of this.#namespaces.splice(0).reverse()) {
-      await run(["ip", "netns", "del", ns], false);
+      await run([IP, "netns", "del", ns], false);
     }
   }
 
   async #namespace(name: string): Promise<string> {
     const ns = `${this.prefix}-${name}`;
-    await run(["ip", "netns", "add", ns]);
+    await run([IP, "netns", "add", ns]);
     this.#namespaces.push(ns);
-    await this.#ns(ns, "ip", "link", "set", "lo", "up");
+    await this.#ns(ns, IP, "link", "set", "lo", "up");
     return ns;
   }
 
@@ -185,7 +201,7 @@ export class NatLab {
   ): Promise<void> {
     await this.#ns(
       hub,
-      "ip",
+      IP,
       "link",
       "add",
       port,
@@ -197,10 +213,10 @@ export class NatLab {
       "netns",
       ns,
     );
-    await this.#ns(hub, "ip", "link", "set", port, "master", bridge);
-    await this.#ns(hub, "ip", "link", "set", port, "up");
-    await this.#ns(ns, "ip", "addr", "add", cidr, "dev", ifname);
-    await this.#ns(ns, "ip", "link", "set", ifname, "up");
+    await this.#ns(hub, IP, "link", "set", port, "master", bridge);
+    await this.#ns(hub, IP, "link", "set", port, "up");
+    await this.#ns(ns, IP, "addr", "add", cidr, "dev", ifname);
+    await this.#ns(ns, IP, "link", "set", ifname, "up");
   }
 
   async #ns(ns: string, ...cmd: string[]): Promise<void> {
@@ -211,7 +227,7 @@ export class NatLab {
     const file = await Deno.makeTempFile({ prefix: "natlab-", suffix: ".nft" });
     try {
       await Deno.writeTextFile(file, rules.join("\n") + "\n");
-      await this.#ns(ns, "nft", "-f", file);
+      await this.#ns(ns, NFT, "-f", file);
     } finally {
       await Deno.remove(file);
     }

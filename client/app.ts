@@ -434,8 +434,10 @@ class ChatClient {
     this.#track(handle, p.size, p.file, p.from);
   }
 
-  /** The server's UDP port for bindings and the relay, when it announced one. */
-  /** The server's UDP port: on `host` when the offer names one (a cluster's sending node). */
+  /**
+   * The server's UDP port for bindings and the relay, when it announced one: on `host`
+   * when the offer names one (a cluster's sending node), else on the server we talk to.
+   */
   #serverUdp(port: unknown, host?: unknown): { hostname: string; port: number } | undefined {
     if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
       return undefined;

@@ -578,9 +578,8 @@ async function mode(fe: IrcFrontend, params: string[]): Promise<void> {
     fe.send([fe.numeric(N.ERR_USERSDONTMATCH, "Cannot change mode for other users")]);
   } else if (change === undefined) {
     fe.send([fe.numeric(N.RPL_UMODEIS, "+")]);
-  } else {
-    fe.send([fe.numeric(N.ERR_UMODEUNKNOWNFLAG, "User modes are not supported")]);
   }
+  // A change of one's own modes (clients send +i at connect) is ignored: there are none.
 }
 
 // MOTD

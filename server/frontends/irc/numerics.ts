@@ -77,7 +77,6 @@ export const ERR_UNKNOWNMODE = "472";
 export const ERR_INVITEONLYCHAN = "473";
 export const ERR_BADCHANMASK = "476";
 export const ERR_CHANOPRIVSNEEDED = "482";
-export const ERR_UMODEUNKNOWNFLAG = "501";
 export const ERR_USERSDONTMATCH = "502";
 
 // Capability negotiation (IRCv3).

@@ -170,6 +170,19 @@ Deno.test("NAMES, WHO, WHOIS, ISON and LIST answer from the same state", async (
   });
 });
 
+Deno.test("MODE shows groups as +i and ignores a client's own user modes", async () => {
+  await withBothDoors(async (_t, _yoda, hans) => {
+    await hans.send("JOIN #jedi", "MODE #jedi", "MODE #jedi b", "MODE #jedi +o Hans");
+    assertEquals((await hans.expectCommand("324")).params.slice(1), ["#jedi", "+i"]);
+    await hans.expectCommand("368");
+    await hans.expectCommand("482");
+    await hans.send("MODE Hans +i", "MODE Hans", "MODE Yoda");
+    assertEquals((await hans.expectCommand("221")).params, ["Hans", "+"]);
+    await hans.expectCommand("502");
+    assertEquals(hans.received.filter((m) => m.command === "501"), []);
+  });
+});
+
 Deno.test("MONITOR reports who is online now and who comes online later", async () => {
   await withBothDoors(async (t, _yoda, hans) => {
     await hans.send("MONITOR + Yoda,Luke");

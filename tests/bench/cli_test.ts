@@ -7,7 +7,11 @@ import { assert, assertEquals } from "../helpers/assert.ts";
 import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const TASKS = ["bench:load", "bench:soak", "bench:transfer"];
+/** Every `bench:*` task of deno.json. */
+const TASKS = Object.keys(
+  (JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)) as { tasks: Record<string, string> })
+    .tasks,
+).filter((name) => name.startsWith("bench:"));
 
 async function task(name: string, args: string[]) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

@@ -28,6 +28,7 @@ import {
   table,
 } from "./load/report.ts";
 import {
+  cpuSeconds,
   DEFAULT_ANCHORS,
   missingReason,
   openFileLimit,
@@ -55,7 +56,7 @@ type Workload = typeof WORKLOADS[number];
 const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [--runs N]
        [--fanout-sizes LIST] [--fanout-deliveries N] [--talkers N] [--talker-rate N]
        [--talker-seconds N] [--idle-steps LIST] [--idle-in-flight N] [--logins N] [--chart FILE] [--json FILE]
-       [--anchors DIR] [--keep] [--tessenger-flags FLAGS]
+       [--anchors DIR] [--keep] [--tessenger-flags FLAGS] [--cluster K]
 
   --servers LIST          tessenger,tessenger-irc,ngircd,inspircd,deno-relay (default all;
                           tessenger-irc is TESSENGER driven through its IRC door, deno-relay
@@ -75,7 +76,10 @@ const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [
   --anchors DIR           where ngircd.conf and inspircd.conf are (default ${DEFAULT_ANCHORS})
   --keep                  keep the scratch directory (server logs, data dirs)
   --tessenger-flags FLAGS extra deno flags for the TESSENGER server, space-separated
-                          (e.g. --tessenger-flags="--cpu-prof --cpu-prof-dir=/tmp/p")`;
+                          (e.g. --tessenger-flags="--cpu-prof --cpu-prof-dir=/tmp/p")
+  --cluster K             fan-out also against K TESSENGER nodes on one PostgreSQL and
+                          one Redis started here, members spread over the nodes
+                          (docs/cluster.md; needs postgresql and redis-server)`;
 
 const SERVER_TITLE: Record<ServerKind, string> = {
   tessenger: "TESSENGER",
@@ -83,6 +87,7 @@ const SERVER_TITLE: Record<ServerKind, string> = {
   ngircd: "ngIRCd",
   inspircd: "InspIRCd",
   "deno-relay": "Deno relay",
+  "tessenger-cluster": "TESSENGER cluster",
 };
 
 /** The password of every generated account. */
@@ -112,6 +117,8 @@ interface Settings {
   anchors: string;
   keep: boolean;
   tessengerFlags: string[];
+  /** Nodes of the cluster the fan-out also runs against; undefined: none. */
+  cluster?: number;
 }
 
 function list(text: string, what: string): string[] {
@@ -143,6 +150,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     anchors: { type: "string", default: DEFAULT_ANCHORS },
     keep: { type: "boolean", default: false },
     "tessenger-flags": { type: "string", default: "" },
+    cluster: { type: "string" },
   }, USAGE);
   if (!v) return undefined;
   const servers = list(v.servers, "--servers");
@@ -177,6 +185,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     anchors: v.anchors,
     keep: v.keep,
     tessengerFlags: v["tessenger-flags"].split(" ").filter((f) => f !== ""),
+    cluster: v.cluster === undefined ? undefined : parseIntIn(v.cluster, "--cluster", 2, 16),
   };
 }
 
@@ -203,14 +212,17 @@ async function start(
   groups?: { name: string; members: string[] }[],
 ): Promise<ServerUnderTest> {
   const runDir = await Deno.makeTempDir({ dir: ctx.scratch, prefix: `${kind}-` });
-  const server = await startServer(kind, {
+  const options = {
     runDir,
     credentialsPath: ctx.credentialsPath,
     password: PASSWORD,
     anchorsDir: ctx.settings.anchors,
     denoFlags: ctx.settings.tessengerFlags,
     groups,
-  });
+  };
+  const server = kind === "tessenger-cluster"
+    ? await (await import("./load/cluster.ts")).startCluster(ctx.settings.cluster ?? 3, options)
+    : await startServer(kind, options);
   ctx.running.add(server);
   return server;
 }
@@ -283,7 +295,16 @@ async function setUpFanout(kind: ServerKind, n: number, ctx: Context): Promise<F
           tag: 1000,
         });
       },
-      run: (tag) => fanoutRun(sender, receivers, { group: "load", messages, tag }),
+      run: async (tag) => {
+        const processes = server.processes ?? [{ name: SERVER_TITLE[kind], pid: server.pid }];
+        const before = await Promise.all(processes.map(cpuSeconds));
+        const res = await fanoutRun(sender, receivers, { group: "load", messages, tag });
+        const after = await Promise.all(processes.map(cpuSeconds));
+        res.cpu = Object.fromEntries(
+          processes.map((p, i) => [p.name, (after[i] - before[i]) / (res.elapsedMs / 1000) * 100]),
+        );
+        return res;
+      },
       close,
     };
   } catch (e) {
@@ -333,7 +354,8 @@ async function runFanout(
           `  ${SERVER_TITLE[bench.kind]} N=${n} run ${r + 1}: ${
             short(res.deliveriesPerSec)
           } deliveries/s, p50 ${res.p50Ms.toFixed(2)} ms, p99 ${res.p99Ms.toFixed(2)} ms, ` +
-            `lost ${res.lost}, dup ${res.duplicated}, errors ${res.errors}`,
+            `lost ${res.lost}, dup ${res.duplicated}, errors ${res.errors}; CPU ` +
+            Object.entries(res.cpu ?? {}).map(([p, c]) => `${p} ${c.toFixed(0)} %`).join(", "),
         );
         ((results.fanout[bench.kind] ??= {})[n] ??= []).push(res);
       }
@@ -442,13 +464,28 @@ const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const ms = (v: number) => v.toFixed(1);
 const kb = (v: number) => (v / 1000).toFixed(2);
 
+/** The servers the fan-out ran against: the chosen ones, and the cluster with --cluster. */
+function fanoutKinds(settings: Settings, results: Results): ServerKind[] {
+  const kinds = settings.servers.filter((s) => !results.skipped[s]);
+  if (settings.cluster && !results.skipped["tessenger-cluster"]) kinds.push("tessenger-cluster");
+  return kinds;
+}
+
+/** CPU per process of the run with the median deliveries/s. */
+function cpuCell(runs: FanoutResult[]): string {
+  const median = [...runs].sort((a, b) => a.deliveriesPerSec - b.deliveriesPerSec)[
+    Math.floor(runs.length / 2)
+  ];
+  return Object.entries(median.cpu ?? {}).map(([p, c]) => `${p} ${c.toFixed(0)}`).join(", ");
+}
+
 function report(results: Results, settings: Settings): string {
   const out: string[] = [];
   const servers = settings.servers.filter((s) => !results.skipped[s]);
   if (settings.workloads.includes("fanout")) {
     const rows: string[][] = [];
     for (const n of settings.fanoutSizes) {
-      for (const s of servers) {
+      for (const s of fanoutKinds(settings, results)) {
         const runs = results.fanout[s]?.[n];
         if (!runs) continue;
         rows.push([
@@ -460,6 +497,7 @@ function report(results: Results, settings: Settings): string {
           `${sum(runs.map((r) => r.lost))} / ${sum(runs.map((r) => r.duplicated))} / ${
             sum(runs.map((r) => r.errors))
           }`,
+          cpuCell(runs),
         ]);
       }
     }
@@ -467,7 +505,15 @@ function report(results: Results, settings: Settings): string {
       `### Fan-out (closed loop, ≤ 100 in flight, ${settings.fanoutDeliveries} deliveries per run)`,
       "",
       table(
-        ["case", "server", "deliveries/s", "p50 ms", "p99 ms", "lost / dup / errors"],
+        [
+          "case",
+          "server",
+          "deliveries/s",
+          "p50 ms",
+          "p99 ms",
+          "lost / dup / errors",
+          "CPU % of a core (median run)",
+        ],
         rows,
       ),
       "",
@@ -635,6 +681,14 @@ async function main(argv: string[]): Promise<number> {
       log(why);
     }
   }
+  if (settings.cluster) {
+    SERVER_TITLE["tessenger-cluster"] = `TESSENGER ×${settings.cluster}`;
+    const check = (await import("../dev/engines.ts")).checkEngines();
+    if (!check.ok) {
+      results.skipped["tessenger-cluster"] = `${check.reason}; the cluster is skipped`;
+      log(results.skipped["tessenger-cluster"]);
+    }
+  }
   const limit = await openFileLimit();
   const needFds = Math.max(settings.idleSteps.at(-1)!, settings.talkers) + 200;
   if (limit < needFds) {
@@ -664,7 +718,8 @@ async function main(argv: string[]): Promise<number> {
     const servers = settings.servers.filter((s) => !results.skipped[s]);
     for (const w of settings.workloads) {
       if (w === "fanout") {
-        for (const n of settings.fanoutSizes) await runFanout(servers, n, ctx, results);
+        const kinds = fanoutKinds(settings, results);
+        for (const n of settings.fanoutSizes) await runFanout(kinds, n, ctx, results);
         continue;
       }
       for (const s of servers) {

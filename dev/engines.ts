@@ -2,7 +2,7 @@
  * Throwaway PostgreSQL and Redis servers on loopback, for the cluster's tests
  * and benchmarks. Each lives in its own temporary directory, listens on
  * 127.0.0.1 on a free port, keeps nothing worth keeping (PostgreSQL without
- * fsync, Redis without persistence) and runs as an unprivileged user when this
+ * fsync unless asked, Redis without persistence) and runs as an unprivileged user when this
  * process is root (PostgreSQL refuses root): `postgres` and `redis`, the users
  * Debian's packages create.
  *
@@ -41,6 +41,8 @@ export interface Engine {
   readonly port: number;
   /** Its directory: data, socket, log. */
   readonly dir: string;
+  /** The server's process id (PostgreSQL: the postmaster's). */
+  pid(): Promise<number>;
   /** Stops it and removes its directory. */
   stop(): Promise<void>;
 }
@@ -194,6 +196,11 @@ export interface EngineOptions {
   port?: number;
   /** Where the engine's directory is made; default the system's temporary directory. */
   parent?: string;
+  /**
+   * PostgreSQL: keep its defaults (`fsync = on`, `synchronous_commit = on`: a
+   * commit is on disk when it returns), for benchmarks. Default false: no fsync.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -220,9 +227,9 @@ export async function startPostgres(options: EngineOptions = {}): Promise<Postgr
   const settings = [
     "-c listen_addresses=127.0.0.1",
     `-p ${port}`,
-    `-c unix_socket_directories=${dir}`,
-    "-c fsync=off",
-    "-c full_page_writes=off",
+    // TCP only: a socket path under a deep temporary dir can pass the 107-byte limit.
+    "-c unix_socket_directories=''",
+    ...(options.durable ? [] : ["-c fsync=off", "-c full_page_writes=off"]),
     "-c max_connections=200",
   ].join(" ");
   const start = () =>
@@ -250,6 +257,9 @@ export async function startPostgres(options: EngineOptions = {}): Promise<Postgr
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dir,
+    async pid() {
+      return Number((await Deno.readTextFile(join(data, "postmaster.pid"))).split("\n")[0]);
+    },
     async pause() {
       if (!running) return;
       running = false;
@@ -351,6 +361,9 @@ export async function startRedis(options: EngineOptions = {}): Promise<RedisEngi
     url: `redis://127.0.0.1:${port}`,
     port,
     dir,
+    async pid() {
+      return Number((await Deno.readTextFile(pidFile)).trim());
+    },
     kill,
     async restart() {
       await kill();

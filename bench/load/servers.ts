@@ -16,7 +16,13 @@ import { type Driver, ircDriver, tessengerDriver } from "./clients.ts";
  * The servers the bench knows: ours, the two reference daemons, and the Deno
  * floor (`deno_relay.ts`, an IRC relay that does nothing else).
  */
-export type ServerKind = "tessenger" | "tessenger-irc" | "ngircd" | "inspircd" | "deno-relay";
+export type ServerKind =
+  | "tessenger"
+  | "tessenger-irc"
+  | "ngircd"
+  | "inspircd"
+  | "deno-relay"
+  | "tessenger-cluster";
 
 export const SERVER_KINDS: readonly ServerKind[] = [
   "tessenger",
@@ -29,11 +35,21 @@ export const SERVER_KINDS: readonly ServerKind[] = [
 /** The reference daemons; the targets are measured against the best of them. */
 export const REFERENCE_KINDS: readonly ServerKind[] = ["ngircd", "inspircd"];
 
+/** A process whose CPU time a run reports. */
+export interface MeasuredProcess {
+  name: string;
+  pid: number;
+  /** Count its children too (PostgreSQL's backends). */
+  withChildren?: boolean;
+}
+
 /** A server process under test. */
 export interface ServerUnderTest {
   readonly kind: ServerKind;
   readonly pid: number;
   readonly driver: Driver;
+  /** The processes of a server of several (a cluster's nodes and engines). */
+  readonly processes?: MeasuredProcess[];
   /** Resident memory now, in bytes. */
   rss(): Promise<number>;
   /** SIGTERM, then SIGKILL if it has not exited within 5 s. */
@@ -124,8 +140,35 @@ export interface StartOptions {
   groups?: { name: string; members: string[] }[];
 }
 
+/**
+ * CPU seconds (user + system) a process has used, its children too when asked,
+ * read through a shell as {@link readRss} does; 0 when it is gone.
+ */
+export async function cpuSeconds(p: MeasuredProcess): Promise<number> {
+  const script = 'for p in "$@"; do cat "/proc/$p/stat" 2>/dev/null; echo; done';
+  const pids = [String(p.pid)];
+  if (p.withChildren) {
+    try {
+      pids.push(
+        ...(await Deno.readTextFile(`/proc/${p.pid}/task/${p.pid}/children`)).trim()
+          .split(/\s+/).filter((x) => x !== ""),
+      );
+    } catch {
+      // gone, or no children
+    }
+  }
+  const out = await new Deno.Command("sh", { args: ["-c", script, "sh", ...pids] }).output();
+  let ticks = 0;
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = line.slice(line.lastIndexOf(")") + 2).split(" ");
+    if (fields.length > 13) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / 100; // USER_HZ
+}
+
 /** Picks a free loopback TCP port. */
-function freePort(): number {
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -133,7 +176,11 @@ function freePort(): number {
 }
 
 /** Tries to connect every 50 ms until the port answers or `timeoutMs` passes. */
-async function waitListening(port: number, child: Deno.ChildProcess, timeoutMs = 20_000) {
+export async function waitListening(
+  port: number,
+  child: Deno.ChildProcess,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   let exited = false;
   child.status.then(() => exited = true);
@@ -154,7 +201,7 @@ async function waitListening(port: number, child: Deno.ChildProcess, timeoutMs =
 }
 
 /** Keeps the last few KiB a child writes, so a failure can be explained. */
-function drain(stream: ReadableStream<Uint8Array>): { tail(): string } {
+export function drain(stream: ReadableStream<Uint8Array>): { tail(): string } {
   let tail = "";
   const dec = new TextDecoder();
   (async () => {

@@ -32,6 +32,8 @@ export interface FanoutResult {
   /** Error replies from the server, and marked lines from another run. */
   errors: number;
   elapsedMs: number;
+  /** CPU used during the run per process of the server, in % of one core. */
+  cpu?: Record<string, number>;
 }
 
 /** Settings of {@link fanoutRun}. */

@@ -35,6 +35,14 @@ function nameKey(name: string): string {
   return name.toLowerCase();
 }
 
+/**
+ * How long a group read from the database is used without asking again (its
+ * version). A change made on another node is seen here within this time; this
+ * node's own changes at once; and every message is numbered against the
+ * members of the moment (see {@link PgStore.addGroupMessage}).
+ */
+const GROUP_FRESH_MS = 100;
+
 /** A seq larger than any stored: "no upper bound" for the history reads. */
 const NO_BOUND = Number.MAX_SAFE_INTEGER;
 
@@ -59,6 +67,10 @@ class PgGroup implements GroupInfo {
   topic: string | undefined;
   lastSeq: number;
   version = -1;
+  /** When the version was last read (performance.now()); -Infinity: read it again. */
+  checkedAt = -Infinity;
+  /** Counts this node's changes: a read that overlapped one is not trusted as fresh. */
+  changes = 0;
   #members = new Map<string, MembershipState>();
   #invitedBy = new Map<string, string>();
   #joined: string[] = [];
@@ -321,12 +333,25 @@ export class PgStore implements ChatStore {
   async getGroup(name: string): Promise<GroupInfo | undefined> {
     const key = nameKey(name);
     const cached = this.#groups.get(key);
+    if (cached && performance.now() - cached.checkedAt < GROUP_FRESH_MS) return cached;
+    const checkedAt = performance.now();
+    const changes = cached?.changes ?? 0;
     const row = await this.#loadGroup(key, cached?.version ?? -1);
     if (!row) return undefined;
     const group = this.#groups.get(key) ?? new PgGroup(row);
     this.#groups.set(key, group);
     group.update(row);
+    if (group.changes === changes) group.checkedAt = checkedAt;
     return group;
+  }
+
+  /** This node changed the group: its next read asks the database. */
+  #changed(group: string): void {
+    const cached = this.#groups.get(nameKey(group));
+    if (cached) {
+      cached.checkedAt = -Infinity;
+      cached.changes++;
+    }
   }
 
   async createGroup(
@@ -366,6 +391,7 @@ export class PgStore implements ChatStore {
           ON CONFLICT (group_name, member) DO NOTHING RETURNING group_name)
         UPDATE groups SET version = version + 1 WHERE name IN (SELECT group_name FROM added)`
     );
+    this.#changed(group);
   }
 
   async join(group: string, user: string): Promise<void> {
@@ -378,6 +404,7 @@ export class PgStore implements ChatStore {
           RETURNING m.group_name)
         UPDATE groups SET version = version + 1 WHERE name IN (SELECT group_name FROM joined)`
     );
+    this.#changed(group);
   }
 
   async leave(group: string, user: string): Promise<boolean> {
@@ -390,6 +417,7 @@ export class PgStore implements ChatStore {
         UPDATE groups SET version = version + 1 WHERE name IN (SELECT group_name FROM gone)
         RETURNING name`
     );
+    this.#changed(group);
     return rows.length > 0;
   }
 
@@ -398,6 +426,7 @@ export class PgStore implements ChatStore {
       this.#sql`UPDATE groups SET topic = ${topic}, version = version + 1
                 WHERE key = ${nameKey(group)}`
     );
+    this.#changed(group);
   }
 
   async groupsOf(user: string): Promise<UserGroup[]> {

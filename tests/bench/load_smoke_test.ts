@@ -6,9 +6,11 @@
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { startTestServer } from "../helpers/test_server.ts";
+import { startTestServer, writeCredentials } from "../helpers/test_server.ts";
+import { testEngineUrls } from "../../dev/engines.ts";
+import { startCluster } from "../../bench/load/cluster.ts";
 import { connectMany, ircDriver, tessengerDriver } from "../../bench/load/clients.ts";
-import { seedGroups, startServer } from "../../bench/load/servers.ts";
+import { cpuSeconds, seedGroups, startServer } from "../../bench/load/servers.ts";
 import { fanoutRun, idleRamp, loginStorm, talkersRun } from "../../bench/load/workloads.ts";
 
 const PASSWORD = "smoke-pw";
@@ -136,4 +138,51 @@ Deno.test("bench:load's IRC driver runs fan-out and talkers through TESSENGER's 
   } finally {
     await t.close();
   }
+});
+
+const engines = testEngineUrls();
+
+Deno.test({
+  name: engines.ok
+    ? "bench:load --cluster runs the fan-out over three nodes without loss"
+    : `bench:load --cluster runs the fan-out over three nodes without loss (skipped: ${engines.reason})`,
+  ignore: !engines.ok,
+  async fn() {
+    const runDir = await Deno.makeTempDir({ prefix: "tessenger-load-cluster-" });
+    const credentialsPath = `${runDir}/credentials.txt`;
+    const members = USERS.slice(0, 10);
+    await writeCredentials(
+      credentialsPath,
+      Object.fromEntries(members.map((u) => [u, PASSWORD])),
+      true,
+    );
+    const cluster = await startCluster(3, {
+      runDir,
+      credentialsPath,
+      password: PASSWORD,
+      groups: [{ name: "load", members }],
+    });
+    try {
+      const [sender, ...receivers] = await connectMany(cluster.driver, members);
+      try {
+        const fan = await fanoutRun(sender, receivers, { group: "load", messages: 100, tag: 1 });
+        assertEquals([fan.lost, fan.duplicated, fan.errors], [0, 0, 0]);
+        assertEquals(fan.receivers, 9);
+        const cpu = await Promise.all(cluster.processes!.map(cpuSeconds));
+        assertEquals(cluster.processes!.map((p) => p.name), [
+          "node1",
+          "node2",
+          "node3",
+          "postgres",
+          "redis",
+        ]);
+        assert(cpu.every((s) => s >= 0));
+      } finally {
+        for (const c of [sender, ...receivers]) c.close();
+      }
+    } finally {
+      await cluster.stop();
+      await Deno.remove(runDir, { recursive: true });
+    }
+  },
 });

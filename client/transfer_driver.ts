@@ -41,6 +41,7 @@ import {
   type CipherSuite,
   type CongestionControlName,
   DEFAULT_CIPHER_SUITE,
+  DEFAULT_CONGESTION_CONTROL,
   DEFAULT_PAYLOAD_SIZE,
   loadFastAead,
   LOOPBACK_CIPHER_SUITE,
@@ -62,7 +63,18 @@ import {
   type LinkOptions,
 } from "../shared/transfer/endpoint.ts";
 import type { PathKind } from "../shared/transfer/path.ts";
-import { commitPartFile, createPartFile, removeQuietly } from "./transfer_files.ts";
+import {
+  type Checkpoint,
+  Checkpoints,
+  openPart,
+  PART_MAX_AGE_MS,
+  type PartIdentity,
+  partKey,
+  removePart,
+  removeStaleParts,
+  savePartState,
+} from "./part_files.ts";
+import { commitPartFile, removeQuietly } from "./transfer_files.ts";
 
 export { describeFile, type FileDescription } from "./transfer_files.ts";
 
@@ -72,6 +84,16 @@ export { describeFile, type FileDescription } from "./transfer_files.ts";
  * transfer on loopback (docs/transfer.md § Payload size).
  */
 export const LOOPBACK_PAYLOAD_SIZE = 60000;
+/**
+ * A receiver's failures that leave its part for a later attempt: the network or a peer
+ * went away, or a side stopped; not a file that is not the one offered.
+ */
+const RESUMABLE_FAILURES: ReadonlySet<CancelCode> = new Set<CancelCode>([
+  CancelCode.Cancelled,
+  CancelCode.IoError,
+  CancelCode.Protocol,
+  CancelCode.Timeout,
+]);
 /** Largest datagram the socket reads. */
 const RECEIVE_BUFFER_SIZE = 65536;
 /** A write block is IO_BLOCK plus at most one piece, which is smaller than a datagram. */
@@ -153,7 +175,13 @@ export interface TransferEndpointOptions {
    * off to send through a relay: datagrams to the extra ports would go around it.
    */
   striping?: boolean;
-  /** Congestion controller of outgoing transfers. Default "bbr" (see docs/transfer.md). */
+  /**
+   * Congestion controller of outgoing transfers. Default "bbr", or "newreno" towards a
+   * loopback peer: there nothing is lost at random, every loss is the receiving socket
+   * overflowing while its thread is descheduled, and a loss-driven window keeps it from
+   * overflowing, where rate samples of a bursty thread run ahead (docs/transfer.md
+   * § Congestion control).
+   */
   congestionControl?: CongestionControlName;
   /**
    * Send and receive only through the server's relay (no direct path, no own address
@@ -171,6 +199,20 @@ export interface TransferEndpointOptions {
    * the sync before the file is renamed into place has little left to do. Default 16 MiB.
    */
   syncEveryBytes?: number;
+  /**
+   * Parts of interrupted transfers older than this are removed when the endpoint opens
+   * (ms). Default 7 days (PART_MAX_AGE_MS).
+   */
+  partMaxAgeMs?: number;
+}
+
+/** Options of {@linkcode TransferEndpoint.expect}. */
+export interface ExpectOptions {
+  /**
+   * Wait for accept() before the sender may send anything (its user is asked); the
+   * sender waits, its probes keeping both sides alive. Default false: accepted at once.
+   */
+  ask?: boolean;
 }
 
 /** Progress of one transfer. */
@@ -202,6 +244,8 @@ export type TransferResult =
     path?: string;
     /** The network path the transfer ended on. */
     via?: PathKind;
+    /** Bytes an earlier, interrupted attempt had moved already, so not sent again. */
+    resumedBytes?: number;
   }
   | {
     ok: false;
@@ -220,8 +264,17 @@ export interface TransferHandle {
   readonly fileName: string;
   /** Settles when the transfer ends, successfully or not. */
   readonly done: Promise<TransferResult>;
-  /** Abandons the transfer and tells the peer. */
-  cancel(reason?: string): void;
+  /**
+   * Abandons the transfer and tells the peer. A receiver keeps what it received for a
+   * later attempt to resume, unless `keepPart` is false (its user does not want the file).
+   */
+  cancel(reason?: string, keepPart?: boolean): void;
+  /** Receiver asked for consent (`expect(…, { ask: true })`): lets the sender start. */
+  accept(): void;
+  /** Receiver asked for consent: refuses the file; the sender is told `reason`. */
+  decline(reason?: string): void;
+  /** Whether the transfer waits for accept() (receiver) or for the peer to accept (sender). */
+  readonly waiting: boolean;
   /** Bytes done, total, rate and ETA. */
   progress(): TransferProgress;
   /** The machine's counters (drops, retransmissions, …), for diagnostics. */
@@ -290,6 +343,27 @@ interface Transfer {
   savedPath: string | undefined;
   offer: TransferOffer;
   lastDroppedCount: number;
+  /** Receiver: whether its user let the file come (asked, or not asked at all). */
+  consented: boolean;
+  /** Receiver: the resumable part's identity, key and state; undefined until it is open. */
+  part: ReceivingPart | undefined;
+  /** Receiver: leave the part for a later attempt when the transfer fails. */
+  keepPart: boolean;
+  /** Receiver: bytes kept from an earlier attempt. */
+  resumedBytes: number;
+}
+
+/** What a receiver keeps about its part file to let a later attempt resume. */
+interface ReceivingPart {
+  identity: PartIdentity;
+  /** The key when the part is resumable (no other transfer of the file had it). */
+  key: string | undefined;
+  statePath: string;
+  checkpoints: Checkpoints;
+  /** Bytes written to the part. */
+  written: number;
+  /** A checkpoint of data delivered, to record once it is written. */
+  pending: Checkpoint | undefined;
 }
 
 /**
@@ -325,6 +399,8 @@ export class TransferEndpoint {
   readonly #extraConns: Deno.DatagramConn[] = [];
   readonly #options: TransferEndpointOptions;
   readonly #transfers = new Map<string, Transfer>();
+  /** Keys of the resumable parts open (a second transfer of the same file gets its own). */
+  readonly #partKeys = new Set<string>();
   /** Transfers that got datagrams in this turn and are pumped at its end. */
   readonly #due = new Set<Transfer>();
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -357,13 +433,15 @@ export class TransferEndpoint {
    * Binds the UDP socket.
    * @throws {Deno.errors.AddrInUse} and other bind errors.
    */
-  static open(options: TransferEndpointOptions): Promise<TransferEndpoint> {
+  static async open(options: TransferEndpointOptions): Promise<TransferEndpoint> {
     const conn = Deno.listenDatagram({
       transport: "udp",
       hostname: options.hostname,
       port: options.port,
     });
-    return Promise.resolve(new TransferEndpoint(conn, options));
+    // What transfers interrupted long ago left behind, nobody will resume.
+    await removeStaleParts(options.downloadsDir, options.partMaxAgeMs ?? PART_MAX_AGE_MS);
+    return new TransferEndpoint(conn, options);
   }
 
   /** Endpoint-level drop and traffic counters (a snapshot). */
@@ -383,7 +461,7 @@ export class TransferEndpoint {
    * accepted only from addresses where the sender was heard.
    * @throws {TypeError} on a malformed id/secret or an id already in use.
    */
-  expect(offer: TransferOffer, peerHost: string): TransferHandle {
+  expect(offer: TransferOffer, peerHost: string, options: ExpectOptions = {}): TransferHandle {
     const now = this.#now();
     const sockets = this.#striping(peerHost) ? LOOPBACK_RECEIVE_SOCKETS : 1;
     const machine = new TransferReceiver({
@@ -397,13 +475,18 @@ export class TransferEndpoint {
       receiveWindowBytes: this.#options.receiveWindowBytes ??
         (sockets > 1 ? LOOPBACK_RECEIVE_WINDOW_BYTES : undefined),
       extraPorts: this.#extraPorts(sockets - 1),
+      // No window until the part file is open (and what it kept is known), and the user
+      // said yes when asked.
+      hold: true,
     }, now);
-    return this.#add(
+    const handle = this.#add(
       machine,
       "receive",
       offer,
       (m) => this.#core.addReceiver(m, this.#linkOptions(offer, [], now)),
     );
+    this.#transfers.get(machine.id)!.consented = !(options.ask ?? false);
+    return handle;
   }
 
   /** Ports of `count` extra receive sockets, opening the ones missing. */
@@ -442,7 +525,8 @@ export class TransferEndpoint {
       sha256: offer.sha256,
       releaseData: (bytes) => this.#releaseReadBlock(bytes),
       striping: this.#striping(addr.hostname),
-      congestionControl: this.#options.congestionControl,
+      congestionControl: this.#options.congestionControl ??
+        (isLoopback(addr.hostname) ? "newreno" : DEFAULT_CONGESTION_CONTROL),
     }, now);
     const handle = this.#add(
       machine,
@@ -579,6 +663,10 @@ export class TransferEndpoint {
       savedPath: undefined,
       offer,
       lastDroppedCount: 0,
+      consented: true,
+      part: undefined,
+      keepPart: true,
+      resumedBytes: 0,
     };
     if (machine.payloadSize > this.#slotSize) {
       this.#slotSize = machine.payloadSize;
@@ -591,10 +679,27 @@ export class TransferEndpoint {
       direction,
       fileName: offer.fileName,
       done,
-      cancel: (reason = "cancelled by user") => {
+      cancel: (reason = "cancelled by user", keepPart = true) => {
         if (t.committing) return; // too late: the file is being saved
+        t.keepPart &&= keepPart;
         t.machine.cancel(reason, this.#now());
         this.#pump(t, this.#now());
+      },
+      accept: () => {
+        if (t.consented || !(t.machine instanceof TransferReceiver)) return;
+        t.consented = true;
+        if (t.machine.state === "transfer") this.#startPartFile(t);
+      },
+      decline: (reason = "declined") => {
+        if (t.consented || t.machine.isClosed) return;
+        t.keepPart = false;
+        t.machine.cancel(reason, this.#now(), CancelCode.Declined);
+        this.#pump(t, this.#now());
+      },
+      get waiting() {
+        const m = t.machine;
+        if (m instanceof TransferReceiver) return !t.consented && !m.isClosed;
+        return m.waitingForPeer;
       },
       stats: () => ({
         ...t.machine.stats,
@@ -679,7 +784,7 @@ export class TransferEndpoint {
           t.meter.record(now, e.bytes);
           break;
         case "accepted":
-          if (m instanceof TransferReceiver) this.#startPartFile(t);
+          if (m instanceof TransferReceiver && t.consented) this.#startPartFile(t);
           break;
         case "verified":
           t.verified = true;
@@ -695,9 +800,14 @@ export class TransferEndpoint {
             elapsedMs: now - t.started,
             path: t.savedPath,
             via: t.link.path?.kind,
+            resumedBytes: t.machine instanceof TransferSender
+              ? t.machine.bytesResumed
+              : t.resumedBytes,
           });
           break;
         case "failed":
+          // A part of the wrong file, or one its user does not want, is not kept.
+          if (!RESUMABLE_FAILURES.has(e.code)) t.keepPart = false;
           this.#settle(t, {
             ok: false,
             id: t.id,
@@ -866,12 +976,46 @@ export class TransferEndpoint {
 
   // --- receiver file writing ------------------------------------------------------------
 
+  /**
+   * Opens the part (resuming what an earlier attempt of this file left, when its state
+   * checks out), tells the machine what it holds, and opens the window.
+   */
   #startPartFile(t: Transfer): void {
+    if (t.part !== undefined || t.file !== undefined) return;
+    const m = t.machine as TransferReceiver;
+    const identity: PartIdentity = {
+      from: t.offer.from,
+      fileName: t.offer.fileName,
+      size: t.offer.size,
+      sha256: t.offer.sha256,
+    };
+    const key = partKey(identity);
+    const resumable = !this.#partKeys.has(key);
+    if (resumable) this.#partKeys.add(key);
     this.#chain(t, async () => {
       const name = receivedFileName(t.offer.from, t.offer.fileName);
-      const { path, file } = await createPartFile(this.#options.downloadsDir, name, t.id);
-      t.file = file;
-      t.filePath = path;
+      const opened = await openPart(
+        this.#options.downloadsDir,
+        name,
+        identity,
+        m.chunkSize,
+        resumable ? undefined : t.id,
+      );
+      t.file = opened.file;
+      t.filePath = opened.path;
+      t.part = {
+        identity,
+        key: resumable ? key : undefined,
+        statePath: opened.statePath,
+        checkpoints: new Checkpoints(opened.checkpoints),
+        written: opened.resumeBytes,
+        pending: undefined,
+      };
+      if (!resumable) t.keepPart = false;
+      if (m.state !== "transfer") return; // cancelled meanwhile
+      t.resumedBytes = opened.resumeBytes;
+      if (opened.resumeBytes > 0) m.resume(opened.resumeBytes, opened.hash, this.#now());
+      m.release(this.#now());
     });
   }
 
@@ -894,17 +1038,48 @@ export class TransferEndpoint {
       t.staged = 0;
       for (let at = 0; at < size;) at += await t.file.write(block.subarray(at, size));
       t.unsynced += size;
+      if (t.part !== undefined) t.part.written += size;
       const every = this.#options.syncEveryBytes ?? SYNC_EVERY;
       if (t.unsynced >= every && t.syncing === undefined) await this.#syncInBackground(t);
       if (t.staging === undefined) t.staging = block;
       else t.spare = block;
       // Let the machine see the freed window and the pump run between blocks.
       if (t.machine instanceof TransferReceiver) {
+        if (this.#checkpointWritten(t)) await this.#savePart(t);
         this.#pullData(t, t.machine);
         this.#transmit(t, this.#now()); // a window update, if the machine wants one
       }
     }
     this.#maybeCommit(t);
+  }
+
+  /**
+   * When everything the machine delivered has been pulled, its running SHA-256 is that of
+   * the file's first `bytesReceived` bytes: a checkpoint to be, once they are written, for
+   * a later attempt to verify the part against (at most every CHECKPOINT_EVERY_BYTES).
+   */
+  #captureCheckpoint(t: Transfer, m: TransferReceiver): void {
+    const part = t.part;
+    if (part === undefined || part.key === undefined || part.pending !== undefined) return;
+    if (m.state !== "transfer" || m.bytesPending > 0) return;
+    if (!part.checkpoints.due(m.bytesReceived)) return;
+    part.pending = [m.bytesReceived, m.receivedDigest()];
+  }
+
+  /** The captured checkpoint is written: records it. Returns whether it did. */
+  #checkpointWritten(t: Transfer): boolean {
+    const part = t.part;
+    if (part?.pending === undefined || part.written < part.pending[0]) return false;
+    part.checkpoints.record(...part.pending);
+    part.pending = undefined;
+    return true;
+  }
+
+  /** Writes the part's state file (its checkpoints). */
+  async #savePart(t: Transfer): Promise<void> {
+    const part = t.part;
+    if (part === undefined || part.key === undefined) return;
+    await savePartState(part.statePath, part.identity, part.checkpoints.list);
   }
 
   /**
@@ -945,6 +1120,7 @@ export class TransferEndpoint {
       t.staging.set(piece.bytes, t.staged);
       t.staged += piece.bytes.length;
     }
+    this.#captureCheckpoint(t, m);
   }
 
   /** Once verified and fully written: close, move into place, tell the machine. */
@@ -964,8 +1140,16 @@ export class TransferEndpoint {
       t.savedPath = await commitPartFile(t.filePath, this.#options.downloadsDir, name);
       t.filePath = undefined;
       t.committing = false;
+      if (t.part !== undefined) await removeQuietly(t.part.statePath);
+      this.#releasePart(t);
       m.commit(this.#now());
     });
+  }
+
+  /** The part's key is free for another transfer of the same file. */
+  #releasePart(t: Transfer): void {
+    if (t.part?.key !== undefined) this.#partKeys.delete(t.part.key);
+    if (t.part !== undefined) t.part.key = undefined;
   }
 
   async #discardFile(t: Transfer): Promise<void> {
@@ -979,9 +1163,16 @@ export class TransferEndpoint {
       t.file = undefined;
     }
     if (t.filePath !== undefined && t.direction === "receive") {
-      await removeQuietly(t.filePath);
+      const part = t.part;
+      // Kept for a later attempt to resume, with its checkpoints; else removed.
+      if (t.keepPart && part?.key !== undefined) {
+        await this.#savePart(t).catch(() => {});
+      } else {
+        await removePart(t.filePath, part?.statePath ?? `${t.filePath}.state`);
+      }
       t.filePath = undefined;
     }
+    this.#releasePart(t);
   }
 }
 

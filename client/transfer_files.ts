@@ -48,20 +48,6 @@ export async function describeFile(path: string): Promise<FileDescription> {
 }
 
 /**
- * Creates the `.part` file a transfer writes into: `NAME.ID.part` in `dir`, created
- * exclusively so it never clobbers anything.
- */
-export async function createPartFile(
-  dir: string,
-  name: string,
-  id: string,
-): Promise<{ path: string; file: Deno.FsFile }> {
-  const path = join(dir, `${sanitizeBaseName(name)}.${id}.part`);
-  const file = await Deno.open(path, { write: true, createNew: true });
-  return { path, file };
-}
-
-/**
  * Moves a verified `.part` file to `dir/NAME`, or `dir/NAME (1).ext`, `NAME (2).ext`, …
  * when taken: an existing file is never replaced. Uses a hard link (atomic, fails if the
  * name exists) and falls back to reserving the name with an exclusive create.

@@ -66,6 +66,8 @@ export const CancelCode = {
   Protocol: 6,
   /** The peer stopped answering. */
   Timeout: 7,
+  /** The receiving user refused the file (or its policy did). */
+  Declined: 8,
 } as const;
 /** One of {@linkcode CancelCode}. */
 export type CancelCode = typeof CancelCode[keyof typeof CancelCode];
@@ -359,7 +361,7 @@ export function decodeCancel(body: Uint8Array): CancelFrame {
   if (length > MAX_REASON_BYTES) throw new PacketError("Cannot decode CANCEL: reason too long");
   const reason = r.utf8(length);
   r.end();
-  const code = raw >= 1 && raw <= 7 ? raw as CancelCode : CancelCode.Protocol;
+  const code = raw >= 1 && raw <= 8 ? raw as CancelCode : CancelCode.Protocol;
   return { code, reason };
 }
 

@@ -84,6 +84,13 @@ export interface ReceiverOptions extends TransferMachineOptions {
    * ACCEPT (see docs/transfer.md § Striping). Default none.
    */
   extraPorts?: readonly number[];
+  /**
+   * Answer a valid HELLO with ACCEPT but open no window until {@link
+   * TransferReceiver.release} is called: the sender waits (its probes keep both sides
+   * alive) while the user decides, or while the driver prepares the file and finds what
+   * an earlier attempt left ({@link TransferReceiver.resume}). Default false.
+   */
+  hold?: boolean;
 }
 
 /** A piece of the file, in order, ready to be written. */
@@ -125,6 +132,8 @@ export class TransferReceiver extends TransferMachine {
   readonly #free: Uint8Array[] = [];
   #limit = 0;
   #largestPnAt = 0;
+  /** No window is opened while held (see the `hold` option). */
+  #held: boolean;
 
   #acceptDue = false;
   #doneDue = false;
@@ -141,7 +150,7 @@ export class TransferReceiver extends TransferMachine {
   #deliveryHead = 0;
   #unpulled = 0;
   #delivered = 0;
-  readonly #hash: Hash = createHash("sha256");
+  #hash: Hash = createHash("sha256");
 
   /**
    * @param options transfer, expected file and limits.
@@ -160,6 +169,65 @@ export class TransferReceiver extends TransferMachine {
     this.#ackEvery = Math.max(1, options.ackEvery ?? DEFAULT_ACK_EVERY);
     this.#maxAckDelay = options.maxAckDelayMs ?? DEFAULT_MAX_ACK_DELAY_MS;
     this.#extraPorts = [...(options.extraPorts ?? [])];
+    this.#held = options.hold ?? false;
+  }
+
+  /** Whether the window is held shut (see the `hold` option). */
+  get held(): boolean {
+    return this.#held;
+  }
+
+  /**
+   * SHA-256 of the bytes delivered so far (hex), while the transfer runs: a checkpoint
+   * of the file's prefix that a later attempt can verify a saved part against.
+   */
+  receivedDigest(): string {
+    return this.#hash.copy().digest("hex");
+  }
+
+  /** Bytes per DATA chunk, as the sender's HELLO said (0 before it). */
+  get chunkSize(): number {
+    return this.#chunkSize;
+  }
+
+  /**
+   * Opens the window of a held transfer: the sender starts sending (after the chunks
+   * given to resume(), if any). Does nothing when not held or after the transfer ended.
+   */
+  release(now: number): void {
+    if (!this.#held) return;
+    this.#held = false;
+    if (this.stateValue !== "transfer") return;
+    this.#ackNow = true; // the window update
+    this.now = Math.max(this.now, now);
+  }
+
+  /**
+   * Before release(): the first `bytes` of the file are already saved (an earlier,
+   * interrupted transfer of the same file), and `hash` has been fed exactly those bytes.
+   * `bytes` must be whole chunks ({@link TransferReceiver.chunkSize}) or the whole file.
+   * The receiver acknowledges them at once, so the sender sends only the rest; chunks
+   * arriving below them are duplicates.
+   * @throws {Error} when not held, not past a valid HELLO, or data has been received;
+   * {RangeError} when `bytes` is not whole chunks.
+   */
+  resume(bytes: number, hash: Hash, now: number): void {
+    if (!this.#held || this.stateValue !== "transfer" || this.#cumAck !== 0 || this.#highest >= 0) {
+      throw new Error("Cannot resume transfer: only a held transfer that received no data can");
+    }
+    const whole = bytes >= this.#size;
+    if (!whole && (bytes < 0 || bytes % this.#chunkSize !== 0)) {
+      throw new RangeError(`Cannot resume transfer: ${bytes} bytes are not whole chunks`);
+    }
+    const have = whole ? this.#chunkCount : bytes / this.#chunkSize;
+    this.#hash = hash;
+    this.#cumAck = have;
+    this.#highest = have - 1;
+    this.#delivered = whole ? this.#size : bytes;
+    this.#limit = have;
+    this.#ackNow = true;
+    this.progress(now, this.#delivered, this.#size, PROGRESS_INTERVAL_MS, true);
+    if (have === this.#chunkCount) this.#finish(now);
   }
 
   /** Bytes received in order so far. */
@@ -280,7 +348,7 @@ export class TransferReceiver extends TransferMachine {
       2,
       Math.min(MAX_WINDOW_CHUNKS, Math.floor(this.#windowBytes / hello.chunkSize)),
     );
-    this.#limit = Math.min(chunkCount, this.#windowChunks);
+    this.#limit = this.#held ? 0 : Math.min(chunkCount, this.#windowChunks);
     this.stateValue = "transfer";
     this.#acceptDue = true;
     this.emit({ type: "accepted" });
@@ -389,6 +457,7 @@ export class TransferReceiver extends TransferMachine {
 
   /** The limit to advertise: window measured from cumAck, less data not yet written. */
   #currentLimit(): number {
+    if (this.#held) return this.#limit;
     const room = Math.max(0, this.#windowBytes - this.#unpulled);
     const chunks = Math.min(this.#windowChunks, Math.floor(room / this.#chunkSize));
     return Math.max(this.#limit, Math.min(this.#chunkCount, this.#cumAck + chunks));

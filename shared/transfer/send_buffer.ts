@@ -87,6 +87,18 @@ export class SendBuffer {
     this.#end += bytes.length;
   }
 
+  /**
+   * The bytes below `offset` will never be needed (the receiver has them): gives back the
+   * blocks below it and, when fewer were pushed, continues the pushes from there.
+   */
+  skipTo(offset: number): void {
+    this.release(offset);
+    if (offset > this.#end) {
+      this.#blocks.length = this.#head = 0;
+      this.#end = Math.min(offset, this.#size);
+    }
+  }
+
   /** File bytes [offset, offset + length): a view when they lie in one block, else a copy. */
   slice(offset: number, length: number): Uint8Array {
     let lo = this.#head;

@@ -109,6 +109,7 @@ export class TransferSender extends TransferMachine {
   #lost: number[] = [];
   #lostHead = 0;
   #ackedBytes = 0;
+  #bytesResumed = 0;
 
   #extraPorts: readonly number[] = [];
   readonly #striping: boolean;
@@ -173,6 +174,21 @@ export class TransferSender extends TransferMachine {
   /** Bytes the receiver has acknowledged. */
   get bytesAcked(): number {
     return this.#ackedBytes;
+  }
+
+  /**
+   * Whether the receiver accepted the handshake but has not opened its window yet (its
+   * user is being asked), or the handshake is not done.
+   */
+  get waitingForPeer(): boolean {
+    if (this.stateValue === "handshake") return true;
+    return this.stateValue === "transfer" && this.#peerLimit <= this.#sndUna &&
+      this.#ackedBytes === this.bytesResumed && this.chunkCount > this.#sndUna;
+  }
+
+  /** Bytes the receiver already had from an earlier attempt, so not sent (about). */
+  get bytesResumed(): number {
+    return Math.min(this.#bytesResumed, this.size);
   }
 
   /**
@@ -320,6 +336,7 @@ export class TransferSender extends TransferMachine {
     const limit = Math.min(frame.limit, this.chunkCount);
     if (limit > this.#peerLimit) this.#peerLimit = limit;
 
+    if (frame.cumAck > this.#sndNxt) this.#skipResumed(Math.min(frame.cumAck, this.chunkCount));
     const ackedBefore = this.#ackedBytes;
     const onNew = (s: number, e: number) => {
       for (let c = s; c < e; c++) {
@@ -344,6 +361,17 @@ export class TransferSender extends TransferMachine {
     if (this.#sndUna >= this.chunkCount && this.stateValue === "transfer") {
       this.#enterFinishing(now);
     }
+  }
+
+  /**
+   * The receiver acknowledged chunks never sent: it kept them from an earlier, interrupted
+   * transfer of the same file (the SHA-256 it checks at the end covers them). They are
+   * not sent; nor read, when the file data has not got that far.
+   */
+  #skipResumed(chunks: number): void {
+    this.#bytesResumed += (chunks - this.#sndNxt) * this.chunkSize;
+    this.#sndNxt = chunks;
+    this.#buffer.skipTo(chunks * this.chunkSize);
   }
 
   protected onTimeout(now: number): void {

@@ -79,6 +79,9 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** File bytes per DATA packet with the default 1200-byte datagrams. */
+export const CHUNK_SIZE_1200 = 1200 - 38;
+
 export const TRANSFER_ID = "0123456789abcdef";
 export const SECRET = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -244,6 +247,14 @@ export interface FlowOptions {
    * is kept (the receiver's own SHA-256 check still proves the data).
    */
   keepOutput?: boolean;
+  /**
+   * The receiver holds the transfer (ACCEPT with no window) until this virtual time, as
+   * it does while its user decides; then it resumes from `resumeBytes`, if given, and
+   * releases it. Default: no hold.
+   */
+  holdUntil?: number;
+  /** Bytes of the file the receiver already has (an earlier attempt), rounded to chunks. */
+  resumeBytes?: number;
 }
 
 /** Options of one simulated transfer. */
@@ -377,13 +388,31 @@ class Flow {
       maxFileSize: o.maxFileSize,
       receiveWindowBytes: o.receiveWindowBytes,
       extraPorts: Array.from({ length: (o.stripes ?? 1) - 1 }, (_, i) => 40001 + i),
+      hold: o.holdUntil !== undefined || o.resumeBytes !== undefined,
     }, now);
     this.started = true;
+  }
+
+  /** A held receiver past its HELLO: resume (what the driver does with its .part) and release. */
+  #release(now: number): void {
+    const r = this.receiver;
+    if (!r.held || r.state !== "transfer" || now < (this.options.holdUntil ?? 0)) return;
+    const resume = this.options.resumeBytes;
+    if (resume !== undefined) {
+      const size = this.input.length;
+      const bytes = resume >= size ? size : Math.floor(resume / r.chunkSize) * r.chunkSize;
+      const hash = createHash("sha256").update(this.input.subarray(0, bytes));
+      if (this.output.length > 0) this.output.set(this.input.subarray(0, bytes));
+      this.written = bytes;
+      r.resume(bytes, hash, now);
+    }
+    r.release(now);
   }
 
   /** Runs both machines at `now`: timers, file data, datagrams, events. */
   step(now: number, index: number, toReceiver: LinkDirection, toSender: LinkDirection): void {
     const { sender, receiver, options: o } = this;
+    this.#release(now);
     const ts = sender.pollTimeout();
     if (ts !== undefined && ts <= now) sender.handleTimeout(now);
     const tr = receiver.pollTimeout();
@@ -430,16 +459,23 @@ class Flow {
     return this.#receiverEnded;
   }
 
+  /** When the held receiver is to be released: a deadline of its own. */
+  get #releaseAt(): number | undefined {
+    if (!this.started || !this.receiver.held) return undefined;
+    return this.options.holdUntil;
+  }
+
   get closed(): boolean {
     return this.started && this.sender.isClosed && this.receiver.isClosed;
   }
 
   nextTimeout(): number | undefined {
     if (!this.started) return this.options.startAt ?? 0;
-    const a = this.sender.pollTimeout();
-    const b = this.receiver.pollTimeout();
-    if (a === undefined) return b;
-    return b === undefined || a < b ? a : b;
+    let next = this.#releaseAt;
+    for (const t of [this.sender.pollTimeout(), this.receiver.pollTimeout()]) {
+      if (t !== undefined && (next === undefined || t < next)) next = t;
+    }
+    return next;
   }
 }
 

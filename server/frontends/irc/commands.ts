@@ -601,6 +601,20 @@ async function chathistory(fe: IrcFrontend, params: string[]): Promise<void> {
     }]);
     return;
   }
+  if (req.ref.kind === "msgid") {
+    // Messages carry no msgid tag (MSGREFTYPES=timestamp), so no client has one to send.
+    fe.send([{
+      source: fe.info.serverName,
+      command: "FAIL",
+      params: [
+        "CHATHISTORY",
+        "INVALID_PARAMS",
+        req.subcommand,
+        "msgid references are not supported",
+      ],
+    }]);
+    return;
+  }
   const isGroup = req.target.startsWith("#");
   const name = isGroup ? groupName(req.target) : await canonicalUser(fe, req.target);
   if (name === undefined) {
@@ -625,8 +639,6 @@ async function chathistory(fe: IrcFrontend, params: string[]): Promise<void> {
   const ref = req.ref;
   if (ref.kind === "timestamp") {
     items = items.filter((m) => req.subcommand === "BEFORE" ? m.at < ref.at : m.at > ref.at);
-  } else if (ref.kind === "msgid") {
-    items = [];
   }
   items = items.slice(-req.limit);
   const target = isGroup ? `#${name}` : name;

@@ -200,7 +200,8 @@ export class IrcFrontend implements Frontend {
     if (this.session.outbox.closing) return;
     const step = this.reg.handle(msg);
     if (step) return this.#apply(step);
-    return runIrcCommand(this, msg);
+    const pending = runIrcCommand(this, msg);
+    if (pending) return pending.catch((e) => this.#failed(msg, e));
   }
 
   /** Sends a step's replies, runs its effect, closes when it says so. */
@@ -263,6 +264,20 @@ export class IrcFrontend implements Frontend {
     this.session.log.info("{user} is on IRC", { user });
   }
 
+  /** A command that threw (a port out of reach): logged, answered, and the session goes on. */
+  #failed(msg: IrcMessage, e: unknown): void {
+    this.session.log.error("IRC {cmd} from {who} failed: {error}", {
+      cmd: msg.command,
+      who: this.session.who,
+      error: e instanceof Error ? e.message : String(e),
+    });
+    this.send([{
+      source: this.info.serverName,
+      command: "FAIL",
+      params: [msg.command, "INTERNAL", "Cannot run the command: internal server error."],
+    }]);
+  }
+
   #badLine(e: IrcLineError): void {
     this.#badLines++;
     if (e.code === "bad_utf8") {
@@ -291,7 +306,9 @@ export class IrcFrontend implements Frontend {
       const waiting = this.#unconfirmed();
       if (waiting || now - this.#lastHeard >= this.info.keepAliveMs) this.#sendPing(now);
     }
-    if (this.monitor.size > 0) void this.#checkMonitor();
+    if (this.monitor.size > 0) {
+      this.#checkMonitor().catch((e) => this.#failed({ command: "MONITOR", params: [] }, e));
+    }
   }
 
   /** True when messages were queued that the client has not confirmed. */

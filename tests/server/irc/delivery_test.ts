@@ -121,6 +121,12 @@ Deno.test("CHATHISTORY LATEST and BEFORE read the same store as /history", async
     const older = await hans.expectCommand("PRIVMSG");
     assertEquals([older.source, older.params[1]], ["Yoda!Yoda@tessenger", "one"]);
     assertEquals((await hans.expectCommand("BATCH")).params[0].startsWith("-"), true);
+    await hans.send("CHATHISTORY BEFORE Yoda msgid=x 10");
+    assertEquals((await hans.expectCommand("FAIL")).params.slice(0, 3), [
+      "CHATHISTORY",
+      "INVALID_PARAMS",
+      "BEFORE",
+    ]);
     await hans.send("CHATHISTORY AROUND Yoda * 10", "CHATHISTORY LATEST #nogroup * 5");
     const fail = await hans.expectCommand("FAIL");
     assertEquals(fail.params.slice(0, 3), ["CHATHISTORY", "INVALID_PARAMS", "AROUND"]);

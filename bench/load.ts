@@ -56,7 +56,7 @@ type Workload = typeof WORKLOADS[number];
 const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [--runs N]
        [--fanout-sizes LIST] [--fanout-deliveries N] [--talkers N] [--talker-rate N]
        [--talker-seconds N] [--idle-steps LIST] [--idle-in-flight N] [--logins N] [--chart FILE] [--json FILE]
-       [--anchors DIR] [--keep] [--tessenger-flags FLAGS] [--cluster K]
+       [--anchors DIR] [--keep] [--tessenger-flags FLAGS] [--cluster K] [--cluster-deliveries N]
 
   --servers LIST          tessenger,tessenger-irc,ngircd,inspircd,deno-relay (default all;
                           tessenger-irc is TESSENGER driven through its IRC door, deno-relay
@@ -79,7 +79,9 @@ const USAGE = `Usage: deno task bench:load [--servers LIST] [--workloads LIST] [
                           (e.g. --tessenger-flags="--cpu-prof --cpu-prof-dir=/tmp/p")
   --cluster K             fan-out also against K TESSENGER nodes on one PostgreSQL and
                           one Redis started here, members spread over the nodes
-                          (docs/cluster.md; needs postgresql and redis-server)`;
+                          (docs/cluster.md; needs postgresql and redis-server)
+  --cluster-deliveries N  deliveries per fan-out run of the cluster, at most --fanout-deliveries
+                          (default 250000: a run waits for a commit per message)`;
 
 const SERVER_TITLE: Record<ServerKind, string> = {
   tessenger: "TESSENGER",
@@ -119,6 +121,7 @@ interface Settings {
   tessengerFlags: string[];
   /** Nodes of the cluster the fan-out also runs against; undefined: none. */
   cluster?: number;
+  clusterDeliveries: number;
 }
 
 function list(text: string, what: string): string[] {
@@ -151,6 +154,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     keep: { type: "boolean", default: false },
     "tessenger-flags": { type: "string", default: "" },
     cluster: { type: "string" },
+    "cluster-deliveries": { type: "string", default: "250000" },
   }, USAGE);
   if (!v) return undefined;
   const servers = list(v.servers, "--servers");
@@ -186,6 +190,7 @@ function parseSettings(argv: string[]): Settings | undefined {
     keep: v.keep,
     tessengerFlags: v["tessenger-flags"].split(" ").filter((f) => f !== ""),
     cluster: v.cluster === undefined ? undefined : parseIntIn(v.cluster, "--cluster", 2, 16),
+    clusterDeliveries: positive(v["cluster-deliveries"], "--cluster-deliveries", 1e8),
   };
 }
 
@@ -284,7 +289,10 @@ async function setUpFanout(kind: ServerKind, n: number, ctx: Context): Promise<F
       await Promise.all(all.slice(i, i + 50).map((c) => c.join("load")));
     }
     await sleep(1000); // let the server finish the joins (IRC: JOIN broadcasts)
-    const messages = Math.ceil(ctx.settings.fanoutDeliveries / n);
+    const deliveries = kind === "tessenger-cluster"
+      ? Math.min(ctx.settings.clusterDeliveries, ctx.settings.fanoutDeliveries)
+      : ctx.settings.fanoutDeliveries;
+    const messages = Math.ceil(deliveries / n);
     return {
       kind,
       warmUp: async () => {
@@ -502,7 +510,10 @@ function report(results: Results, settings: Settings): string {
       }
     }
     out.push(
-      `### Fan-out (closed loop, ≤ 100 in flight, ${settings.fanoutDeliveries} deliveries per run)`,
+      `### Fan-out (closed loop, ≤ 100 in flight, ${settings.fanoutDeliveries} deliveries per run` +
+        (settings.cluster
+          ? `; the cluster ${Math.min(settings.clusterDeliveries, settings.fanoutDeliveries)})`
+          : ")"),
       "",
       table(
         [

@@ -309,7 +309,9 @@ export class UnavailableError extends Error {
     cause?: unknown,
   ) {
     super(
-      `The server cannot reach its ${engine} right now. Please try again in a moment.`,
+      `The server cannot reach its ${
+        engine === "database" ? "database" : "presence service"
+      } right now. Please try again in a moment.`,
       { cause },
     );
     this.name = "UnavailableError";

@@ -30,9 +30,6 @@ export interface TestCluster {
   close(): Promise<void>;
 }
 
-/** Heartbeats short enough that a dead node is noticed within a test. */
-export const FAST_HEARTBEAT = { heartbeatMs: 200, ttlMs: 1000 };
-
 /** Starts `n` nodes (`node1`..`nodeN`) of a fresh cluster. */
 export async function startCluster(
   n: number,
@@ -50,7 +47,6 @@ export async function startCluster(
     redis: engines.redis,
     nodeName: `node${i + 1}`,
     namespace,
-    ...FAST_HEARTBEAT,
   }));
   const nodes: TestServer[] = [];
   const close = async () => {

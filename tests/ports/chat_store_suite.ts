@@ -8,6 +8,7 @@
 
 import type { ChatStore } from "../../server/ports.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { portTest } from "./_suite.ts";
 
 /** One store on fresh, empty data. */
 export interface StoreFixture {
@@ -30,18 +31,7 @@ const T0 = 1_700_000_000_000;
 /** Registers the suite's tests for the implementation named `impl`. */
 export function chatStoreSuite(impl: string, factory: StoreFactory): void {
   const test = (name: string, fn: (f: StoreFixture) => Promise<void>) =>
-    Deno.test({
-      name: factory.skip ? `${impl}: ${name} (skipped: ${factory.skip})` : `${impl}: ${name}`,
-      ignore: factory.skip !== undefined,
-      async fn() {
-        const fixture = await factory.open();
-        try {
-          await fn(fixture);
-        } finally {
-          await fixture.cleanup();
-        }
-      },
-    });
+    portTest(impl, factory.skip, name, () => factory.open(), fn);
 
   const users = async (store: ChatStore, ...names: string[]) => {
     for (const name of names) await store.setPasswordHash(name, `hash-${name}`, T0);

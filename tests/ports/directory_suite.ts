@@ -9,6 +9,7 @@
 
 import type { Directory, PresenceEntry } from "../../server/ports.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { portTest } from "./_suite.ts";
 
 /** Directories on fresh, shared state: one per node. */
 export interface DirectoryFixture {
@@ -32,19 +33,9 @@ const T0 = 1_700_000_000_000;
 /** Registers the suite's tests for the implementation named `impl`. */
 export function directorySuite(impl: string, factory: DirectoryFactory): void {
   const test = (name: string, nodes: number, fn: (f: DirectoryFixture) => Promise<void>) => {
-    if (nodes > factory.maxNodes) return;
-    Deno.test({
-      name: factory.skip ? `${impl}: ${name} (skipped: ${factory.skip})` : `${impl}: ${name}`,
-      ignore: factory.skip !== undefined,
-      async fn() {
-        const fixture = await factory.open(nodes);
-        try {
-          await fn(fixture);
-        } finally {
-          await fixture.cleanup();
-        }
-      },
-    });
+    if (nodes <= factory.maxNodes) {
+      portTest(impl, factory.skip, name, () => factory.open(nodes), fn);
+    }
   };
 
   const entry = (

@@ -9,6 +9,7 @@
 import type { DeliverySink, Router } from "../../server/ports.ts";
 import type { ServerEvent } from "../../shared/protocol.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { portTest } from "./_suite.ts";
 
 /** Routers on fresh, shared state: one per node. */
 export interface RouterFixture {
@@ -59,19 +60,9 @@ const notice = (text: string): ServerEvent => ({ ev: "notice", text });
 /** Registers the suite's tests for the implementation named `impl`. */
 export function routerSuite(impl: string, factory: RouterFactory): void {
   const test = (name: string, nodes: number, fn: (f: RouterFixture) => Promise<void>) => {
-    if (nodes > factory.maxNodes) return;
-    Deno.test({
-      name: factory.skip ? `${impl}: ${name} (skipped: ${factory.skip})` : `${impl}: ${name}`,
-      ignore: factory.skip !== undefined,
-      async fn() {
-        const fixture = await factory.open(nodes);
-        try {
-          await fn(fixture);
-        } finally {
-          await fixture.cleanup();
-        }
-      },
-    });
+    if (nodes <= factory.maxNodes) {
+      portTest(impl, factory.skip, name, () => factory.open(nodes), fn);
+    }
   };
 
   test(

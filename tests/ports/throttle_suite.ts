@@ -8,6 +8,7 @@
 
 import type { Throttle } from "../../server/ports.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
+import { portTest } from "./_suite.ts";
 
 /** The settings every test runs with. */
 export interface ThrottleSettings {
@@ -45,19 +46,9 @@ const SETTINGS: ThrottleSettings = {
 /** Registers the suite's tests for the implementation named `impl`. */
 export function throttleSuite(impl: string, factory: ThrottleFactory): void {
   const test = (name: string, nodes: number, fn: (f: ThrottleFixture) => Promise<void>) => {
-    if (nodes > factory.maxNodes) return;
-    Deno.test({
-      name: factory.skip ? `${impl}: ${name} (skipped: ${factory.skip})` : `${impl}: ${name}`,
-      ignore: factory.skip !== undefined,
-      async fn() {
-        const fixture = await factory.open(nodes, SETTINGS);
-        try {
-          await fn(fixture);
-        } finally {
-          await fixture.cleanup();
-        }
-      },
-    });
+    if (nodes <= factory.maxNodes) {
+      portTest(impl, factory.skip, name, () => factory.open(nodes, SETTINGS), fn);
+    }
   };
 
   /** One whole login attempt: reserve, then settle. */

@@ -215,14 +215,27 @@ export class ServerConnection {
    * server reads ({@link MAX_FRAME_BYTES}) is not sent: it gets a `too_long`
    * failure at once (the server could not say which request it refused).
    *
+   * With `quiet`, the request is the client's own (not typed by the user) and
+   * the server does not log it as the user's command.
+   *
    * @throws {ConnectionClosedError} if the connection ends first.
    */
-  async request(cmd: string, args: string[] = []): Promise<ResponseFrame> {
+  async request(
+    cmd: string,
+    args: string[] = [],
+    options: { quiet?: boolean } = {},
+  ): Promise<ResponseFrame> {
     if (this.#closeReason !== undefined) throw new ConnectionClosedError(this.#closeReason);
     // What was shown is acknowledged before anything that may end the session (a logout).
     this.#ack();
     const id = this.#nextId++;
-    const bytes = encodeFrame({ t: "req", id, cmd, args });
+    const bytes = encodeFrame({
+      t: "req",
+      id,
+      cmd,
+      args,
+      ...(options.quiet ? { quiet: true } : {}),
+    });
     if (bytes.length > MAX_FRAME_BYTES) {
       return {
         t: "res",

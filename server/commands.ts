@@ -96,6 +96,8 @@ export const COMMAND_TABLE: ReadonlyMap<string, CommandEntry> = new Map([
   userCommand("history", h.history),
   userCommand("groups", h.groups),
   userCommand("leavegroup", h.leavegroup),
+  userCommand("away", h.away),
+  userCommand("who", h.who),
   userCommand("help", h.help),
   userCommand("logout", h.logout),
 ]);
@@ -109,6 +111,15 @@ function phaseError(session: SessionPhase, needed: CommandEntry["phase"]): [stri
   return ["logged_in", "You are already logged in."];
 }
 
+/** How a request is run. */
+export interface RunOptions {
+  /**
+   * The client sent it on its own, not the user (`quiet` on the wire): not
+   * logged as "USER issued /verb command" (at debug level instead).
+   */
+  quiet?: boolean;
+}
+
 /**
  * Runs one request through the table and resolves with its reply. Unknown
  * verbs, wrong phases and wrong argument counts are answered here; anything a
@@ -120,13 +131,14 @@ export async function runCommand(
   ctx: Omit<CommandContext, "reply">,
   cmd: string,
   args: string[],
+  options: RunOptions = {},
 ): Promise<Reply> {
   const reply = new Reply();
   const full = { ...ctx, reply };
   const { store } = ctx.services;
   const writes = store.writes;
   const epoch = store.epoch;
-  const pending = dispatch(full, cmd, args);
+  const pending = dispatch(full, cmd, args, options);
   if (pending) await pending;
   if (store.writes !== writes) reply.writes = { epoch, epochTo: store.epoch };
   return reply;
@@ -141,6 +153,7 @@ export function dispatch(
   ctx: CommandContext,
   cmd: string,
   args: string[],
+  options: RunOptions = {},
 ): void | Promise<void> {
   const entry = COMMAND_TABLE.get(cmd);
   if (!entry) {
@@ -155,7 +168,12 @@ export function dispatch(
     ctx.reply.fail("usage", entry.usage);
     return;
   }
-  if (entry.logged) {
+  if (entry.logged && options.quiet) {
+    ctx.services.log.debug("{user} issued /{cmd} (asked by the client itself)", {
+      user: ctx.session.user,
+      cmd,
+    });
+  } else if (entry.logged) {
     ctx.services.log.info("{user} issued /{cmd} command", { user: ctx.session.user, cmd });
   }
   // Most handlers are synchronous: no promise is made for them.

@@ -14,6 +14,7 @@ import {
   GROUP_NAME_PATTERN,
   HISTORY_MAX_CHARS,
   MAX_ACTIVEUSER_LISTED,
+  MAX_AWAY_CHARS,
   MAX_MESSAGE_CHARS,
   MAX_PASSWORD_CHARS,
   PROTOCOL_VERSION,
@@ -48,9 +49,14 @@ const RESERVE_RETRY_MS = 20;
 const RESERVE_RETRIES = 250;
 
 /** Rejects text a log line could not hold: line breaks, control characters, too long. */
-function checkText(ctx: CommandContext, text: string): boolean {
-  if (text.length > MAX_MESSAGE_CHARS) {
-    ctx.reply.fail("too_long", `Message too long: at most ${MAX_MESSAGE_CHARS} characters.`);
+function checkText(
+  ctx: CommandContext,
+  text: string,
+  max = MAX_MESSAGE_CHARS,
+  what = "Message",
+): boolean {
+  if (text.length > max) {
+    ctx.reply.fail("too_long", `${what} too long: at most ${max} characters.`);
     return false;
   }
   if (BREAKING_CHARS.test(text)) {
@@ -258,12 +264,24 @@ export async function msgto(ctx: CommandContext, [to, text]: string[]): Promise<
   const from = ctx.session.user!;
   if (!(await checkPeer(ctx, to, "a message")) || !checkText(ctx, text)) return;
   const at = clock();
-  const m = await store.addPrivateMessage({ at, sender: from, receiver: to, text });
+  // The receiver's away text is read while the message is stored.
+  const [m, receiver] = await Promise.all([
+    store.addPrivateMessage({ at, sender: from, receiver: to, text }),
+    ctx.services.directory.lookup(to),
+  ]);
   // Metadata only: what people write is theirs, not the server log's.
   log.info("{from} messaged {to}", { from, to });
   const online = await router.toUser(to, privateEvent(m));
   if (!online) ctx.reply.note("queued");
-  ctx.reply.set({ type: "msgto", to, ts: formatTimestamp(at), at, seq: m.seq, queued: !online });
+  ctx.reply.set({
+    type: "msgto",
+    to,
+    ts: formatTimestamp(at),
+    at,
+    seq: m.seq,
+    queued: !online,
+    ...(online && receiver?.away !== undefined ? { away: receiver.away } : {}),
+  });
 }
 
 // /activeuser
@@ -638,6 +656,40 @@ export async function leavegroup(ctx: CommandContext, [group]: string[]): Promis
   log.info("{user} left group {group}", { user: me, group: info.name });
   ctx.reply.set({ type: "leavegroup", group: info.name });
   if (state === "joined") memberChange(ctx, info, me, "left", others);
+}
+
+// /away [TEXT]
+export async function away(ctx: CommandContext, [text]: string[]): Promise<void> {
+  const me = ctx.session.user!;
+  if (text !== undefined && !checkText(ctx, text, MAX_AWAY_CHARS, "Away text")) return;
+  await ctx.services.directory.setAway(me, text);
+  // Metadata only, as for messages.
+  ctx.services.log.info(text === undefined ? "{user} is back" : "{user} is away", { user: me });
+  ctx.reply.set({ type: "away", ...(text !== undefined ? { text } : {}) });
+}
+
+// /who GROUP
+export async function who(ctx: CommandContext, [group]: string[]): Promise<void> {
+  const me = ctx.session.user!;
+  const info = await existingGroup(ctx, group);
+  if (!info) return;
+  if (!info.members.has(me)) {
+    ctx.reply.fail("not_member", "You are not in this group chat.");
+    return;
+  }
+  const { directory } = ctx.services;
+  const members = await Promise.all(
+    [...info.members].sort(([a], [b]) => a.localeCompare(b)).map(async ([user, state]) => {
+      const entry = await directory.lookup(user);
+      return {
+        user,
+        state,
+        online: entry !== undefined,
+        ...(entry?.away !== undefined ? { away: entry.away } : {}),
+      };
+    }),
+  );
+  ctx.reply.set({ type: "who", group: info.name, members });
 }
 
 // /help

@@ -42,6 +42,15 @@ export interface GroupListing {
   members: string[];
 }
 
+/** One member of a group as `/who` lists them. */
+export interface GroupMember {
+  user: string;
+  state: "invited" | "joined";
+  online: boolean;
+  /** The member's away text, when online and set. */
+  away?: string;
+}
+
 /** Every success, by command. */
 export type CommandResult =
   | { type: "hello"; version: number; server: string; keepAliveMs?: number }
@@ -98,5 +107,8 @@ export type CommandResult =
   }
   | { type: "groups"; groups: GroupListing[] }
   | { type: "leavegroup"; group: string }
+  /** `text` undefined: no longer away. */
+  | { type: "away"; text?: string }
+  | { type: "who"; group: string; members: GroupMember[] }
   | { type: "help"; commands: { usage: string; summary: string }[] }
   | { type: "logout"; user: string };

@@ -12,7 +12,7 @@
  */
 
 import type { Logger } from "@logtape/logtape";
-import { runCommand } from "./commands.ts";
+import { runCommand, type RunOptions } from "./commands.ts";
 import { announcePresence } from "./handlers.ts";
 import type { Reply, ServerServices, SessionControl, SessionState } from "./context.ts";
 import { type CursorSaver, Delivery } from "./delivery.ts";
@@ -119,8 +119,13 @@ export class Session implements SessionControl {
   }
 
   /** Runs a command for this session (see `commands.ts`). */
-  run(cmd: string, args: string[]): Promise<Reply> {
-    return runCommand({ session: this.state, control: this, services: this.services }, cmd, args);
+  run(cmd: string, args: string[], options: RunOptions = {}): Promise<Reply> {
+    return runCommand(
+      { session: this.state, control: this, services: this.services },
+      cmd,
+      args,
+      options,
+    );
   }
 
   /**

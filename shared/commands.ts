@@ -21,6 +21,8 @@ export interface CommandSpec {
   params: string[];
   /** A final parameter that takes the rest of the line, spaces kept (e.g. `TEXT`). */
   rest?: string;
+  /** The `rest` parameter may be left out (`/away [TEXT]`). */
+  restOptional?: boolean;
   /** A final parameter that takes one or more words (e.g. `USER...`). */
   variadic?: string;
   /** Parameters that may be left out, after `params`. */
@@ -65,6 +67,18 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: "groups", params: [], summary: "list your groups and invitations" },
   { name: "leavegroup", params: ["GROUP"], summary: "leave a group" },
   {
+    name: "away",
+    params: [],
+    rest: "TEXT",
+    restOptional: true,
+    summary: "say you are away; whoever messages you sees TEXT; alone: back",
+  },
+  {
+    name: "who",
+    params: ["GROUP"],
+    summary: "the members of a group: joined or invited, online, away",
+  },
+  {
     name: "r",
     params: [],
     rest: "TEXT",
@@ -100,7 +114,7 @@ export function findCommand(name: string): CommandSpec | undefined {
 /** `/msgto USER TEXT`, `/creategroup GROUP USER [USER ...]`. */
 export function usageOf(spec: CommandSpec): string {
   const parts = [`/${spec.name}`, ...spec.params];
-  if (spec.rest) parts.push(spec.rest);
+  if (spec.rest) parts.push(spec.restOptional ? `[${spec.rest}]` : spec.rest);
   if (spec.variadic) parts.push(spec.variadic, `[${spec.variadic} ...]`);
   for (const o of spec.optional ?? []) parts.push(`[${o}]`);
   return parts.join(" ");
@@ -108,7 +122,7 @@ export function usageOf(spec: CommandSpec): string {
 
 /** The least number of arguments the command takes. */
 export function minArgs(spec: CommandSpec): number {
-  return spec.params.length + (spec.rest || spec.variadic ? 1 : 0);
+  return spec.params.length + ((spec.rest && !spec.restOptional) || spec.variadic ? 1 : 0);
 }
 
 /** The most arguments the command takes (`Infinity` for variadic ones). */

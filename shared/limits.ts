@@ -50,6 +50,9 @@ export const HISTORY_MAX_CHARS = 256 * 1024;
 /** Users one `/activeuser` response lists at most; the rest are counted. */
 export const MAX_ACTIVEUSER_LISTED = 1000;
 
+/** Longest `/away` text, in characters: it is shown with every reply to a message. */
+export const MAX_AWAY_CHARS = 200;
+
 /** Longest message text a user may send, in characters. */
 export const MAX_MESSAGE_CHARS = 4000;
 

@@ -14,6 +14,11 @@ export interface RequestFrame {
   id: number;
   cmd: string;
   args: string[];
+  /**
+   * Sent by the client on its own (the names it learns for completion), not
+   * typed by the user: the server does not log it as the user's command.
+   */
+  quiet?: boolean;
 }
 
 /** The server's answer to one request. `lines` is what a terminal client prints. */
@@ -237,7 +242,13 @@ export function parseClientFrame(value: unknown): ClientFrame {
       `Cannot read request: args must be at most ${MAX_ARGS} strings`,
     );
   }
-  return { t: "req", id: v.id as number, cmd: v.cmd, args };
+  return {
+    t: "req",
+    id: v.id as number,
+    cmd: v.cmd,
+    args,
+    ...(v.quiet === true ? { quiet: true } : {}),
+  };
 }
 
 function parseAck(v: Record<string, unknown>): AckFrame {

@@ -64,12 +64,19 @@ export function renderResult(result: CommandResult): {
           result.queued
             ? `${result.to} is offline: message queued at ${result.ts}, delivered at their next login.`
             : `message sent at ${result.ts}.`,
+          ...(result.away !== undefined ? [`${result.to} is away: ${result.away}`] : []),
         ],
-        data: { ts: result.ts, seq: result.seq, queued: result.queued },
+        data: {
+          ts: result.ts,
+          seq: result.seq,
+          queued: result.queued,
+          ...(result.away !== undefined ? { away: result.away } : {}),
+        },
       };
     case "activeuser": {
       const lines = result.users.map((u) =>
-        `${u.user}, ${u.ip}, ${u.udpPort}, active since ${formatTimestamp(u.since)}.`
+        `${u.user}, ${u.ip}, ${u.udpPort}, active since ${formatTimestamp(u.since)}.` +
+        (u.away !== undefined ? ` Away: ${u.away}` : "")
       );
       if (lines.length === 0) lines.push("no other active user");
       if (result.more > 0) lines.push(`… and ${result.more} more online.`);
@@ -172,6 +179,22 @@ export function renderResult(result: CommandResult): {
     }
     case "leavegroup":
       return { lines: [`You have left the group chat ${result.group}.`] };
+    case "away":
+      return result.text === undefined
+        ? { lines: ["You are no longer marked as away."] }
+        : { lines: [`You are marked as away: ${result.text}`], data: { away: result.text } };
+    case "who":
+      return {
+        lines: [
+          `Members of ${result.group}:`,
+          ...result.members.map((m) =>
+            `  ${m.user}: ${m.state}, ${
+              m.away !== undefined ? `away: ${m.away}` : m.online ? "online" : "offline"
+            }`
+          ),
+        ],
+        data: { group: result.group, members: result.members },
+      };
     case "help":
       return {
         lines: [
@@ -256,7 +279,8 @@ export class JsonLinesFrontend implements Frontend {
     const verdict = session.guard.admitFrame();
     if (verdict !== "ok") return this.#refuse(frame.id, verdict);
     const { id, cmd } = frame;
-    return session.run(cmd, frame.args).then((reply) => this.#respond(id, cmd, reply));
+    return session.run(cmd, frame.args, { quiet: frame.quiet })
+      .then((reply) => this.#respond(id, cmd, reply));
   }
 
   #respond(id: number, cmd: string, reply: Reply): void {

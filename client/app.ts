@@ -13,13 +13,20 @@ import type { PushFrame, ResponseFrame, TransferPush } from "../shared/protocol.
 import type { Clock } from "../shared/time.ts";
 import { formatProgress } from "../shared/transfer/progress.ts";
 import { helpLines, lengthError, unknownCommandText } from "./commands.ts";
-import { ConnectionClosedError, ServerConnection } from "./connection.ts";
+import { ConnectionClosedError, SeenStreams, ServerConnection } from "./connection.ts";
 import { explainConnectError } from "./connect_error.ts";
 import type { ClientEvent } from "./events.ts";
 import { mentionsUser } from "./format.ts";
 import type { ClientIO } from "./io.ts";
 import { describeFile, TransferEndpoint, type TransferHandle } from "./transfer_driver.ts";
 import { ClientOutput } from "./output.ts";
+import {
+  DEFAULT_RECONNECT_DELAYS,
+  reconnectDelay,
+  type ReconnectDelays,
+  relogin,
+  shouldReconnect,
+} from "./reconnect.ts";
 import { Roster } from "./roster.ts";
 import type { Style } from "./style.ts";
 
@@ -46,6 +53,14 @@ export interface ClientOptions {
   roster?: Roster;
   /** What "today" is, for the `HH:MM` timestamps of a terminal. Default the system clock. */
   clock?: Clock;
+  /**
+   * When the connection is lost (not after `/logout`), log back in with the
+   * same username and password (kept in memory only) once the server is back.
+   * Default false.
+   */
+  reconnect?: boolean;
+  /** Waits between reconnection attempts. Default {@link DEFAULT_RECONNECT_DELAYS}. */
+  reconnectDelays?: ReconnectDelays;
 }
 
 /** The commands the `ready` event lists (aliases left out). */
@@ -68,13 +83,13 @@ export const EXIT = { ok: 0, failed: 1 } as const;
 export async function runClient(options: ClientOptions): Promise<number> {
   const { io } = options;
   const output = new ClientOutput(io, { ...options, shortTimes: io.interactive && !options.json });
+  // One record of what was shown, across reconnects: nothing is shown twice.
+  const seen = new SeenStreams();
+  const connect = () =>
+    ServerConnection.connect({ host: options.host, port: options.port, tls: options.tls, seen });
   let conn: ServerConnection;
   try {
-    conn = await ServerConnection.connect({
-      host: options.host,
-      port: options.port,
-      tls: options.tls,
-    });
+    conn = await connect();
   } catch (e) {
     const why = explainConnectError(errorText(e), { host: options.host, tls: !!options.tls });
     const message = `Cannot connect to ${
@@ -106,13 +121,13 @@ export async function runClient(options: ClientOptions): Promise<number> {
     });
     return EXIT.failed;
   }
-  const client = new ChatClient(conn, endpoint, options, output);
+  const client = new ChatClient(conn, connect, endpoint, options, output);
   try {
     return await client.run();
   } finally {
     await client.stopTransfers();
     await endpoint.close();
-    conn.close();
+    client.close();
   }
 }
 
@@ -120,9 +135,22 @@ function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
+/** What a pending read of a line ended in, besides the line. */
+const LOST: unique symbol = Symbol("lost");
+const WAITED: unique symbol = Symbol("waited");
+
 /** One logged-in (or logging-in) client. */
 class ChatClient {
-  readonly #conn: ServerConnection;
+  #conn: ServerConnection;
+  readonly #connect: () => Promise<ServerConnection>;
+  readonly #reconnect: boolean;
+  readonly #delays: ReconnectDelays;
+  /** Kept (in memory only) to log back in after a lost connection; only when reconnecting. */
+  #password: string | undefined;
+  /** The `/away` text, set again after a reconnect. */
+  #away: string | undefined;
+  /** A line asked for and not yet typed: kept while the connection is replaced. */
+  #pendingLine: Promise<string | null> | undefined;
   readonly #io: ClientIO;
   readonly #endpoint: TransferEndpoint;
   readonly #transfers = new Set<TransferHandle>();
@@ -137,18 +165,31 @@ class ChatClient {
 
   constructor(
     conn: ServerConnection,
+    connect: () => Promise<ServerConnection>,
     endpoint: TransferEndpoint,
     options: ClientOptions,
     output: ClientOutput,
   ) {
     this.#conn = conn;
+    this.#connect = connect;
+    this.#reconnect = options.reconnect ?? false;
+    this.#delays = options.reconnectDelays ?? DEFAULT_RECONNECT_DELAYS;
     this.#io = options.io;
     this.#endpoint = endpoint;
     this.#out = output;
     this.#roster = options.roster ?? new Roster();
+    this.#attach(conn);
+  }
+
+  #attach(conn: ServerConnection): void {
     conn.onPush = (p) => this.#onPush(p);
     conn.onError = (m) =>
       this.#show({ kind: "error", code: "server_error", message: `Server error: ${m}` });
+  }
+
+  /** Closes the connection in use. */
+  close(): void {
+    this.#conn.close();
   }
 
   /** Shows an event, and learns the names in it. */
@@ -172,35 +213,170 @@ class ChatClient {
   }
 
   async run(): Promise<number> {
-    const lost = this.#conn.closed.then(() => "lost" as const);
+    let login: true | number | typeof LOST;
     try {
-      const login = await Promise.race([this.#login(), lost]);
-      if (login !== true) return login === "lost" ? this.#lost() : EXIT.failed;
-      this.#out.user = this.#user;
-      this.#show({
-        kind: "ready",
-        user: this.#user,
-        commands: COMMAND_NAMES,
-      });
-      if (this.#io.interactive) this.#primeCompletion();
-      while (true) {
-        const line = await Promise.race([this.#readLine(this.#prompt()), lost]);
-        if (line === "lost") return this.#lost();
-        // At the end of piped input, let running transfers finish before logging out.
-        if (line === null) await this.#waitForTransfers(lost);
-        const result = await this.#command(line ?? "/logout");
-        if (result !== undefined) return result;
-      }
+      login = await Promise.race([this.#login(), this.#conn.closed.then((): typeof LOST => LOST)]);
     } catch (e) {
-      if (e instanceof ConnectionClosedError) return this.#lost();
-      throw e;
+      if (!(e instanceof ConnectionClosedError)) throw e;
+      login = LOST;
+    }
+    // The first login is not retried: a server that is not there yet is the user's to start.
+    if (login === LOST) return this.#lost(false);
+    if (login !== true) return login;
+    this.#out.user = this.#user;
+    this.#show({ kind: "ready", user: this.#user, commands: COMMAND_NAMES });
+    if (this.#io.interactive) this.#primeCompletion();
+    while (true) {
+      const conn = this.#conn;
+      const line = await Promise.race([
+        this.#nextLine(),
+        conn.closed.then((): typeof LOST => LOST),
+      ]);
+      let result: number | undefined;
+      if (line === LOST) {
+        result = await this.#connectionLost();
+      } else {
+        this.#pendingLine = undefined;
+        try {
+          // At the end of piped input, let running transfers finish before logging out.
+          if (line === null) await this.#waitForTransfers(conn.closed);
+          result = await this.#command(line ?? "/logout");
+        } catch (e) {
+          if (!(e instanceof ConnectionClosedError)) throw e;
+          result = await this.#connectionLost(line);
+        }
+      }
+      if (result !== undefined) return result;
     }
   }
 
-  async #lost(): Promise<number> {
-    const reason = await this.#conn.closed;
-    this.#show({ kind: "disconnected", reason });
+  /** The line being asked for: the same one until it is typed. */
+  #nextLine(): Promise<string | null> {
+    return this.#pendingLine ??= this.#readLine(this.#prompt());
+  }
+
+  /** Says the connection ended; the session is over. */
+  async #lost(reconnecting: boolean, why?: string): Promise<number> {
+    const reason = why ?? await this.#conn.closed;
+    this.#show({ kind: "disconnected", reason, ...(reconnecting ? { reconnecting } : {}) });
     return EXIT.failed;
+  }
+
+  /**
+   * The connection ended (while `unanswered` was waiting for its answer):
+   * reconnects when it should, else ends the session.
+   *
+   * @returns an exit code, or undefined once logged in again.
+   */
+  async #connectionLost(unanswered?: string | null): Promise<number | undefined> {
+    const reason = await this.#conn.closed;
+    if (!this.#reconnect || this.#password === undefined || !shouldReconnect(reason)) {
+      return this.#lost(false);
+    }
+    if (unanswered) {
+      this.#show({
+        kind: "error",
+        code: "no_answer",
+        message: `The connection was lost before the server answered ${
+          unanswered.trim().split(" ")[0]
+        }: it may or may not have been done.`,
+      });
+    }
+    await this.#lost(true);
+    for (let attempt = 1;; attempt++) {
+      const wait = reconnectDelay(attempt, this.#delays);
+      const quit = await this.#offline(wait);
+      if (quit !== undefined) return quit;
+      let conn: ServerConnection;
+      try {
+        conn = await this.#connect();
+      } catch (e) {
+        this.#retrying(errorText(e), attempt);
+        continue;
+      }
+      this.#attach(conn);
+      const outcome = await relogin(conn, this.#user, this.#password, this.#endpoint.port);
+      if (outcome.kind === "ok") {
+        this.#conn = conn;
+        this.#show({ kind: "reconnected", user: this.#user });
+        await this.#restore();
+        return undefined;
+      }
+      conn.close();
+      if (outcome.kind === "final") {
+        this.#show({
+          kind: "error",
+          code: "reconnect_failed",
+          message: `Cannot log back in: ${outcome.why}`,
+        });
+        return EXIT.failed;
+      }
+      this.#retrying(outcome.why, attempt, outcome.minWaitMs);
+      if (outcome.minWaitMs !== undefined) {
+        const quit = await this.#offline(outcome.minWaitMs);
+        if (quit !== undefined) return quit;
+      }
+    }
+  }
+
+  #retrying(why: string, attempt: number, minWaitMs = 0): void {
+    const next = Math.max(minWaitMs, reconnectDelay(attempt + 1, this.#delays, () => 0));
+    this.#show({
+      kind: "error",
+      code: "reconnecting",
+      message: `Cannot log back in yet (${why.replace(/\.$/, "")}); trying again in about ${
+        Math.round(next / 1000)
+      } s. /quit stops.`,
+    });
+  }
+
+  /** What the session had that a new one needs: the away text, the names for completion. */
+  async #restore(): Promise<void> {
+    if (this.#away !== undefined) {
+      await this.#conn.request("away", [this.#away], { quiet: true }).catch(() => {});
+    }
+    if (this.#io.interactive) this.#primeCompletion();
+  }
+
+  /**
+   * Waits `ms` while not connected, answering what is typed meanwhile: the
+   * client's own commands work, `/quit` (or the end of input) ends the session,
+   * anything else is refused until the connection is back.
+   *
+   * @returns an exit code when the session ends, else undefined.
+   */
+  async #offline(ms: number): Promise<number | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const waited = new Promise<typeof WAITED>((resolve) =>
+      timer = setTimeout(() => resolve(WAITED), ms)
+    );
+    try {
+      while (true) {
+        const line = await Promise.race([this.#nextLine(), waited]);
+        if (line === WAITED) return undefined;
+        this.#pendingLine = undefined;
+        const { name, args } = parseCommandLine(line ?? "/logout");
+        const spec = findCommand(name);
+        if (spec?.name === "logout") {
+          // Nothing to log out of: the server has no session. The end of a script's input is
+          // still a session that did not end well.
+          this.#answer("logout", true, "ok", [`Bye, ${this.#user}!`]);
+          return this.#io.interactive || line !== null ? EXIT.ok : EXIT.failed;
+        }
+        if (line!.trim() === "") continue;
+        if (spec?.local && spec.name !== "r") {
+          await this.#local(spec, args);
+          continue;
+        }
+        this.#show({
+          kind: "error",
+          code: "offline",
+          message: "Not connected to the server: reconnecting. /quit stops.",
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**
@@ -227,6 +403,7 @@ class ChatClient {
         this.#printLines(res, "pass", []);
         if (res.ok) {
           this.#user = String(res.data?.user ?? name);
+          if (this.#reconnect) this.#password = password;
           return true;
         }
         if (res.code !== "bad_password") return this.#loginFailed(res);
@@ -290,6 +467,7 @@ class ChatClient {
   async #send(cmd: string, args: string[]): Promise<number | undefined> {
     const res = await this.#conn.request(cmd, args);
     this.#printLines(res, cmd, args);
+    if (cmd === "away" && res.ok) this.#away = args[0];
     if (cmd === "logout" && res.ok) return EXIT.ok;
     return undefined;
   }
@@ -514,7 +692,7 @@ class ChatClient {
   async #primeCompletion(): Promise<void> {
     for (const cmd of ["activeuser", "groups"]) {
       try {
-        const res = await this.#conn.request(cmd);
+        const res = await this.#conn.request(cmd, [], { quiet: true });
         this.#roster.learn({ kind: "response", cmd, args: [], res });
       } catch {
         return; // the connection ended; the main loop reports it

@@ -21,7 +21,7 @@ import { ansiStyle, plainStyle, readEnv, shouldUseColor } from "./style.ts";
 
 export const CLIENT_USAGE =
   "Usage: tessenger client [SERVER_IP] [TCP_PORT] [UDP_PORT] [--host IP] [--port N] " +
-  "[--udp-port N] [--downloads DIR] [--max-file-size SIZE] [--payload-size BYTES] [--json] [--tls [--ca FILE]]";
+  "[--udp-port N] [--downloads DIR] [--max-file-size SIZE] [--payload-size BYTES] [--json] [--tls [--ca FILE]] [--reconnect|--no-reconnect]";
 
 export const CLIENT_HELP = `${CLIENT_USAGE}
 
@@ -40,6 +40,10 @@ Arguments (the original positional form; flags are the long form of the same):
   --payload-size BYTES        UDP datagram size of files you send, 256-65507
                               (default 1200, or 60000 to a peer on loopback)
   --json                      print one JSON object per event, no prompts (default off)
+  --reconnect, --no-reconnect
+                              when the connection is lost, log back in once the
+                              server is back (the password is kept in memory only)
+                              (default on a terminal; off for pipes and --json)
   -h, --help                  show this help
 
 When standard input is not a terminal (or with --json), the client reads the
@@ -61,6 +65,8 @@ export interface ClientCommand {
   payloadSize?: number;
   /** One JSON object per event on stdout. */
   json: boolean;
+  /** `--reconnect` (true), `--no-reconnect` (false), or neither. */
+  reconnect?: boolean;
   help: boolean;
 }
 
@@ -80,6 +86,8 @@ export function parseClientArgs(argv: string[]): ClientCommand {
     "max-file-size": { type: "string" },
     "payload-size": { type: "string" },
     json: { type: "boolean" },
+    reconnect: { type: "boolean" },
+    "no-reconnect": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   }, CLIENT_USAGE);
   const { values: v, positionals: p } = parsed;
@@ -99,6 +107,7 @@ export function parseClientArgs(argv: string[]): ClientCommand {
         ? undefined
         : parseIntIn(v["payload-size"], "payload size", 256, 65507),
       json: v.json ?? false,
+      reconnect: reconnectFlag(v.reconnect, v["no-reconnect"]),
       help: v.help ?? false,
     };
   } catch (e) {
@@ -135,6 +144,12 @@ async function checkDownloadsDir(dir: string): Promise<string | undefined> {
     }
     return `cannot use the downloads directory ${dir}: ${e instanceof Error ? e.message : e}`;
   }
+}
+
+/** `--reconnect` and `--no-reconnect` together are a contradiction. */
+function reconnectFlag(on: boolean | undefined, off: boolean | undefined): boolean | undefined {
+  if (on && off) throw new UsageError("--reconnect and --no-reconnect contradict each other");
+  return on ? true : off ? false : undefined;
 }
 
 /** Runs `tessenger client ARGS`; returns the exit code. */
@@ -188,7 +203,14 @@ export async function clientMain(argv: string[]): Promise<number> {
     isTerminal: Deno.stdout.isTerminal() && (interactive || Deno.stderr.isTerminal()),
   });
   try {
-    return await runClient({ ...cmd, tls, io, roster, style: colour ? ansiStyle : plainStyle });
+    return await runClient({
+      ...cmd,
+      tls,
+      io,
+      roster,
+      style: colour ? ansiStyle : plainStyle,
+      reconnect: cmd.reconnect ?? interactive,
+    });
   } finally {
     io.close();
   }

@@ -43,6 +43,14 @@ export interface ErrorEvent {
 export interface DisconnectedEvent {
   kind: "disconnected";
   reason: string;
+  /** The client is trying to log back in. */
+  reconnecting?: boolean;
+}
+
+/** Logged back in after a lost connection. */
+export interface ReconnectedEvent {
+  kind: "reconnected";
+  user: string;
 }
 
 /** A file transfer ended. */
@@ -72,4 +80,5 @@ export type ClientEvent =
   | ReadyEvent
   | ErrorEvent
   | DisconnectedEvent
+  | ReconnectedEvent
   | TransferEvent;

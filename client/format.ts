@@ -153,8 +153,18 @@ export function formatEvent(event: ClientEvent, state: FormatState): OutputLine[
       return [out(formatCommandList(event.commands, style))];
     case "error":
       return [err(style.error(sanitize(event.message)))];
-    case "disconnected":
-      return [err(style.error(`Disconnected from the server: ${sanitize(event.reason)}`))];
+    case "disconnected": {
+      const reason = sanitize(event.reason).replace(/\.$/, "");
+      return [
+        err(style.error(
+          event.reconnecting
+            ? `Disconnected from the server: ${reason}. Reconnecting...`
+            : `Disconnected from the server: ${sanitize(event.reason)}`,
+        )),
+      ];
+    }
+    case "reconnected":
+      return [out(style.system(`Reconnected: logged in again as ${sanitize(event.user)}.`))];
     case "transfer":
       return [formatTransfer(event, style)];
   }

@@ -13,7 +13,8 @@ import type { ClientEvent } from "./events.ts";
  * - `{"type":"push","ev",...push fields}` (a transfer's `secret` is left out)
  * - `{"type":"ready","user","commands"}`
  * - `{"type":"error","code","message"}`
- * - `{"type":"disconnected","reason"}`
+ * - `{"type":"disconnected","reason","reconnecting"?}`
+ * - `{"type":"reconnected","user"}`
  * - `{"type":"transfer","direction","file","peer","ok","bytes"?,"path"?,"via"?,"reason"?,"elapsedMs"?}`
  *   (`elapsedMs` in whole milliseconds)
  *
@@ -49,7 +50,13 @@ export function formatJsonEvent(event: ClientEvent): string {
     case "error":
       return JSON.stringify({ type: "error", code: event.code, message: event.message });
     case "disconnected":
-      return JSON.stringify({ type: "disconnected", reason: event.reason });
+      return JSON.stringify({
+        type: "disconnected",
+        reason: event.reason,
+        ...(event.reconnecting ? { reconnecting: true } : {}),
+      });
+    case "reconnected":
+      return JSON.stringify({ type: "reconnected", user: event.user });
     case "transfer": {
       const { kind: _kind, elapsedMs, ...fields } = event;
       const ms = elapsedMs === undefined ? {} : { elapsedMs: Math.round(elapsedMs) };

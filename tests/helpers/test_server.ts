@@ -108,6 +108,10 @@ export interface TestServer {
   read(name: string): string;
   /** Stops the server and starts a new one on the same data dir. */
   restart(): Promise<void>;
+  /** Stops the server, keeping its data dir and port for {@link TestServer.start}. */
+  stop(): Promise<void>;
+  /** Starts the stopped server again, on the same port and data dir. */
+  start(): Promise<void>;
   /** Stops the server and deletes the data dir. */
   close(): Promise<void>;
 }
@@ -126,10 +130,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   await writeCredentials(credentialsPath, users, hashPasswords);
   const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock();
   const manual = options.clock !== "real" && clock.tickMs === 0;
-  const start = () =>
+  const start = (port = 0) =>
     startServer({
       host: "127.0.0.1",
-      port: 0,
+      port,
       credentialsPath,
       ...(verbose ? {} : { log: quietLog }),
       ...serverOptions,
@@ -138,6 +142,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       clock: options.clock === "real" ? Date.now : clock.read,
     });
   let server = await start();
+  let running = true;
   const t: TestServer = {
     server,
     port: server.port,
@@ -151,8 +156,17 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       t.server = server;
       t.port = server.port;
     },
-    async close() {
+    async stop() {
       await server.close();
+      running = false;
+    },
+    async start() {
+      server = await start(t.port);
+      running = true;
+      t.server = server;
+    },
+    async close() {
+      if (running) await server.close();
       await Deno.remove(dataDir, { recursive: true });
     },
   };

@@ -102,6 +102,10 @@ export function formatPush(p: PushFrame, style: Style = plainStyle, viewer: View
       }[p.change] ?? `${who}: ${s(String(p.change))}`;
       return style.system(what);
     }
+    case "away":
+      return style.system(
+        p.text === undefined ? `${s(p.user)} is back.` : `${s(p.user)} is away: ${s(p.text)}`,
+      );
     case "notice":
       return style.system(s(p.text));
     default:
@@ -148,6 +152,8 @@ export function formatEvent(event: ClientEvent, state: FormatState): OutputLine[
     case "response":
       return formatResponse(event.cmd, event.res, style, state.today);
     case "push":
+      // Who in your groups is away is for /who (and --json), not a line each time it changes.
+      if (event.push.ev === "away") return [];
       return [out(formatPush(event.push, style, state))];
     case "ready":
       return [out(formatCommandList(event.commands, style))];

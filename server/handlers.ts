@@ -658,11 +658,32 @@ export async function leavegroup(ctx: CommandContext, [group]: string[]): Promis
   if (state === "joined") memberChange(ctx, info, me, "left", others);
 }
 
+/**
+ * Sets (or, with no text, clears) `user`'s away text, and tells the joined
+ * members of their groups with an `away` event (IRC's away-notify). The
+ * native `/away` and IRC's `AWAY` both come here.
+ */
+export async function markAway(
+  services: CommandContext["services"],
+  user: string,
+  text: string | undefined,
+): Promise<void> {
+  const { directory, store, router } = services;
+  await directory.setAway(user, text);
+  const others = new Set<string>();
+  for (const g of await store.groupsOf(user)) {
+    if (g.state !== "joined") continue;
+    for (const u of (await store.getGroup(g.group))?.joined ?? []) others.add(u);
+  }
+  others.delete(user);
+  router.toUsers([...others], { ev: "away", user, ...(text !== undefined ? { text } : {}) });
+}
+
 // /away [TEXT]
 export async function away(ctx: CommandContext, [text]: string[]): Promise<void> {
   const me = ctx.session.user!;
   if (text !== undefined && !checkText(ctx, text, MAX_AWAY_CHARS, "Away text")) return;
-  await ctx.services.directory.setAway(me, text);
+  await markAway(ctx.services, me, text);
   // Metadata only, as for messages.
   ctx.services.log.info(text === undefined ? "{user} is back" : "{user} is away", { user: me });
   ctx.reply.set({ type: "away", ...(text !== undefined ? { text } : {}) });

@@ -83,6 +83,13 @@ Deno.test("/who GROUP lists each member: joined or invited, online, offline or a
     await yoda.t.waitFor(/^Group chat room has been created, room name: Jedi/);
     await hans.conn.request("joingroup", ["Jedi"]);
     await hans.conn.request("away", ["meditating"]);
+    // The joined members of one's groups hear of it (IRC's away-notify); a terminal prints no line.
+    yoda.t.type("/away brb");
+    const heard = await hans.nextPush("away");
+    assertEquals(heard, { t: "push", ev: "away", user: "Yoda", text: "brb" });
+    yoda.t.type("/away");
+    await yoda.t.waitFor("You are no longer marked as away.");
+    assertEquals(yoda.t.output.filter((l) => l.startsWith("Hans is")), []);
     yoda.t.type("/who Jedi");
     await yoda.t.waitFor("Members of Jedi:");
     await yoda.t.waitFor("  Yoda: joined, online");

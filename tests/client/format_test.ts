@@ -360,3 +360,10 @@ Deno.test("formatPush() shows today's time as HH:MM and highlights the reader's 
   );
   assertEquals(formatPush(msg, plainStyle, { today: "02 Jun 2023" }), `${TS}, Hans: ${msg.text}`);
 });
+
+Deno.test("formatEvent() prints no line for a group member's away change; formatPush() words it", () => {
+  const away: PushFrame = { t: "push", ev: "away", user: "Hans", text: "lunch" };
+  assertEquals(formatEvent({ kind: "push", push: away }, { style: plainStyle }), []);
+  assertEquals(formatPush(away), "Hans is away: lunch");
+  assertEquals(formatPush({ t: "push", ev: "away", user: "Hans" }), "Hans is back.");
+});

@@ -15,6 +15,7 @@ import {
   IRC_MAX_LINE_BYTES,
   USERNAME_PATTERN,
 } from "../../../shared/limits.ts";
+import { markAway } from "../../handlers.ts";
 import type { GroupInfo } from "../../ports.ts";
 import type { HistoryItem } from "../../results.ts";
 import { historyBatch, parseChathistory } from "./chathistory.ts";
@@ -540,20 +541,12 @@ async function monitor(fe: IrcFrontend, params: string[]): Promise<void> {
 // AWAY [:text]: shown to senders (301), in WHO, and to members of shared groups (away-notify).
 async function away(fe: IrcFrontend, params: string[]): Promise<void> {
   const text = params[0] ? params[0] : undefined;
-  const { directory, store, router } = fe.session.services;
-  await directory.setAway(fe.user, text);
+  await markAway(fe.session.services, fe.user, text);
   fe.send([
     text === undefined
       ? fe.numeric(N.RPL_UNAWAY, "You are no longer marked as being away")
       : fe.numeric(N.RPL_NOWAWAY, "You have been marked as being away"),
   ]);
-  const others = new Set<string>();
-  for (const g of await store.groupsOf(fe.user)) {
-    if (g.state !== "joined") continue;
-    for (const u of (await store.getGroup(g.group))?.joined ?? []) others.add(u);
-  }
-  others.delete(fe.user);
-  router.toUsers([...others], { ev: "away", user: fe.user, ...(text ? { text } : {}) });
 }
 
 // MODE #channel | nick [changes]: groups are +i and nothing else; users have no modes.

@@ -36,10 +36,12 @@ export async function startCluster(
   options: TestServerOptions & {
     /** The PostgreSQL server to make the database on; default the test one. */
     databaseServer?: string;
+    /** Node i listens on `hosts[i]` (a loopback address); default 127.0.0.1. */
+    hosts?: string[];
   } = {},
 ): Promise<TestCluster> {
   if (!engines.ok) throw new Error(engines.reason);
-  const { databaseServer = engines.database, ...serverOptions } = options;
+  const { databaseServer = engines.database, hosts = [], ...serverOptions } = options;
   const db = await createDatabase(databaseServer);
   const namespace = testNamespace();
   const settings = Array.from({ length: n }, (_, i): ClusterSettings => ({
@@ -56,8 +58,15 @@ export async function startCluster(
   };
   try {
     // One after the other: the first migrates the schema.
-    for (const cluster of settings) {
-      nodes.push(await startTestServer({ hashPasswords: true, ...serverOptions, cluster }));
+    for (const [i, cluster] of settings.entries()) {
+      nodes.push(
+        await startTestServer({
+          hashPasswords: true,
+          ...serverOptions,
+          ...(hosts[i] ? { host: hosts[i] } : {}),
+          cluster,
+        }),
+      );
     }
   } catch (e) {
     await close();

@@ -6,8 +6,8 @@
  * (the default) adds clients that read slowly (a 4 KiB buffer and a pause after
  * every read) and clients that crash while their backlog streams in (the
  * connection cut after a few messages, before they are acknowledged). Each
- * client acknowledges what it showed after every read and shows a message only
- * once (by its seq), as the real client does; its record of what it showed
+ * client acknowledges what it showed when the real client does (AckScheduler)
+ * and shows a message only once (by its seq); its record of what it showed
  * survives its crashes, as a client that reconnects keeps it.
  *
  * At the end every user logs in once more and waits for what it is owed, the
@@ -31,7 +31,7 @@ import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
 import { parseIntIn, UsageError } from "../shared/cli_args.ts";
 import { MAX_SERVER_FRAME_BYTES, PROTOCOL_VERSION } from "../shared/limits.ts";
 import { FrameDecoder, FrameError, frameLine, type PushFrame } from "../shared/protocol.ts";
-import { SeenStreams } from "../client/connection.ts";
+import { AckScheduler, SeenStreams } from "../client/connection.ts";
 import { benchFlags, runBench } from "./cli.ts";
 
 const USAGE = `Usage: deno task bench:soak [--clients N] [--minutes N] [--profile NAME]
@@ -208,12 +208,16 @@ class Wire {
   bye: string | undefined;
   crashed = false;
   #pushes = 0;
+  readonly #acks: AckScheduler;
   #writes: Promise<unknown> = Promise.resolve();
   onPush: (f: Frame) => void = () => {};
 
   constructor(conn: Deno.Conn, options: WireOptions) {
     this.#conn = conn;
     this.#options = options;
+    this.#acks = new AckScheduler(options.seen, (ack) => {
+      this.#send(frameLine(ack)).catch(() => {});
+    });
     this.done = this.#read();
   }
 
@@ -249,14 +253,15 @@ class Wire {
           else if (f.t === "error") count(stats.errors, `frame_${f.code}`);
         }
         if (this.crashed) break;
-        // Everything this read carried has been shown: acknowledge it.
-        const ack = this.#options.seen.takeAck();
-        if (ack !== undefined) this.#send(frameLine(ack)).catch(() => {});
+        // Everything this read carried has been shown: acknowledge it, as the client does.
+        this.#acks.soon();
         if (this.#options.slow) await sleep(50 + random() * 100);
       }
     } catch {
       // reset or closed by us
     }
+    // Dead or closed: what is still pending is never acknowledged (the server sends it again).
+    this.#acks.stop();
     for (const w of this.#pending.values()) w(undefined);
     this.#pending.clear();
   }
@@ -278,6 +283,7 @@ class Wire {
    * instead of hanging the run.
    */
   async request(cmd: string, args: string[] = []): Promise<Frame | undefined> {
+    this.#acks.flush(); // before anything that may end the session, as the client does
     const id = this.#nextId++;
     const p = new Promise<Frame | undefined>((r) => {
       const timer = setTimeout(() => {

@@ -97,6 +97,47 @@ export const ACK_EVERY_MESSAGES = 1024;
 /** How long a shown message waits at most for its acknowledgement (ms). */
 export const ACK_DELAY_MS = 50;
 
+/** What an {@link AckScheduler} acknowledges: messages shown, and the frame that says so. */
+export interface AckSource {
+  /** Messages shown since the last acknowledgement. */
+  readonly pending: number;
+  /** The acknowledgement of them, or undefined when there is none; resets `pending`. */
+  takeAck(): AckFrame | undefined;
+}
+
+/**
+ * When a client acknowledges: at once once {@link ACK_EVERY_MESSAGES} are pending,
+ * otherwise {@link ACK_DELAY_MS} after the first, and whenever {@link flush} is called (before
+ * a request). The client, the soak's clients and the load generator all follow it.
+ */
+export class AckScheduler {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  /** `send` writes the frame; it is not called while nothing is pending. */
+  constructor(readonly source: AckSource, readonly send: (ack: AckFrame) => void) {}
+
+  /** After a read that may have shown messages: acknowledges now or arms the timer. */
+  soon(): void {
+    if (this.source.pending >= ACK_EVERY_MESSAGES) return this.flush();
+    if (this.source.pending === 0 || this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => this.flush(), ACK_DELAY_MS);
+    Deno.unrefTimer(this.#timer);
+  }
+
+  /** Acknowledges what is pending now. */
+  flush(): void {
+    this.stop();
+    const ack = this.source.takeAck();
+    if (ack !== undefined) this.send(ack);
+  }
+
+  /** Disarms the timer (the connection is gone; what is pending stays unacknowledged). */
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
 /** Where to connect. */
 export interface ConnectOptions {
   host: string;
@@ -119,9 +160,9 @@ export class ServerConnection {
   #keepAlive: ReturnType<typeof setInterval> | undefined;
   readonly #closed = Promise.withResolvers<string>();
   readonly #seen: SeenStreams;
+  readonly #acks: AckScheduler;
   /** Writes go out one after another: a request and an ack never interleave. */
   #writes: Promise<void> = Promise.resolve();
-  #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /**
    * Called for every push, once: a message shown before (the server sent it
    * again) is not passed on. It is acknowledged after this returns.
@@ -138,6 +179,12 @@ export class ServerConnection {
   private constructor(conn: Deno.Conn, seen: SeenStreams, tls: boolean) {
     this.#conn = conn;
     this.#seen = seen;
+    this.#acks = new AckScheduler(seen, (ack) => {
+      if (this.#closeReason !== undefined) return;
+      this.#send(encodeFrame(ack)).catch(() => {
+        // the connection is going; the server sends them again at the next login
+      });
+    });
     this.#readLoop(tls);
   }
 
@@ -227,7 +274,7 @@ export class ServerConnection {
   ): Promise<ResponseFrame> {
     if (this.#closeReason !== undefined) throw new ConnectionClosedError(this.#closeReason);
     // What was shown is acknowledged before anything that may end the session (a logout).
-    this.#ack();
+    this.#acks.flush();
     const id = this.#nextId++;
     const bytes = encodeFrame({
       t: "req",
@@ -268,25 +315,6 @@ export class ServerConnection {
     return write;
   }
 
-  /** Acknowledges now, or soon, what this read showed (see {@link ACK_EVERY_MESSAGES}). */
-  #ackSoon(): void {
-    if (this.#seen.pending >= ACK_EVERY_MESSAGES) return this.#ack();
-    if (this.#seen.pending === 0 || this.#ackTimer !== undefined) return;
-    this.#ackTimer = setTimeout(() => this.#ack(), ACK_DELAY_MS);
-    Deno.unrefTimer(this.#ackTimer);
-  }
-
-  /** Acknowledges the messages shown since the last acknowledgement. */
-  #ack(): void {
-    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
-    const ack = this.#seen.takeAck();
-    if (ack === undefined || this.#closeReason !== undefined) return;
-    this.#send(encodeFrame(ack)).catch(() => {
-      // the connection is going; the server sends them again at the next login
-    });
-  }
-
   async #readLoop(tls: boolean): Promise<void> {
     const decoder = new FrameDecoder(MAX_SERVER_FRAME_BYTES);
     const buf = new Uint8Array(16 * 1024);
@@ -314,7 +342,7 @@ export class ServerConnection {
           }
         }
         // Everything this read carried has been shown.
-        this.#ackSoon();
+        this.#acks.soon();
       }
     } catch (e) {
       if (!(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted)) {
@@ -359,8 +387,7 @@ export class ServerConnection {
 
   #finish(reason: string): void {
     this.#stopKeepAlive();
-    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
+    this.#acks.stop();
     this.#closeReason ??= reason;
     for (const w of this.#pending.values()) w.reject(new ConnectionClosedError(this.#closeReason));
     this.#pending.clear();
@@ -374,7 +401,7 @@ export class ServerConnection {
 
   /** Closes the connection (after acknowledging what was shown). */
   close(): void {
-    this.#ack();
+    this.#acks.flush();
     this.#stopKeepAlive();
     this.#closeReason ??= "closed";
     try {

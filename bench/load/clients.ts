@@ -12,7 +12,7 @@
  * @module
  */
 
-import { ACK_DELAY_MS, ACK_EVERY_MESSAGES } from "../../client/connection.ts";
+import { AckScheduler, type AckSource } from "../../client/connection.ts";
 import { PROTOCOL_VERSION } from "../../shared/limits.ts";
 import { type AckFrame, frameLine } from "../../shared/protocol.ts";
 
@@ -292,51 +292,60 @@ class TessengerClient extends BaseClient {
     if (this.#loggedIn && line.includes('"ok":false')) this.errors++;
   }
 
+  /** The last inbox and group seq of the reads since the last ack, found by string search. */
+  readonly #positions = new ReadPositions();
+  /** Acknowledges them when the real client would (client/connection.ts). */
+  readonly #acks = new AckScheduler(this.#positions, (ack) => this.send(frameLine(ack)));
+
   /**
-   * Acknowledges what it received as the real client does (client/connection.ts):
-   * once ACK_EVERY_MESSAGES are pending, or ACK_DELAY_MS after the first. The
-   * last private and group seq of each read are found with two searches from
-   * the end.
+   * Notes what the read carried: the last private and group seq, found with two
+   * searches from the end, and how many messages (marked lines).
    */
   protected override afterRead(text: string, marked: number): void {
     if (!this.#loggedIn) return;
     const inbox = lastSeq(text, '"ev":"msg",');
-    if (inbox !== undefined) this.#ackInbox = inbox;
     const g = text.lastIndexOf(GROUP_PUSH);
+    let group: [string, number] | undefined;
     if (g !== -1) {
       const nameEnd = text.indexOf('"', g + GROUP_PUSH.length);
       const seq = lastSeq(text, GROUP_PUSH, g);
       if (nameEnd !== -1 && seq !== undefined) {
-        this.#ackGroups.set(text.slice(g + GROUP_PUSH.length, nameEnd), seq);
+        group = [text.slice(g + GROUP_PUSH.length, nameEnd), seq];
       }
     }
     if (inbox === undefined && g === -1) return;
-    this.#unacked += Math.max(1, marked);
-    if (this.#unacked >= ACK_EVERY_MESSAGES) this.#ack();
-    else this.#ackTimer ??= setTimeout(() => this.#ack(), ACK_DELAY_MS);
-  }
-
-  #ackInbox: number | undefined;
-  readonly #ackGroups = new Map<string, number>();
-  #unacked = 0;
-  #ackTimer: ReturnType<typeof setTimeout> | undefined;
-
-  #ack(): void {
-    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
-    this.#unacked = 0;
-    const ack: AckFrame = { t: "ack" };
-    if (this.#ackInbox !== undefined) ack.inbox = this.#ackInbox;
-    if (this.#ackGroups.size > 0) ack.groups = Object.fromEntries(this.#ackGroups);
-    this.#ackInbox = undefined;
-    this.#ackGroups.clear();
-    if (ack.inbox !== undefined || ack.groups !== undefined) this.send(frameLine(ack));
+    this.#positions.note(inbox, group, Math.max(1, marked));
+    this.#acks.soon();
   }
 
   override close(): void {
-    if (this.#ackTimer !== undefined) clearTimeout(this.#ackTimer);
-    this.#ackTimer = undefined;
+    this.#acks.stop();
     super.close();
+  }
+}
+
+/** Stream positions not yet acknowledged: what {@link AckScheduler} acknowledges. */
+class ReadPositions implements AckSource {
+  pending = 0;
+  #inbox: number | undefined;
+  readonly #groups = new Map<string, number>();
+
+  /** Records a read's last inbox seq and last group seq, and how many messages it carried. */
+  note(inbox: number | undefined, group: [string, number] | undefined, messages: number): void {
+    if (inbox !== undefined) this.#inbox = inbox;
+    if (group !== undefined) this.#groups.set(group[0], group[1]);
+    this.pending += messages;
+  }
+
+  takeAck(): AckFrame | undefined {
+    this.pending = 0;
+    if (this.#inbox === undefined && this.#groups.size === 0) return undefined;
+    const ack: AckFrame = { t: "ack" };
+    if (this.#inbox !== undefined) ack.inbox = this.#inbox;
+    if (this.#groups.size > 0) ack.groups = Object.fromEntries(this.#groups);
+    this.#inbox = undefined;
+    this.#groups.clear();
+    return ack;
   }
 }
 

@@ -240,7 +240,13 @@ export async function pass(ctx: CommandContext, [password, port]: string[]): Pro
         `type /joingroup ${g.group} to join.`,
     });
   }
-  await announcePresence(ctx.services, name, "online");
+  // The login has happened: telling the others is not worth failing it for.
+  await announcePresence(ctx.services, name, "online").catch((e) =>
+    log.warn("Cannot tell {user}'s groups they are online: {error}", {
+      user: name,
+      error: e instanceof Error ? e.message : String(e),
+    })
+  );
 }
 
 /** Tells everyone who shares a joined group with `user` that they came online or went offline. */
@@ -264,10 +270,12 @@ export async function msgto(ctx: CommandContext, [to, text]: string[]): Promise<
   const from = ctx.session.user!;
   if (!(await checkPeer(ctx, to, "a message")) || !checkText(ctx, text)) return;
   const at = clock();
-  // The receiver's away text is read while the message is stored.
+  // The receiver's away text is read while the message is stored. Only a
+  // decoration: a directory out of reach (a cluster's Redis) must not turn a
+  // stored message into an error reply, which would have the sender send it again.
   const [m, receiver] = await Promise.all([
     store.addPrivateMessage({ at, sender: from, receiver: to, text }),
-    ctx.services.directory.lookup(to),
+    ctx.services.directory.lookup(to).catch(() => undefined),
   ]);
   // Metadata only: what people write is theirs, not the server log's.
   log.info("{from} messaged {to}", { from, to });

@@ -88,6 +88,7 @@ Deno.test({
       /** The group's acknowledged messages by text: their seq. */
       const groupSeq = new Map<string, number>();
       const refused: string[] = [];
+      const refusals: string[] = [];
       let stop = false;
       let n = 0;
       let trafficError: unknown;
@@ -97,6 +98,7 @@ Deno.test({
           const text = `m${n++}`;
           const res = await send.request(to === "rebels" ? "groupmsg" : "msgto", [to, text]);
           (res.ok ? acked.get(to)! : refused).push(text);
+          if (!res.ok) refusals.push(`${text}: ${res.code} ${res.lines.join(" ")}`);
           if (res.ok && to === "rebels") groupSeq.set(text, res.data?.seq as number);
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -166,7 +168,9 @@ Deno.test({
         }
         const twice = v.shown.filter((t, i) => v.shown.indexOf(t) !== i);
         assertEquals(twice, [], `${v.user} was shown nothing twice`);
-        for (const t of refused) assert(!v.shown.includes(t), `a refused ${t} was not delivered`);
+        for (const t of refused) {
+          assert(!v.shown.includes(t), `a refused message was delivered: ${refusals.join("; ")}`);
+        }
       }
       assert(acked.get("rebels")!.length > 20);
     } finally {

@@ -19,6 +19,17 @@ import type { ClientEvent } from "./events.ts";
 import { mentionsUser } from "./format.ts";
 import type { ClientIO } from "./io.ts";
 import { describeFile, TransferEndpoint, type TransferHandle } from "./transfer_driver.ts";
+import {
+  type AcceptPolicy,
+  ASK_TIMEOUT_MS,
+  DEFAULT_MAX_FILE_SIZE,
+  DEFAULT_MAX_INCOMING,
+  describe,
+  MAX_WAITING_INCOMING,
+  type TransferEntry,
+  TransferList,
+} from "./transfers.ts";
+import { formatBytes } from "../shared/transfer/progress.ts";
 import { ClientOutput } from "./output.ts";
 import {
   DEFAULT_RECONNECT_DELAYS,
@@ -40,8 +51,12 @@ export interface ClientOptions {
   downloadsDir: string;
   /** Connect with TLS, trusting these PEM certificates besides the system roots. */
   tls?: { caCerts?: string[] };
-  /** Refuse incoming files larger than this (bytes). Default: no limit. */
+  /** Refuse incoming files larger than this (bytes). Default 4 GiB (DEFAULT_MAX_FILE_SIZE). */
   maxFileSize?: number;
+  /** What an incoming file gets: "always" taken (default), "ask" the user, "never". */
+  accept?: AcceptPolicy;
+  /** Files that come in at once; more wait for a slot. Default 4 (DEFAULT_MAX_INCOMING). */
+  maxIncoming?: number;
   /** UDP payload size of outgoing transfers. Default: 1200, or 60 000 B to a loopback peer. */
   payloadSize?: number;
   io: ClientIO;
@@ -109,7 +124,7 @@ export async function runClient(options: ClientOptions): Promise<number> {
         : "0.0.0.0",
       port: options.udpPort,
       downloadsDir: options.downloadsDir,
-      maxFileSize: options.maxFileSize,
+      maxFileSize: options.maxFileSize ?? DEFAULT_MAX_FILE_SIZE,
       payloadSize: options.payloadSize,
     });
   } catch (e) {
@@ -153,7 +168,9 @@ class ChatClient {
   #pendingLine: Promise<string | null> | undefined;
   readonly #io: ClientIO;
   readonly #endpoint: TransferEndpoint;
-  readonly #transfers = new Set<TransferHandle>();
+  readonly #transfers = new TransferList();
+  readonly #accept: AcceptPolicy;
+  readonly #maxIncoming: number;
   #progressTimer: ReturnType<typeof setInterval> | undefined;
   readonly #out: ClientOutput;
   readonly #roster: Roster;
@@ -176,6 +193,8 @@ class ChatClient {
     this.#delays = options.reconnectDelays ?? DEFAULT_RECONNECT_DELAYS;
     this.#io = options.io;
     this.#endpoint = endpoint;
+    this.#accept = options.accept ?? "always";
+    this.#maxIncoming = Math.max(1, options.maxIncoming ?? DEFAULT_MAX_INCOMING);
     this.#out = output;
     this.#roster = options.roster ?? new Roster();
     this.#attach(conn);
@@ -238,8 +257,9 @@ class ChatClient {
       } else {
         this.#pendingLine = undefined;
         try {
-          // At the end of piped input, let running transfers finish before logging out.
-          if (line === null) await this.#waitForTransfers(conn.closed);
+          // At the end of piped input, let running transfers finish before logging out;
+          // after Ctrl-C, stop them (the logout cancels them).
+          if (line === null && !this.#io.interrupted) await this.#waitForTransfers(conn.closed);
           result = await this.#command(line ?? "/logout");
         } catch (e) {
           if (!(e instanceof ConnectionClosedError)) throw e;
@@ -495,6 +515,11 @@ class ChatClient {
   /** The commands the client answers itself: `/help`, `/r`, `/query`. */
   async #local(spec: CommandSpec, args: string[]): Promise<void> {
     switch (spec.name) {
+      case "transfers":
+      case "accept":
+      case "decline":
+      case "cancel":
+        return this.#transferCommand(spec.name, args[0]);
       case "help": {
         const { ok, lines } = helpLines(args[0]);
         this.#answer("help", ok, ok ? "ok" : "unknown_command", lines);
@@ -578,11 +603,18 @@ class ChatClient {
       path,
       { hostname: data.host, port: data.port },
     );
-    this.#track(handle, info.size, path, to);
+    this.#track(handle, info.size, path, to, "running");
   }
 
-  // A transfer push: the server announced a file for us; accept it from the sender's IP only.
+  /**
+   * A transfer push: the server announced a file for us; accept it from the sender's IP
+   * only, as the policy says (asked, taken, refused) and within the limits.
+   */
   #receiveFile(p: TransferPush): void {
+    const never = this.#accept === "never";
+    const full = this.#transfers.incomingWaiting >= MAX_WAITING_INCOMING;
+    const busy = this.#transfers.incomingRunning >= this.#maxIncoming;
+    const ask = this.#accept === "ask";
     let handle: TransferHandle;
     try {
       handle = this.#endpoint.expect(
@@ -597,8 +629,10 @@ class ChatClient {
           server: this.#serverUdp(p.serverUdpPort, p.serverUdpHost),
         },
         p.fromIp,
+        { ask: never || full || ask || busy },
       );
     } catch (e) {
+      this.#show({ kind: "push", push: p });
       this.#show({
         kind: "transfer",
         direction: "receive",
@@ -609,7 +643,100 @@ class ChatClient {
       });
       return;
     }
-    this.#track(handle, p.size, p.file, p.from);
+    const notice = (code: "offer" | "queued" | "refused", text: string) =>
+      this.#show({
+        kind: "transfer_notice",
+        code,
+        id: handle.id.slice(0, 6),
+        file: p.file,
+        peer: p.from,
+        size: p.size,
+        text,
+      });
+    const named = `${p.file} (${formatBytes(p.size)})`;
+    if (never || full) {
+      // Told to the sender as its refusal; here one line, and the transfer is forgotten.
+      handle.decline(
+        never ? `${this.#user} does not accept files` : `${this.#user} has too many files waiting`,
+      );
+      notice(
+        "refused",
+        never
+          ? `Refused ${named} from ${p.from}: files are not accepted (--accept never).`
+          : `Refused ${named} from ${p.from}: ${MAX_WAITING_INCOMING} files wait already.`,
+      );
+      return;
+    }
+    if (ask) {
+      const entry = this.#track(handle, p.size, p.file, p.from, "asking");
+      notice("offer", `${p.from} wants to send you ${named}. /accept or /decline`);
+      entry.timer = setTimeout(() => {
+        if (entry.state !== "asking") return;
+        entry.stoppedByUser = "no answer came in time";
+        handle.decline(`${this.#user} did not answer`);
+      }, ASK_TIMEOUT_MS);
+      Deno.unrefTimer(entry.timer);
+      return;
+    }
+    this.#show({ kind: "push", push: p });
+    this.#track(handle, p.size, p.file, p.from, busy ? "queued" : "running");
+    if (busy) {
+      notice("queued", `${named} waits: ${this.#comingIn()}.`);
+    }
+  }
+
+  /** "4 files are coming in already" (the --max-incoming cap). */
+  #comingIn(): string {
+    const n = this.#maxIncoming;
+    return `${n} file${n === 1 ? " is" : "s are"} coming in already`;
+  }
+
+  /** `/transfers`, `/accept`, `/decline`, `/cancel` [ID|FILE]. */
+  #transferCommand(cmd: string, query: string | undefined): void {
+    const list = this.#transfers;
+    if (cmd === "transfers") {
+      const lines = list.entries.length === 0
+        ? ["No file transfers."]
+        : list.entries.map((e) => `${e.handle.direction === "send" ? "↑" : "↓"} ${describe(e)}`);
+      return this.#answer(cmd, true, "ok", lines);
+    }
+    const asking = (e: TransferEntry) => e.state === "asking";
+    const found = list.find(query, cmd === "cancel" ? undefined : asking);
+    if ("error" in found) {
+      const none = cmd === "cancel"
+        ? "No file transfer to cancel."
+        : "No file waits for an answer.";
+      const text = query === undefined && !found.error.startsWith("Which") ? none : found.error;
+      return this.#answer(cmd, false, "no_transfer", [text]);
+    }
+    const entry = found.entry;
+    const way = entry.handle.direction === "send" ? `to ${entry.peer}` : `from ${entry.peer}`;
+    switch (cmd) {
+      case "accept": {
+        const slot = this.#transfers.incomingRunning < this.#maxIncoming;
+        entry.state = slot ? "running" : "queued";
+        if (slot) entry.handle.accept();
+        return this.#answer(cmd, true, "ok", [
+          slot
+            ? `Accepted ${entry.file} ${way}.`
+            : `Accepted ${entry.file} ${way}; it waits: ${this.#comingIn()}.`,
+        ]);
+      }
+      case "decline":
+        entry.stoppedByUser = "you declined it";
+        entry.handle.decline(`${this.#user} declined it`);
+        return;
+      case "cancel":
+        // A receiver's cancel: the file is not wanted, its part goes too.
+        if (entry.state === "asking") {
+          entry.stoppedByUser = "you declined it";
+          entry.handle.decline(`${this.#user} declined it`);
+        } else {
+          entry.stoppedByUser = "you cancelled it";
+          entry.handle.cancel(`${this.#user} cancelled it`, false);
+        }
+        return;
+    }
   }
 
   /**
@@ -625,11 +752,17 @@ class ChatClient {
   }
 
   /** Follows a transfer to its end; `file` is named as the user knows it. */
-  #track(handle: TransferHandle, size: number, file: string, peer: string): void {
-    this.#transfers.add(handle);
+  #track(
+    handle: TransferHandle,
+    size: number,
+    file: string,
+    peer: string,
+    state: TransferEntry["state"],
+  ): TransferEntry {
+    const entry = this.#transfers.add(handle, { file, peer, size, state });
     if (size >= PROGRESS_MIN_BYTES) this.#startProgress();
     handle.done.then((result) => {
-      this.#transfers.delete(handle);
+      this.#transfers.remove(handle);
       this.#showProgress();
       this.#show({
         kind: "transfer",
@@ -643,10 +776,20 @@ class ChatClient {
             elapsedMs: result.elapsedMs,
             path: result.path,
             via: result.via,
+            resumedBytes: result.resumedBytes || undefined,
           }
-          : { ok: false, reason: result.reason }),
+          : { ok: false, reason: entry.stoppedByUser ?? result.reason }),
       });
+      // A slot is free: the oldest accepted file that waits for one comes in now.
+      const next = this.#transfers.incomingRunning < this.#maxIncoming
+        ? this.#transfers.nextQueued()
+        : undefined;
+      if (next !== undefined) {
+        next.state = "running";
+        next.handle.accept();
+      }
     });
+    return entry;
   }
 
   /** Progress of large transfers, shown in the terminal's status (not on pipes). */
@@ -657,9 +800,11 @@ class ChatClient {
 
   #showProgress(): void {
     if (this.#progressTimer === undefined) return;
-    const parts = [...this.#transfers].map((h) =>
+    const parts = this.#transfers.entries.map(({ handle: h, state, peer }) =>
       `${h.direction === "send" ? "↑" : "↓"} ${
-        formatProgress({ name: h.fileName, ...h.progress() })
+        state !== "running" || h.waiting
+          ? `${h.fileName}: waiting for ${state === "running" ? peer : "you"}`
+          : formatProgress({ name: h.fileName, ...h.progress() })
       }`
     );
     this.#io.setStatus?.(parts.length > 0 ? parts.join(" | ") : undefined);
@@ -670,16 +815,23 @@ class ChatClient {
   }
 
   async #waitForTransfers(lost: Promise<unknown>): Promise<void> {
-    while (this.#transfers.size > 0) {
-      await Promise.race([Promise.all([...this.#transfers].map((h) => h.done)), lost]);
+    while (this.#transfers.entries.length > 0) {
+      await Promise.race([Promise.all(this.#transfers.entries.map((e) => e.handle.done)), lost]);
       if (this.#conn.isClosed) return;
     }
   }
 
-  /** Cancels what is still moving (the session is over). */
+  /**
+   * Cancels what is still moving (the session is over). A receiver keeps its parts: the
+   * same file sent again later resumes.
+   */
   async stopTransfers(): Promise<void> {
-    for (const h of this.#transfers) h.cancel("the user logged out");
-    await Promise.all([...this.#transfers].map((h) => h.done));
+    const entries = [...this.#transfers.entries];
+    for (const e of entries) {
+      e.stoppedByUser ??= "you logged out";
+      e.handle.cancel(`${this.#user || "the user"} logged out`);
+    }
+    await Promise.all(entries.map((e) => e.handle.done));
     if (this.#progressTimer !== undefined) clearInterval(this.#progressTimer);
     this.#progressTimer = undefined;
     this.#io.setStatus?.(undefined);
@@ -707,11 +859,12 @@ class ChatClient {
 
   #onPush(p: PushFrame): void {
     if (p.ev === "msg") this.#lastSender = p.from;
+    // A transfer's announcement is shown as its policy says (see #receiveFile).
+    if (p.ev === "transfer") return this.#receiveFile(p);
     this.#show({ kind: "push", push: p });
     if ((p.ev === "msg" || p.ev === "groupmsg") && mentionsUser(p.text, this.#user)) {
       this.#io.bell?.();
     }
-    if (p.ev === "transfer") this.#receiveFile(p);
   }
 
   get user(): string {

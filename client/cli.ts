@@ -18,10 +18,12 @@ import { completeLine } from "./completion.ts";
 import { type ClientIO, LineIO, linesOf, TerminalIO } from "./io.ts";
 import { Roster } from "./roster.ts";
 import { ansiStyle, plainStyle, readEnv, shouldUseColor } from "./style.ts";
+import { ACCEPT_POLICIES, type AcceptPolicy } from "./transfers.ts";
 
 export const CLIENT_USAGE =
   "Usage: tessenger client [SERVER_IP] [TCP_PORT] [UDP_PORT] [--host IP] [--port N] " +
-  "[--udp-port N] [--downloads DIR] [--max-file-size SIZE] [--payload-size BYTES] [--json] [--tls [--ca FILE]] [--reconnect|--no-reconnect]";
+  "[--udp-port N] [--downloads DIR] [--accept always|ask|never] [--max-file-size SIZE] " +
+  "[--max-incoming N] [--payload-size BYTES] [--json] [--tls [--ca FILE]] [--reconnect|--no-reconnect]";
 
 export const CLIENT_HELP = `${CLIENT_USAGE}
 
@@ -36,7 +38,10 @@ Arguments (the original positional form; flags are the long form of the same):
                                                                (default plain TCP)
   --ca FILE                   also trust this PEM CA certificate, implies --tls
                                                                (default system roots only)
-  --max-file-size SIZE        refuse larger incoming files, e.g. 2G (default no limit)
+  --accept always|ask|never   incoming files: taken at once, asked about (/accept or
+                              /decline), or refused                (default always)
+  --max-file-size SIZE        refuse larger incoming files, e.g. 2G (default 4G)
+  --max-incoming N            files that come in at once; more wait  (default 4)
   --payload-size BYTES        UDP datagram size of files you send, 256-65507
                               (default 1200, or 60000 to a peer on loopback)
   --json                      print one JSON object per event, no prompts (default off)
@@ -62,6 +67,8 @@ export interface ClientCommand {
   /** A PEM file of extra trusted certificates. */
   caFile?: string;
   maxFileSize?: number;
+  accept: AcceptPolicy;
+  maxIncoming?: number;
   payloadSize?: number;
   /** One JSON object per event on stdout. */
   json: boolean;
@@ -84,6 +91,8 @@ export function parseClientArgs(argv: string[]): ClientCommand {
     tls: { type: "boolean" },
     ca: { type: "string" },
     "max-file-size": { type: "string" },
+    accept: { type: "string" },
+    "max-incoming": { type: "string" },
     "payload-size": { type: "string" },
     json: { type: "boolean" },
     reconnect: { type: "boolean" },
@@ -103,6 +112,10 @@ export function parseClientArgs(argv: string[]): ClientCommand {
       maxFileSize: v["max-file-size"] === undefined
         ? undefined
         : parseByteSize(v["max-file-size"], "maximum file size"),
+      accept: parseAcceptPolicy(v.accept ?? "always"),
+      maxIncoming: v["max-incoming"] === undefined
+        ? undefined
+        : parseIntIn(v["max-incoming"], "incoming files at once", 1, 64),
       payloadSize: v["payload-size"] === undefined
         ? undefined
         : parseIntIn(v["payload-size"], "payload size", 256, 65507),
@@ -113,6 +126,17 @@ export function parseClientArgs(argv: string[]): ClientCommand {
   } catch (e) {
     throw e instanceof UsageError ? new UsageError(e.message, CLIENT_USAGE) : e;
   }
+}
+
+/** `--accept POLICY`. @throws {UsageError} on another word. */
+function parseAcceptPolicy(text: string): AcceptPolicy {
+  const policy = ACCEPT_POLICIES.find((p) => p === text);
+  if (policy === undefined) {
+    throw new UsageError(
+      `--accept takes ${ACCEPT_POLICIES.join(", ")}, not ${JSON.stringify(text)}`,
+    );
+  }
+  return policy;
 }
 
 /** Why a `--ca` file is not a PEM certificate (or a bundle of them), or undefined. */
@@ -197,6 +221,10 @@ export async function clientMain(argv: string[]): Promise<number> {
       // In --json mode every event, errors included, goes to stdout.
       cmd.json ? (t) => console.log(t) : (t) => console.error(t),
     );
+  // Ctrl-C with input from a pipe ends it as an interrupt: transfers are cancelled (each
+  // peer told) and the client logs out, within a second. A terminal's Ctrl-C is readline's.
+  const interrupt = () => (io as LineIO).interrupt();
+  if (!interactive) Deno.addSignalListener("SIGINT", interrupt);
   const colour = !cmd.json && shouldUseColor({
     noColor: readEnv("NO_COLOR"),
     term: readEnv("TERM"),
@@ -212,6 +240,7 @@ export async function clientMain(argv: string[]): Promise<number> {
       reconnect: cmd.reconnect ?? interactive,
     });
   } finally {
+    if (!interactive) Deno.removeSignalListener("SIGINT", interrupt);
     io.close();
   }
 }

@@ -71,6 +71,25 @@ export interface TransferEvent {
   via?: "direct" | "relay";
   /** Why it failed. */
   reason?: string;
+  /** Bytes an earlier, interrupted attempt had moved, so not sent again. */
+  resumedBytes?: number;
+}
+
+/**
+ * What the client itself tells about a file transfer: an incoming file waits for an
+ * answer (`offer`), one waits for a free slot (`queued`), or is refused by the
+ * `--accept never` policy or the limits (`refused`).
+ */
+export interface TransferNoticeEvent {
+  kind: "transfer_notice";
+  code: "offer" | "queued" | "refused";
+  /** The short transfer id (for /accept, /decline, /cancel). */
+  id: string;
+  file: string;
+  peer: string;
+  size: number;
+  /** The line to show. */
+  text: string;
 }
 
 /** Everything the client shows. */
@@ -81,4 +100,5 @@ export type ClientEvent =
   | ErrorEvent
   | DisconnectedEvent
   | ReconnectedEvent
-  | TransferEvent;
+  | TransferEvent
+  | TransferNoticeEvent;

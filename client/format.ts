@@ -173,6 +173,8 @@ export function formatEvent(event: ClientEvent, state: FormatState): OutputLine[
       return [out(style.system(`Reconnected: logged in again as ${sanitize(event.user)}.`))];
     case "transfer":
       return [formatTransfer(event, style)];
+    case "transfer_notice":
+      return [out(style.system(sanitize(event.text)))];
   }
 }
 

@@ -24,12 +24,19 @@ export interface ClientIO {
   bell?(): void;
   /** True when a person is typing at a terminal. */
   readonly interactive: boolean;
+  /**
+   * True once input ended by an interrupt (Ctrl-C) rather than by its end (Ctrl-D, a
+   * pipe's end): running transfers are then stopped, not waited for.
+   */
+  readonly interrupted?: boolean;
   close(): void;
 }
 
 /** Reads lines from any byte stream (stdin on a pipe); prints to a callback. */
 export class LineIO implements ClientIO {
   readonly interactive = false;
+  #interrupted = false;
+  #interrupt: (() => void) | undefined;
   readonly #lines: AsyncIterator<string>;
   readonly #out: (text: string) => void;
   readonly #err: (text: string) => void;
@@ -44,9 +51,22 @@ export class LineIO implements ClientIO {
     this.#err = err;
   }
 
+  get interrupted(): boolean {
+    return this.#interrupted;
+  }
+
   async readLine(): Promise<string | null> {
-    const next = await this.#lines.next();
-    return next.done ? null : next.value;
+    if (this.#interrupted) return null;
+    const interrupted = new Promise<null>((resolve) => this.#interrupt = () => resolve(null));
+    const next = await Promise.race([this.#lines.next(), interrupted]);
+    this.#interrupt = undefined;
+    return next === null || next.done ? null : next.value;
+  }
+
+  /** Ends input as an interrupt (SIGINT): the line being read comes back null. */
+  interrupt(): void {
+    this.#interrupted = true;
+    this.#interrupt?.();
   }
 
   print(text: string): void {
@@ -210,6 +230,7 @@ interface SecretEntry {
  */
 export class TerminalIO implements ClientIO {
   readonly interactive = true;
+  #interrupted = false;
   readonly #rl: readline.Interface;
   readonly #input = new KeyboardInput();
   #prompt = "";
@@ -221,6 +242,11 @@ export class TerminalIO implements ClientIO {
   #waiter: ((line: string | null) => void) | undefined;
   /** Lines typed (or pasted) while no prompt was waiting: kept for the next reads. */
   readonly #typedAhead: string[] = [];
+
+  /** Whether input ended by Ctrl-C at an empty prompt (not Ctrl-D). */
+  get interrupted(): boolean {
+    return this.#interrupted;
+  }
 
   constructor(options: TerminalOptions = {}) {
     this.#rl = readline.createInterface({
@@ -253,6 +279,7 @@ export class TerminalIO implements ClientIO {
     this.#rl.on("SIGINT", () => {
       const draft = this.#rl.line;
       if (draft === "") {
+        this.#interrupted = true;
         this.#rl.close();
         return;
       }

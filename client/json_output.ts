@@ -15,8 +15,10 @@ import type { ClientEvent } from "./events.ts";
  * - `{"type":"error","code","message"}`
  * - `{"type":"disconnected","reason","reconnecting"?}`
  * - `{"type":"reconnected","user"}`
- * - `{"type":"transfer","direction","file","peer","ok","bytes"?,"path"?,"via"?,"reason"?,"elapsedMs"?}`
+ * - `{"type":"transfer","direction","file","peer","ok","bytes"?,"path"?,"via"?,"reason"?,"elapsedMs"?,"resumedBytes"?}`
  *   (`elapsedMs` in whole milliseconds)
+ * - `{"type":"transfer_notice","code","id","file","peer","size","text"}` (an incoming file
+ *   waits for /accept or /decline, waits for a slot, or was refused)
  *
  * @example
  * ```ts
@@ -61,6 +63,10 @@ export function formatJsonEvent(event: ClientEvent): string {
       const { kind: _kind, elapsedMs, ...fields } = event;
       const ms = elapsedMs === undefined ? {} : { elapsedMs: Math.round(elapsedMs) };
       return JSON.stringify({ type: "transfer", ...fields, ...ms });
+    }
+    case "transfer_notice": {
+      const { kind: _kind, ...fields } = event;
+      return JSON.stringify({ type: "transfer_notice", ...fields });
     }
   }
 }

@@ -345,6 +345,8 @@ interface Transfer {
   lastDroppedCount: number;
   /** Receiver: whether its user let the file come (asked, or not asked at all). */
   consented: boolean;
+  /** Receiver: its user refused the file; the reason the sender is told. */
+  declined: string | undefined;
   /** Receiver: the resumable part's identity, key and state; undefined until it is open. */
   part: ReceivingPart | undefined;
   /** Receiver: leave the part for a later attempt when the transfer fails. */
@@ -664,6 +666,7 @@ export class TransferEndpoint {
       offer,
       lastDroppedCount: 0,
       consented: true,
+      declined: undefined,
       part: undefined,
       keepPart: true,
       resumedBytes: 0,
@@ -691,10 +694,11 @@ export class TransferEndpoint {
         if (t.machine.state === "transfer") this.#startPartFile(t);
       },
       decline: (reason = "declined") => {
-        if (t.consented || t.machine.isClosed) return;
+        if (t.consented || t.machine.isClosed || t.declined !== undefined) return;
         t.keepPart = false;
-        t.machine.cancel(reason, this.#now(), CancelCode.Declined);
-        this.#pump(t, this.#now());
+        t.declined = reason;
+        // Before the sender's HELLO there is no path to tell it on: said once it arrives.
+        if (t.machine.state !== "handshake") this.#decline(t);
       },
       get waiting() {
         const m = t.machine;
@@ -732,6 +736,12 @@ export class TransferEndpoint {
         };
       },
     };
+  }
+
+  /** Tells the sender its file was refused, and ends the transfer. */
+  #decline(t: Transfer): void {
+    t.machine.cancel(t.declined ?? "declined", this.#now(), CancelCode.Declined);
+    this.#pump(t, this.#now());
   }
 
   async #receiveLoop(conn: Deno.DatagramConn): Promise<void> {
@@ -784,7 +794,8 @@ export class TransferEndpoint {
           t.meter.record(now, e.bytes);
           break;
         case "accepted":
-          if (m instanceof TransferReceiver && t.consented) this.#startPartFile(t);
+          if (t.declined !== undefined) this.#decline(t);
+          else if (m instanceof TransferReceiver && t.consented) this.#startPartFile(t);
           break;
         case "verified":
           t.verified = true;

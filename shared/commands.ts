@@ -21,8 +21,14 @@ export interface CommandSpec {
   params: string[];
   /** A final parameter that takes the rest of the line, spaces kept (e.g. `TEXT`). */
   rest?: string;
-  /** The `rest` parameter may be left out (`/away [TEXT]`). */
+  /** The `rest` parameter may be left out (`/away [TEXT]`, `/cancel [ID|FILE]`). */
   restOptional?: boolean;
+  /**
+   * The `rest` parameter names a file: written as a shell would, quoted ("my file.txt",
+   * 'my file.txt') or with backslash escapes (my\ file.txt), it is taken unquoted;
+   * written plainly, as typed (spaces inside kept, the ends trimmed).
+   */
+  quoted?: boolean;
   /** A final parameter that takes one or more words (e.g. `USER...`). */
   variadic?: string;
   /** Parameters that may be left out, after `params`. */
@@ -55,7 +61,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   { name: "groupmsg", params: ["GROUP"], rest: "TEXT", summary: "send a message to a group" },
   {
     name: "p2pvideo",
-    params: ["USER", "FILE"],
+    params: ["USER"],
+    rest: "FILE",
+    quoted: true,
     summary: "send a file straight to a user over UDP",
   },
   {
@@ -97,6 +105,39 @@ export const COMMANDS: readonly CommandSpec[] = [
     params: [],
     optional: ["COMMAND"],
     summary: "list the commands, or explain one",
+    local: true,
+  },
+  {
+    name: "transfers",
+    params: [],
+    summary: "list the files coming and going, and those waiting for your answer",
+    local: true,
+  },
+  {
+    name: "accept",
+    params: [],
+    rest: "ID|FILE",
+    restOptional: true,
+    quoted: true,
+    summary: "let a file that waits for your answer come (alone: the only one waiting)",
+    local: true,
+  },
+  {
+    name: "decline",
+    params: [],
+    rest: "ID|FILE",
+    restOptional: true,
+    quoted: true,
+    summary: "refuse a file that waits for your answer",
+    local: true,
+  },
+  {
+    name: "cancel",
+    params: [],
+    rest: "ID|FILE",
+    restOptional: true,
+    quoted: true,
+    summary: "stop a file transfer, either way (alone: the only one running)",
     local: true,
   },
   { name: "logout", params: [], summary: "end the session", aliases: ["quit", "exit"] },
@@ -171,6 +212,56 @@ export function parseCommandLine(line: string): ParsedLine {
     args.push(rest.slice(0, end));
     rest = rest.slice(end + 1);
   }
-  if (spec?.rest && rest.trim() !== "") args.push(rest);
+  if (spec?.rest && rest.trim() !== "") {
+    args.push(spec.quoted ? unquoteShellWord(rest.trim()) ?? rest.trim() : rest);
+  }
   return { name, args };
+}
+
+/**
+ * The value of `text` read as one shell word: quotes removed ('…' literal, "…" with \"
+ * and \\ escapes) and a backslash before a space, quote or backslash taken as escaping it
+ * (before anything else it stays, so Windows paths survive). Undefined when `text` has
+ * no quote or escape, is more than one word, or leaves a quote open.
+ *
+ * @example
+ * ```ts
+ * unquoteShellWord('"my file.txt"'); // "my file.txt"
+ * unquoteShellWord("my\\ file.txt"); // "my file.txt"
+ * unquoteShellWord("my file.txt"); // undefined: two words, no quoting
+ * ```
+ */
+export function unquoteShellWord(text: string): string | undefined {
+  let out = "";
+  let quoting = false;
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end === -1) return undefined;
+      out += text.slice(i + 1, end);
+      quoting = true;
+      i = end + 1;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < text.length && text[j] !== '"'; j++) {
+        if (text[j] === "\\" && (text[j + 1] === '"' || text[j + 1] === "\\")) j++;
+        out += text[j];
+      }
+      if (j >= text.length) return undefined;
+      quoting = true;
+      i = j + 1;
+    } else if (c === "\\" && i + 1 < text.length && " '\"\\".includes(text[i + 1])) {
+      out += text[i + 1];
+      quoting = true;
+      i += 2;
+    } else if (c === " " || c === "\t") {
+      return undefined; // a second word
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return quoting ? out : undefined;
 }

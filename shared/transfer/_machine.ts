@@ -397,12 +397,10 @@ export abstract class TransferMachine {
       this.close();
       return;
     }
-    this.fail(
-      frame.code,
-      `Cannot complete transfer: peer cancelled (${frame.reason || "no reason given"})`,
-      true,
-      this.now,
-    );
+    const message = frame.code === CancelCode.Declined
+      ? `Cannot complete transfer: ${frame.reason || "the receiver declined it"}`
+      : `Cannot complete transfer: peer cancelled (${frame.reason || "no reason given"})`;
+    this.fail(frame.code, message, true, this.now);
   }
 
   /** Handles an authentic packet; returns false when it was unexpected in this state. */

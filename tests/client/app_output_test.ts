@@ -78,7 +78,7 @@ Deno.test("runClient: login, commands, history, groups, notices and logout in te
     assertEquals(await exit, 0);
     // The announced file never came: logging out cancels it, then says bye.
     assertEquals(t.output.slice(-2), [
-      "Cannot receive clip.mp4 from Hans: cancelled (the user logged out).",
+      "Cannot receive clip.mp4 from Hans: you logged out.",
       "Bye, Yoda!",
     ]);
     assert(!t.output.some((l) => l.includes("\x1b")), "no colour codes without a style");

@@ -23,6 +23,7 @@ export class ScriptedTerminal {
   #waiting: ((r: IteratorResult<string>) => void) | undefined;
   #ended = false;
   #watchers: (() => void)[] = [];
+  readonly #lines: LineIO;
 
   /**
    * @param options.interactive the client believes a person types at a
@@ -41,9 +42,13 @@ export class ScriptedTerminal {
       (text) => this.#record({ text, error: false }),
       (text) => this.#record({ text, error: true }),
     );
+    this.#lines = lines;
     this.io = options.interactive
       ? {
         interactive: true,
+        get interrupted() {
+          return lines.interrupted;
+        },
         readLine: () => lines.readLine(),
         print: (text) => lines.print(text),
         error: (text) => lines.error(text),
@@ -77,6 +82,11 @@ export class ScriptedTerminal {
       if (waiting) waiting({ done: false, value: line });
       else this.#queue.push(line);
     }
+  }
+
+  /** Ends the input by an interrupt (Ctrl-C, or SIGINT with piped input). */
+  interrupt(): void {
+    this.#lines.interrupt();
   }
 
   /** Ends the input (Ctrl-D, or the end of a piped script). */

@@ -46,3 +46,31 @@ Deno.test("usageOf() writes each command's usage line", () => {
   assertEquals(usageOf(findCommand("p2pvideo")!), "/p2pvideo USER FILE");
   assertEquals(COMMANDS.every((c) => usageOf(c).startsWith(`/${c.name}`)), true);
 });
+
+Deno.test("/p2pvideo takes a file name with spaces plainly, quoted or escaped, and any Unicode", () => {
+  const file = (line: string) => parseCommandLine(line).args;
+  assertEquals(file("/p2pvideo Hans my file.txt"), ["Hans", "my file.txt"]);
+  assertEquals(file('/p2pvideo Hans "my file.txt"'), ["Hans", "my file.txt"]);
+  assertEquals(file("/p2pvideo Hans 'my file.txt'"), ["Hans", "my file.txt"]);
+  assertEquals(file("/p2pvideo Hans my\\ file.txt"), ["Hans", "my file.txt"]);
+  assertEquals(file('/p2pvideo Hans "dir/it\'s \\"here\\".mp4"'), ["Hans", 'dir/it\'s "here".mp4']);
+  assertEquals(file("/p2pvideo Hans   clip.mp4  "), ["Hans", "clip.mp4"]);
+  assertEquals(file("/p2pvideo Hans C:\\Users\\me\\clip.mp4"), ["Hans", "C:\\Users\\me\\clip.mp4"]);
+  assertEquals(file("/p2pvideo Hans 日本語 ファイル.mp4"), ["Hans", "日本語 ファイル.mp4"]);
+  assertEquals(file("/p2pvideo Hans '🎬 film.mkv'"), ["Hans", "🎬 film.mkv"]);
+  // A quote left open, or two quoted words: taken as typed.
+  assertEquals(file('/p2pvideo Hans "half'), ["Hans", '"half']);
+  assertEquals(file("/p2pvideo Hans 'a' 'b'"), ["Hans", "'a' 'b'"]);
+  assertEquals(file("/p2pvideo Hans"), ["Hans"]);
+  assertEquals(usageOf(findCommand("p2pvideo")!), "/p2pvideo USER FILE");
+});
+
+Deno.test("/cancel, /accept and /decline take an optional id or file name", () => {
+  assertEquals(parseCommandLine("/cancel"), { name: "cancel", args: [] });
+  assertEquals(parseCommandLine("/cancel a1b2"), { name: "cancel", args: ["a1b2"] });
+  assertEquals(parseCommandLine('/accept "my movie.mp4"'), {
+    name: "accept",
+    args: ["my movie.mp4"],
+  });
+  assertEquals(usageOf(findCommand("decline")!), "/decline [ID|FILE]");
+});

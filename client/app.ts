@@ -275,9 +275,9 @@ class ChatClient {
     return this.#pendingLine ??= this.#readLine(this.#prompt());
   }
 
-  /** Says the connection ended; the session is over. */
-  async #lost(reconnecting: boolean, why?: string): Promise<number> {
-    const reason = why ?? await this.#conn.closed;
+  /** Says the connection ended (and whether the client logs back in). */
+  async #lost(reconnecting: boolean): Promise<number> {
+    const reason = await this.#conn.closed;
     this.#show({ kind: "disconnected", reason, ...(reconnecting ? { reconnecting } : {}) });
     return EXIT.failed;
   }
@@ -303,9 +303,11 @@ class ChatClient {
       });
     }
     await this.#lost(true);
+    /** How long the server asked to wait (a blocked account), at least. */
+    let minWaitMs = 0;
     for (let attempt = 1;; attempt++) {
-      const wait = reconnectDelay(attempt, this.#delays);
-      const quit = await this.#offline(wait);
+      const quit = await this.#offline(Math.max(minWaitMs, reconnectDelay(attempt, this.#delays)));
+      minWaitMs = 0;
       if (quit !== undefined) return quit;
       let conn: ServerConnection;
       try {
@@ -331,14 +333,12 @@ class ChatClient {
         });
         return EXIT.failed;
       }
-      this.#retrying(outcome.why, attempt, outcome.minWaitMs);
-      if (outcome.minWaitMs !== undefined) {
-        const quit = await this.#offline(outcome.minWaitMs);
-        if (quit !== undefined) return quit;
-      }
+      minWaitMs = outcome.minWaitMs ?? 0;
+      this.#retrying(outcome.why, attempt, minWaitMs);
     }
   }
 
+  /** Says why attempt `attempt` failed and about when the next one comes. */
   #retrying(why: string, attempt: number, minWaitMs = 0): void {
     const next = Math.max(minWaitMs, reconnectDelay(attempt + 1, this.#delays, () => 0));
     this.#show({

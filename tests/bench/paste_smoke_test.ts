@@ -5,18 +5,9 @@
 
 import { assertEquals, assertMatch } from "../helpers/assert.ts";
 import { fileURLToPath } from "node:url";
+import { hasScript } from "../helpers/tools.ts";
 
 const BENCH = fileURLToPath(new URL("../../bench/paste.ts", import.meta.url));
-
-function hasScript(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  try {
-    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: hasScript()

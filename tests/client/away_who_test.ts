@@ -2,36 +2,16 @@
  * /away and /who through the real client against a real server.
  */
 
-import { runClient } from "../../client/app.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
-import { ScriptedTerminal } from "../helpers/scripted_io.ts";
+import { scriptedClient as client } from "../helpers/client_session.ts";
 import {
   loginConnection,
   logoutConnection,
   startTestServer,
-  type TestServer,
   tickingClock,
 } from "../helpers/test_server.ts";
 
 const TS = /\d\d \w{3} \d{4} \d\d:\d\d:\d\d/.source;
-
-/** The client logged in as `user`, on scripted lines. */
-async function client(
-  s: TestServer,
-  user: string,
-): Promise<{ t: ScriptedTerminal; exit: Promise<number> }> {
-  const t = new ScriptedTerminal();
-  const exit = runClient({
-    host: "127.0.0.1",
-    port: s.port,
-    udpPort: 0,
-    downloadsDir: ".",
-    io: t.io,
-  });
-  t.type(user, s.users[user]);
-  await t.waitFor(/^Enter one of the following commands/);
-  return { t, exit };
-}
 
 Deno.test("/away TEXT is shown to whoever messages you and in /activeuser, until /away alone", async () => {
   const s = await startTestServer({ clock: tickingClock() });

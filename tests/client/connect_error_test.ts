@@ -11,7 +11,7 @@ import { hasOpenssl, makeCertificate } from "../helpers/certificates.ts";
 import { ScriptedTerminal } from "../helpers/scripted_io.ts";
 import { startTestServer } from "../helpers/test_server.ts";
 
-const ignore = !(await hasOpenssl());
+const ignore = !hasOpenssl();
 
 /** Runs the client against a TLS server whose certificate is made with `ca`, and returns its output. */
 async function connectTo(ca: boolean, client: { tls?: { caCerts?: string[] } }, trust: boolean) {

@@ -4,11 +4,10 @@
  * the real client against a real server.
  */
 
-import { runClient } from "../../client/app.ts";
 import { helpLines, suggestCommand } from "../../client/commands.ts";
 import { assert, assertEquals, assertMatch } from "../helpers/assert.ts";
 import { runMain } from "../../dev/main_process.ts";
-import { ScriptedTerminal } from "../helpers/scripted_io.ts";
+import { scriptedClient } from "../helpers/client_session.ts";
 import {
   loginConnection,
   logoutConnection,
@@ -19,20 +18,8 @@ import {
 
 const TS = /\d\d \w{3} \d{4} \d\d:\d\d:\d\d/.source;
 
-/** The client logged in as Yoda, on scripted lines. */
-async function yoda(s: TestServer): Promise<{ t: ScriptedTerminal; exit: Promise<number> }> {
-  const t = new ScriptedTerminal();
-  const exit = runClient({
-    host: "127.0.0.1",
-    port: s.port,
-    udpPort: 0,
-    downloadsDir: ".",
-    io: t.io,
-  });
-  t.type("Yoda", "wise@!man");
-  await t.waitFor(/^Enter one of the following commands/);
-  return { t, exit };
-}
+/** Yoda's client, logged in. */
+const yoda = (s: TestServer) => scriptedClient(s, "Yoda");
 
 Deno.test("/r replies to the last user who sent a private message", async () => {
   const s = await startTestServer({ clock: tickingClock() });

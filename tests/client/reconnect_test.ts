@@ -4,10 +4,10 @@
  * nothing is shown twice and nothing is lost. And when it must not try again.
  */
 
-import { runClient } from "../../client/app.ts";
 import { reconnectDelay, shouldReconnect } from "../../client/reconnect.ts";
 import { assert, assertEquals } from "../helpers/assert.ts";
-import { ScriptedTerminal } from "../helpers/scripted_io.ts";
+import { scriptedClient } from "../helpers/client_session.ts";
+import type { ScriptedTerminal } from "../helpers/scripted_io.ts";
 import {
   loginConnection,
   logoutConnection,
@@ -18,22 +18,9 @@ import {
 
 const FAST = { first: 200, max: 400 };
 
-/** Yoda's client, reconnecting, logged in on scripted lines. */
-async function yoda(s: TestServer, reconnect = true) {
-  const t = new ScriptedTerminal();
-  const exit = runClient({
-    host: "127.0.0.1",
-    port: s.port,
-    udpPort: 0,
-    downloadsDir: ".",
-    io: t.io,
-    reconnect,
-    reconnectDelays: FAST,
-  });
-  t.type("Yoda", "wise@!man");
-  await t.waitFor(/^Enter one of the following commands/);
-  return { t, exit };
-}
+/** Yoda's client, logged in, reconnecting (or not) with short waits. */
+const yoda = (s: TestServer, reconnect = true) =>
+  scriptedClient(s, "Yoda", { reconnect, reconnectDelays: FAST });
 
 /** How many printed lines end with `text`. */
 function count(t: ScriptedTerminal, text: string): number {

@@ -12,19 +12,10 @@ import {
   startTestServer,
   tickingClock,
 } from "../helpers/test_server.ts";
+import { hasScript } from "../helpers/tools.ts";
 
 // deno-lint-ignore no-control-regex
 const SGR = /\x1b\[[0-9;]*m/;
-
-function hasScript(): boolean {
-  if (Deno.build.os !== "linux") return false;
-  try {
-    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 const SCRIPT = hasScript();
 

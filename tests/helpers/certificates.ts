@@ -4,18 +4,11 @@
  * @module
  */
 
+import { canRun } from "./tools.ts";
+
 /** Whether `openssl` can be run here. */
-export async function hasOpenssl(): Promise<boolean> {
-  try {
-    const out = await new Deno.Command("openssl", {
-      args: ["version"],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return out.success;
-  } catch {
-    return false;
-  }
+export function hasOpenssl(): boolean {
+  return canRun("openssl", ["version"]);
 }
 
 /**

@@ -8,15 +8,11 @@
  */
 
 import { mainArgs } from "../../dev/main_process.ts";
+import { canRun } from "./tools.ts";
 
 /** Whether tmux can be run here (`.ci/run` installs it). */
 export function hasTmux(): boolean {
-  try {
-    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
+  return canRun("tmux", ["-V"]);
 }
 
 /** Quotes one word for `sh`. */
@@ -112,6 +108,12 @@ export class TmuxClient {
   /** Types text literally (no key names), as one burst like a paste. */
   async type(text: string): Promise<void> {
     await this.#tmux("send-keys", "-t", "t", "-l", text);
+  }
+
+  /** Types a line and presses Enter. */
+  async line(text: string): Promise<void> {
+    await this.type(text);
+    await this.press("Enter");
   }
 
   /** Pastes text as a terminal does (through a tmux buffer, line ends as CR). */

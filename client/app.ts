@@ -320,8 +320,8 @@ class ChatClient {
       const outcome = await relogin(conn, this.#user, this.#password, this.#endpoint.port);
       if (outcome.kind === "ok") {
         this.#conn = conn;
-        this.#show({ kind: "reconnected", user: this.#user });
         await this.#restore();
+        this.#show({ kind: "reconnected", user: this.#user });
         return undefined;
       }
       conn.close();

@@ -48,3 +48,86 @@ export async function* linesOf(
   }
   if (carry !== "" && !skipping) yield carry;
 }
+
+/**
+ * Splits a byte stream into LF-terminated lines of at most `maxLineBytes` bytes (the LF not
+ * counted), as the wire decoders need it: a line over the limit is reported once and skipped
+ * up to its LF, so one oversized line never desynchronises the stream. Bytes of an
+ * unfinished line are held until its LF arrives.
+ *
+ * ```ts
+ * import { ByteLines } from "./lines.ts";
+ *
+ * const lines = new ByteLines(16);
+ * const seen: string[] = [];
+ * const bytes = new TextEncoder().encode("one\ntw");
+ * lines.push(bytes, 0, (line) => seen.push(new TextDecoder().decode(line)), () => {});
+ * // seen: ["one"]; "tw" is held for the next push
+ * ```
+ */
+export class ByteLines {
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #discarding = false;
+
+  constructor(readonly maxLineBytes: number) {}
+
+  /** Bytes held for an unfinished line. */
+  get bufferedBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /** True when nothing is held and no long line is being skipped. */
+  get idle(): boolean {
+    return this.#pendingBytes === 0 && !this.#discarding;
+  }
+
+  /**
+   * Feeds `chunk` from `start`: calls `line` with each complete line (without its LF; a view
+   * valid during the call) and `tooLong` once for each line over the limit.
+   */
+  push(
+    chunk: Uint8Array,
+    start: number,
+    line: (bytes: Uint8Array) => void,
+    tooLong: () => void,
+  ): void {
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(0x0a, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (this.#discarding) {
+        if (nl !== -1) this.#discarding = false;
+      } else if (this.#pendingBytes + (end - start) > this.maxLineBytes) {
+        this.#clear();
+        tooLong();
+        this.#discarding = nl === -1;
+      } else if (nl === -1) {
+        this.#pending.push(chunk.slice(start));
+        this.#pendingBytes += chunk.length - start;
+      } else {
+        line(this.#take(chunk.subarray(start, end)));
+      }
+      if (nl === -1) break;
+      start = nl + 1;
+    }
+  }
+
+  /** The held bytes followed by `tail`, as one line. */
+  #take(tail: Uint8Array): Uint8Array {
+    if (this.#pending.length === 0) return tail;
+    const line = new Uint8Array(this.#pendingBytes + tail.length);
+    let at = 0;
+    for (const part of this.#pending) {
+      line.set(part, at);
+      at += part.length;
+    }
+    line.set(tail, at);
+    this.#clear();
+    return line;
+  }
+
+  #clear(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
+}

@@ -7,6 +7,7 @@
  */
 
 import { MAX_FRAME_BYTES } from "./limits.ts";
+import { ByteLines } from "./lines.ts";
 
 /** A client request. `id` is chosen by the client and echoed in the response. */
 export interface RequestFrame {
@@ -307,23 +308,23 @@ export function parseServerFrame(value: unknown): ServerFrame {
  * its newline, so one oversized frame never desynchronises the stream.
  */
 export class FrameDecoder {
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  #discarding = false;
+  /** The newline counts towards `maxBytes`, so a line's own bytes get one less. */
+  readonly #lines: ByteLines;
   readonly #maxBytes: number;
 
   constructor(maxBytes: number = MAX_FRAME_BYTES) {
     this.#maxBytes = maxBytes;
+    this.#lines = new ByteLines(maxBytes - 1);
   }
 
   /** Bytes held for an incomplete line. */
   get bufferedBytes(): number {
-    return this.#pendingBytes;
+    return this.#lines.bufferedBytes;
   }
 
   /** True when nothing is held: the decoder may be dropped and a new one used. */
   get idle(): boolean {
-    return this.#pendingBytes === 0 && !this.#discarding;
+    return this.#lines.idle;
   }
 
   /**
@@ -337,7 +338,7 @@ export class FrameDecoder {
     // decode for all of them instead of one per line. A region no longer than
     // the limit cannot hold a line over it; invalid UTF-8 anywhere falls back
     // to the line-by-line path below, which reports the bad line alone.
-    if (this.#pendingBytes === 0 && !this.#discarding) {
+    if (this.#lines.idle) {
       const last = chunk.lastIndexOf(0x0a);
       if (last !== -1 && last < this.#maxBytes) {
         let text: string | undefined;
@@ -354,50 +355,17 @@ export class FrameDecoder {
         }
       }
     }
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(0x0a, start);
-      const end = nl === -1 ? chunk.length : nl;
-      const size = this.#pendingBytes + (end - start) + 1;
-      if (this.#discarding) {
-        if (nl !== -1) this.#discarding = false;
-      } else if (size > this.#maxBytes) {
-        this.#clear();
-        out.push(
-          new FrameError("too_large", `Cannot read frame: longer than ${this.#maxBytes} bytes`),
-        );
-        this.#discarding = nl === -1;
-      } else if (nl === -1) {
-        this.#pending.push(chunk.slice(start));
-        this.#pendingBytes += chunk.length - start;
-      } else {
-        const line = this.#take(chunk.subarray(start, end));
-        // Blank lines are keep-alives: nothing to decode.
-        if (line.length > 0 && !(line.length === 1 && line[0] === 0x0d)) {
-          out.push(this.#decode(line));
-        }
+    this.#lines.push(chunk, start, (line) => {
+      // Blank lines are keep-alives: nothing to decode.
+      if (line.length > 0 && !(line.length === 1 && line[0] === 0x0d)) {
+        out.push(this.#decode(line));
       }
-      if (nl === -1) break;
-      start = nl + 1;
-    }
+    }, () => {
+      out.push(
+        new FrameError("too_large", `Cannot read frame: longer than ${this.#maxBytes} bytes`),
+      );
+    });
     return out;
-  }
-
-  #take(tail: Uint8Array): Uint8Array {
-    if (this.#pending.length === 0) return tail;
-    const line = new Uint8Array(this.#pendingBytes + tail.length);
-    let at = 0;
-    for (const part of this.#pending) {
-      line.set(part, at);
-      at += part.length;
-    }
-    line.set(tail, at);
-    this.#clear();
-    return line;
-  }
-
-  #clear(): void {
-    this.#pending = [];
-    this.#pendingBytes = 0;
   }
 
   #decode(line: Uint8Array): unknown | FrameError {

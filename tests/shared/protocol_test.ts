@@ -44,6 +44,25 @@ Deno.test("FrameDecoder rejects a line over the limit once and resynchronises at
   assertEquals(out[1], { ok: true });
 });
 
+Deno.test("FrameDecoder's limit counts the newline: a line of exactly the limit passes, one byte more does not", () => {
+  const limit = 16;
+  const fits = `"${"a".repeat(limit - 3)}"\n`; // quotes + text + newline = limit bytes
+  const over = `"${"a".repeat(limit - 2)}"\n`;
+  for (const split of [false, true]) {
+    // Whole in one chunk (the fast path) and split in two (the held-bytes path).
+    const feed = (text: string) => {
+      const d = new FrameDecoder(limit);
+      const bytes = enc.encode(text);
+      return split
+        ? [...d.push(bytes.subarray(0, 3)), ...d.push(bytes.subarray(3))]
+        : d.push(bytes);
+    };
+    assertEquals(feed(fits), ["a".repeat(limit - 3)]);
+    const [error] = feed(over);
+    assert(error instanceof FrameError && error.code === "too_large", String(error));
+  }
+});
+
 Deno.test("FrameDecoder reports bad UTF-8 and bad JSON as errors, not exceptions", () => {
   const d = new FrameDecoder();
   const out = d.push(new Uint8Array([0xc3, 0x28, 0x0a, ...enc.encode("{oops\n")]));

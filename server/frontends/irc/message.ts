@@ -12,6 +12,7 @@
  */
 
 import { IRC_MAX_LINE_BYTES, IRC_MAX_TAG_DATA_BYTES } from "../../../shared/limits.ts";
+import { ByteLines } from "../../../shared/lines.ts";
 
 /** One IRC message. */
 export interface IrcMessage {
@@ -243,42 +244,22 @@ const MAX_PENDING_BYTES = 1 + IRC_MAX_TAG_DATA_BYTES + 1 + IRC_MAX_LINE_BYTES;
  * server advertises `UTF8ONLY`).
  */
 export class IrcLineDecoder {
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
-  #discarding = false;
+  readonly #lines = new ByteLines(MAX_PENDING_BYTES);
 
   /** True when nothing is held: the decoder may be dropped and a new one used. */
   get idle(): boolean {
-    return this.#pendingBytes === 0 && !this.#discarding;
+    return this.#lines.idle;
   }
 
   /** Feeds bytes; returns each complete line parsed, or an {@link IrcLineError} in its place. */
   push(chunk: Uint8Array): (IrcMessage | IrcLineError)[] {
     const out: (IrcMessage | IrcLineError)[] = [];
-    let start = 0;
-    while (start < chunk.length) {
-      const nl = chunk.indexOf(0x0a, start);
-      const end = nl === -1 ? chunk.length : nl;
-      if (this.#discarding) {
-        if (nl !== -1) this.#discarding = false;
-      } else if (this.#pendingBytes + (end - start) > MAX_PENDING_BYTES) {
-        this.#clear();
-        out.push(tooLong());
-        this.#discarding = nl === -1;
-      } else if (nl === -1) {
-        this.#pending.push(chunk.slice(start));
-        this.#pendingBytes += chunk.length - start;
-      } else {
-        this.#lines(this.#take(chunk.subarray(start, end)), out);
-      }
-      if (nl === -1) break;
-      start = nl + 1;
-    }
+    this.#lines.push(chunk, 0, (piece) => this.#split(piece, out), () => out.push(tooLong()));
     return out;
   }
 
   /** Handles one LF-terminated piece; a CR inside it ends a line too. */
-  #lines(piece: Uint8Array, out: (IrcMessage | IrcLineError)[]): void {
+  #split(piece: Uint8Array, out: (IrcMessage | IrcLineError)[]): void {
     let from = 0;
     while (from <= piece.length) {
       const cr = piece.indexOf(0x0d, from);
@@ -287,24 +268,6 @@ export class IrcLineDecoder {
       if (cr === -1) break;
       from = cr + 1;
     }
-  }
-
-  #take(tail: Uint8Array): Uint8Array {
-    if (this.#pending.length === 0) return tail;
-    const line = new Uint8Array(this.#pendingBytes + tail.length);
-    let at = 0;
-    for (const part of this.#pending) {
-      line.set(part, at);
-      at += part.length;
-    }
-    line.set(tail, at);
-    this.#clear();
-    return line;
-  }
-
-  #clear(): void {
-    this.#pending = [];
-    this.#pendingBytes = 0;
   }
 }
 

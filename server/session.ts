@@ -283,11 +283,14 @@ export class Session implements SessionControl {
     const { directory, router, userLog, log } = this.services;
     router.detach(user, this.outbox);
     const delivery = this.#delivery;
+    let saved: Promise<void> = Promise.resolve();
     if (delivery !== undefined) {
       delivery.stop();
-      this.#saver.save(delivery);
+      saved = this.#saver.save(delivery);
     }
-    directory.release(user, entry.since).catch((e) =>
+    // Offline only once the cursors are saved: a login right after, on any
+    // node, must not read older ones and send acknowledged messages again.
+    saved.then(() => directory.release(user, entry.since)).catch((e) =>
       log.error("Cannot mark {user} offline: {error}", { user, error: String(e) })
     );
     announcePresence(this.services, user, "offline").catch((e) =>

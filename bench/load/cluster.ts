@@ -17,6 +17,7 @@ import { type Driver, tessengerDriver } from "./clients.ts";
 import {
   drain,
   freePort,
+  QUIET_UNTHROTTLED,
   readRss,
   type ServerUnderTest,
   type StartOptions,
@@ -85,15 +86,8 @@ export async function startCluster(k: number, options: StartOptions): Promise<Se
           redis.url,
           "--node-name",
           name,
-          // As the single node is run (servers.ts): throttles off, quiet.
-          "--log-level",
-          "warning",
-          "--conn-rate",
-          "0",
-          "--command-rate",
-          "0",
-          "--max-connections",
-          "100000",
+          // As the single node is run.
+          ...QUIET_UNTHROTTLED,
         ],
         stdin: "null",
         stdout: "piped",

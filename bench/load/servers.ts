@@ -43,6 +43,21 @@ export interface MeasuredProcess {
   withChildren?: boolean;
 }
 
+/**
+ * The flags every TESSENGER process under test gets: quiet, and its throttles
+ * off, as for the reference daemons (every client comes from 127.0.0.1).
+ */
+export const QUIET_UNTHROTTLED: readonly string[] = [
+  "--log-level",
+  "warning",
+  "--conn-rate",
+  "0",
+  "--command-rate",
+  "0",
+  "--max-connections",
+  "100000",
+];
+
 /** A server process under test. */
 export interface ServerUnderTest {
   readonly kind: ServerKind;
@@ -274,15 +289,7 @@ export async function startServer(
         dataDir,
         "--credentials",
         options.credentialsPath,
-        "--log-level",
-        "warning",
-        // Throttles off, as for the reference daemons: every client comes from 127.0.0.1.
-        "--conn-rate",
-        "0",
-        "--command-rate",
-        "0",
-        "--max-connections",
-        "100000",
+        ...QUIET_UNTHROTTLED,
         ...(ircPort !== undefined ? ["--irc-port", String(ircPort)] : []),
       ],
       stdin: "null",

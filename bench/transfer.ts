@@ -15,8 +15,12 @@
  * method runs in its own Worker (as the peer would run in its own process); the relay runs
  * in a third one. Files go to a temp dir that is removed at the end.
  *
+ * With `--paths`, instead: the path matrix (bench/transfer_paths.ts), ours against a kernel
+ * TCP copy over emulated paths between network namespaces (root needed).
+ *
  *   deno task bench:transfer                        # 100M, 1G, 100M@1200; 3 runs
  *   deno task bench:transfer --sizes 100M --runs 1  # quick
+ *   deno task bench:transfer --paths 50x40,100x100  # the path matrix (root)
  *   deno task bench:transfer --help                 # every flag
  *
  * @module
@@ -48,6 +52,9 @@ import { PathEmulator } from "../dev/path_emulator.ts";
 import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
 import { ServerConnection } from "../client/connection.ts";
 import { benchFlags, runBench } from "./cli.ts";
+import { PATH_METHODS, runPathMatrix } from "./transfer_paths.ts";
+import { closePathLabs } from "../dev/path_lab.ts";
+import type { CongestionControlName } from "../shared/transfer/mod.ts";
 
 const HOST = "127.0.0.1";
 const TCP_BUFFER = 1024 * 1024;
@@ -321,6 +328,7 @@ async function runOurs(
   seed: number,
   striping: boolean,
   server?: BenchServer,
+  cc?: CongestionControlName,
 ): Promise<Sample> {
   const d = await describeFile(src);
   // Through a server, it brokers the transfer (id, secret, its UDP port); else made up here.
@@ -367,6 +375,8 @@ async function runOurs(
     payloadSize,
     striping: stripe,
     relayOnly,
+    // Through the lossy emulator the path stands for a real network: BBR, as there.
+    congestionControl: cc ?? (loss > 0 ? "bbr" : undefined),
   });
   const cpu0 = Deno.env.get("BENCH_DEBUG") ? threadCpu() : undefined;
   const serverCpuStart = await server?.cpuSeconds();
@@ -529,7 +539,9 @@ function threadCpu(): Map<string, [number, number]> {
 const CIPHER_SUITES: readonly CipherSuite[] = ["chacha20-poly1305", "poly1305", "aes-256-gcm"];
 
 const USAGE = `Usage: deno task bench:transfer [--sizes LIST] [--runs N] [--payload BYTES]
-       [--suite NAME] [--methods LIST] [--no-striping]
+       [--suite NAME] [--methods LIST] [--no-striping] [--cc bbr|newreno]
+       deno task bench:transfer --paths LIST [--losses LIST] [--path-size SIZE]
+       [--path-methods LIST] [--queue-ms MS] [--runs N]
        deno task bench:transfer --suites [--payload BYTES]
 
   --sizes LIST     file sizes, comma-separated (default 100M,1G,100M@1200). Sizes count in
@@ -542,7 +554,17 @@ const USAGE = `Usage: deno task bench:transfer [--sizes LIST] [--runs N] [--payl
                    transfer's own choice, ${LOOPBACK_CIPHER_SUITE} on loopback)
   --methods LIST   ${ALL_METHODS.map((m) => m.replace(" ", "-")).join(",")} (default all)
   --no-striping    one receiving socket for every size
+  --cc NAME        congestion control of ours: bbr or newreno (default: the transfer's
+                   own choice, newreno towards loopback; the lossy methods use bbr)
   --suites         instead: seal / open cost of one datagram per protection suite
+
+The path matrix (root: network namespaces, a TUN router emulating each path):
+  --paths LIST         paths as MBITxRTT_MS, comma-separated, e.g. 50x40,100x100
+  --losses LIST        loss in percent, each direction (default 0,1,5)
+  --path-size SIZE     the file each method moves (default 50M)
+  --path-methods LIST  ${PATH_METHODS.join(",")} (default tcp-reno,tcp-cubic,tcp-bbr,ours;
+                       a TCP the kernel does not let a namespace choose is skipped)
+  --queue-ms MS        the bottleneck's drop-tail queue (default 50)
 
 Environment: BENCH_DEBUG=1 prints both sides' counters; BENCH_TRACE=1 the sender's window
 every 100 ms (BENCH_TRACE_MS=N: every N ms).`;
@@ -566,7 +588,13 @@ function parseSettings(argv: string[]) {
     suite: { type: "string" },
     methods: { type: "string", default: ALL_METHODS.join(",") },
     "no-striping": { type: "boolean", default: false },
+    cc: { type: "string" },
     suites: { type: "boolean", default: false },
+    paths: { type: "string" },
+    losses: { type: "string", default: "0,1,5" },
+    "path-size": { type: "string", default: "50M" },
+    "path-methods": { type: "string", default: "tcp-reno,tcp-cubic,tcp-bbr,ours" },
+    "queue-ms": { type: "string", default: "50" },
   }, USAGE);
   if (!v) return undefined;
   const sizes: SizeSpec[] = v.sizes.split(",").map((text) => {
@@ -586,6 +614,29 @@ function parseSettings(argv: string[]) {
   if (v.suite !== undefined && !CIPHER_SUITES.includes(v.suite as CipherSuite)) {
     throw new UsageError(`Unknown suite: ${JSON.stringify(v.suite)}`, USAGE);
   }
+  if (v.cc !== undefined && v.cc !== "bbr" && v.cc !== "newreno") {
+    throw new UsageError(`Unknown congestion control: ${JSON.stringify(v.cc)}`, USAGE);
+  }
+  const paths = v.paths?.split(",").map((text) => {
+    const m = /^(\d+(?:\.\d+)?)x(\d+(?:\.\d+)?)$/.exec(text.trim());
+    if (!m) {
+      throw new UsageError(`A path is MBITxRTT_MS (50x40), not ${JSON.stringify(text)}`, USAGE);
+    }
+    return { mbps: Number(m[1]), rttMs: Number(m[2]) };
+  });
+  const losses = v.losses.split(",").map((text) => {
+    const pct = Number(text.trim());
+    if (!(pct >= 0 && pct < 100)) {
+      throw new UsageError(`Not a loss in %: ${JSON.stringify(text)}`, USAGE);
+    }
+    return pct / 100;
+  });
+  const pathMethods = v["path-methods"].split(",").map((m) => m.trim());
+  for (const m of pathMethods) {
+    if (!PATH_METHODS.includes(m)) {
+      throw new UsageError(`Unknown path method: ${JSON.stringify(m)}`, USAGE);
+    }
+  }
   return {
     suitesOnly: v.suites,
     sizes,
@@ -594,6 +645,12 @@ function parseSettings(argv: string[]) {
     suite: v.suite as CipherSuite | undefined,
     methods,
     striping: !v["no-striping"],
+    cc: v.cc as CongestionControlName | undefined,
+    paths,
+    losses,
+    pathSize: parseByteSize(v["path-size"], "--path-size", 1000),
+    pathMethods,
+    queueMs: parseIntIn(v["queue-ms"], "--queue-ms", 1, 10_000),
   };
 }
 
@@ -665,6 +722,43 @@ async function main(argv: string[]): Promise<void> {
   if (!opts) return;
   if (opts.suitesOnly) return await measureSuites(opts.payload);
   const root = await Deno.makeTempDir({ prefix: "tessenger_bench_" });
+  if (opts.paths !== undefined) {
+    // Ctrl-C: the namespaces go too (the peers, in the same process group, end by themselves,
+    // so the run in progress fails: that failure waits here for the exit).
+    let interrupted: Promise<never> | undefined;
+    const onInterrupt = () => {
+      interrupted ??= (async () => {
+        await closePathLabs();
+        await Deno.remove(root, { recursive: true }).catch(() => {});
+        Deno.exit(130);
+      })();
+    };
+    Deno.addSignalListener("SIGINT", onInterrupt);
+    try {
+      console.log(
+        `P2P transfer path matrix: ${navigator.hardwareConcurrency} CPUs, load average ${loadAverage()}`,
+      );
+      const rows = await runPathMatrix({
+        paths: opts.paths,
+        losses: opts.losses,
+        size: opts.pathSize,
+        runs: opts.runs,
+        queueMs: opts.queueMs,
+        methods: opts.pathMethods,
+        root,
+        log: (line) => console.log(line),
+      });
+      console.log(rows.join("\n"));
+      console.log(`\nload average at the end: ${loadAverage()}`);
+    } catch (e) {
+      if (interrupted !== undefined) await interrupted;
+      throw e;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onInterrupt);
+      await Deno.remove(root, { recursive: true });
+    }
+    return;
+  }
   const onInterrupt = () => {
     Deno.removeSync(root, { recursive: true });
     Deno.exit(130);
@@ -707,6 +801,7 @@ async function main(argv: string[]): Promise<void> {
               1000 + run,
               striping,
               method === "relay" ? server : undefined,
+              opts.cc,
             );
           }
           await Deno.remove(dir, { recursive: true });

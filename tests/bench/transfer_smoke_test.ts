@@ -1,11 +1,12 @@
 /**
  * Keeps `bench/transfer.ts` from rotting: the whole benchmark (every method, the relay
  * included) on a 2 MB file and on a 1 MB one with 1200-byte datagrams, once, as
- * `deno task bench:transfer` runs it, and `--suites`.
+ * `deno task bench:transfer` runs it, `--suites`, and one cell of the path matrix (root).
  */
 
 import { assert, assertEquals } from "../helpers/assert.ts";
 import { fileURLToPath } from "node:url";
+import { pathLabUnavailable } from "../../dev/path_lab.ts";
 
 const BENCH = fileURLToPath(new URL("../../bench/transfer.ts", import.meta.url));
 const PERMISSIONS = [
@@ -14,7 +15,7 @@ const PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys=loadavg",
-  "--allow-run=deno,cat",
+  "--allow-run=deno,cat,ip,id", // as deno.json's bench:transfer
 ];
 
 async function bench(args: string[]): Promise<{ code: number; out: string }> {
@@ -69,4 +70,37 @@ Deno.test("bench:transfer --suites measures every protection suite", async () =>
       assert(figures.test(out), `no figures for ${row}:\n${out}`);
     }
   }
+});
+
+const pathLabMissing = await pathLabUnavailable();
+
+Deno.test({
+  name: `bench:transfer --paths runs a matrix cell through the path lab, nobody beating the link${
+    pathLabMissing ? ` (skipped: it ${pathLabMissing})` : ""
+  }`,
+  ignore: pathLabMissing !== undefined,
+  fn: async () => {
+    const { code, out } = await bench(
+      [
+        "--paths",
+        "20x20",
+        "--losses",
+        "1",
+        "--path-size",
+        "2M",
+        "--runs",
+        "1",
+        "--path-methods",
+        "tcp-reno,ours",
+      ],
+    );
+    assertEquals(code, 0, out);
+    assert(!out.includes("FAILED"), out);
+    const row = /^ {2}1% +([0-9.]+) +(.*)$/m.exec(out);
+    assert(row, `no 1% row:\n${out}`);
+    const shares = [...row[2].matchAll(/[0-9.]+ \(([0-9.]+)\)/g)].map((m) => Number(m[1]));
+    assertEquals(shares.length, 2, out);
+    // 20 Mbit/s at 1 % loss: 2.475 MB/s at most; loopback without the emulator is far faster.
+    for (const share of shares) assert(share > 0 && share <= 1.05, out);
+  },
 });

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { namespacesUnavailable, run, which } from "../../dev/netns.ts";
+
 /** The lab's internet: 203.0.113.0/24 (TEST-NET-3). */
 export const SERVER_IP = "203.0.113.1";
 const WAN_PREFIX = "203.0.113";
@@ -21,60 +23,16 @@ const WAN_PREFIX = "203.0.113";
 /** How a router maps its LAN to its WAN address. */
 export type NatKind = "masquerade" | "fully-random";
 
-/**
- * The absolute path of a system tool: on PATH or in the sbin directories, which a
- * non-login root shell may not have on PATH (commands inside a namespace get these paths).
- */
-function which(name: string): string | undefined {
-  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/sbin", "/sbin", "/usr/bin"];
-  for (const dir of dirs) {
-    try {
-      if (dir !== "" && Deno.statSync(`${dir}/${name}`).isFile) return `${dir}/${name}`;
-    } catch {
-      // not there
-    }
-  }
-  return undefined;
-}
-
 const IP = which("ip") ?? "ip";
 const NFT = which("nft") ?? "nft";
 const SYSCTL = which("sysctl") ?? "sysctl";
 
 /** Why the lab cannot run here, or undefined when it can. */
 export async function labUnavailable(): Promise<string | undefined> {
-  if (Deno.build.os !== "linux") return "needs Linux network namespaces";
-  const id = await run(["id", "-u"], false);
-  if (id.code !== 0 || id.stdout.trim() !== "0") return "needs root";
-  if (which("ip") === undefined) return "needs ip (apt-get install -y iproute2)";
+  const why = await namespacesUnavailable();
+  if (why !== undefined) return why;
   if (which("nft") === undefined) return "needs nft (apt-get install -y nftables)";
   return undefined;
-}
-
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(cmd: string[], check = true): Promise<RunResult> {
-  let out: Deno.CommandOutput;
-  try {
-    out = await new Deno.Command(cmd[0], { args: cmd.slice(1), stdout: "piped", stderr: "piped" })
-      .output();
-  } catch (e) {
-    if (!check) return { code: 127, stdout: "", stderr: String(e) };
-    throw e;
-  }
-  const result = {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-  if (check && result.code !== 0) {
-    throw new Error(`${cmd.join(" ")} failed (${result.code}): ${result.stderr.trim()}`);
-  }
-  return result;
 }
 
 /** The namespaces of one lab. */

@@ -1,0 +1,110 @@
+/**
+ * One end of a bench:transfer path-matrix run, started by bench/transfer.ts in a host
+ * namespace of the path lab (dev/path_lab.ts). It prints JSON lines: `{"port"}` once it
+ * listens, then `{"start"}` (a sender) and `{"done", "bytes", "ok"}`; times are wall-clock
+ * ms, comparable across the two processes.
+ *
+ *   path_peer.ts tcp-recv FILE                      # prints {"port"}, receives, fsyncs
+ *   path_peer.ts tcp-send FILE HOST PORT
+ *   path_peer.ts ours-recv DIR OFFER_JSON
+ *   path_peer.ts ours-send FILE HOST PORT OFFER_JSON [bbr|newreno]
+ *
+ * @module
+ */
+
+import { TransferEndpoint, type TransferOffer } from "../client/transfer_driver.ts";
+import type { CongestionControlName } from "../shared/transfer/mod.ts";
+
+const BUFFER = 1024 * 1024;
+const now = () => performance.timeOrigin + performance.now();
+const say = (o: unknown) => console.log(JSON.stringify(o));
+
+async function tcpReceive(path: string): Promise<void> {
+  const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
+  say({ port: (listener.addr as Deno.NetAddr).port });
+  const conn = await listener.accept();
+  listener.close();
+  using out = await Deno.open(path, { write: true, create: true, truncate: true });
+  const buffer = new Uint8Array(BUFFER);
+  let bytes = 0;
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    for (let at = 0; at < n;) at += await out.write(buffer.subarray(at, n));
+    bytes += n;
+  }
+  await out.sync(); // durable, as our receiver's file is before it is renamed into place
+  conn.close();
+  say({ done: now(), bytes, ok: true });
+}
+
+async function tcpSend(path: string, hostname: string, port: number): Promise<void> {
+  using file = await Deno.open(path, { read: true });
+  say({ start: now() });
+  const conn = await Deno.connect({ hostname, port });
+  const buffer = new Uint8Array(BUFFER);
+  for (;;) {
+    const n = await file.read(buffer);
+    if (n === null) break;
+    for (let at = 0; at < n;) at += await conn.write(buffer.subarray(at, n));
+  }
+  conn.close();
+}
+
+async function oursReceive(dir: string, offer: TransferOffer): Promise<void> {
+  const endpoint = await TransferEndpoint.open({ hostname: "0.0.0.0", port: 0, downloadsDir: dir });
+  const handle = endpoint.expect(offer, "10.9.1.2");
+  say({ port: endpoint.port });
+  const result = await handle.done;
+  const at = now();
+  await endpoint.close();
+  say({ done: at, ...result });
+}
+
+async function oursSend(
+  path: string,
+  hostname: string,
+  port: number,
+  offer: TransferOffer,
+  cc: CongestionControlName,
+): Promise<void> {
+  const endpoint = await TransferEndpoint.open({
+    hostname: "0.0.0.0",
+    port: 0,
+    downloadsDir: ".",
+    congestionControl: cc,
+  });
+  say({ start: now() });
+  const handle = endpoint.send(offer, path, { hostname, port });
+  const result = await handle.done;
+  const s = handle.stats();
+  await endpoint.close();
+  say({
+    sent: result.ok,
+    retransmissions: s.retransmissions,
+    lost: s.lostPackets,
+    srttMs: s.srttMs,
+    reason: result.ok ? undefined : result.reason,
+  });
+}
+
+if (import.meta.main) {
+  const [mode, ...a] = Deno.args;
+  switch (mode) {
+    case "tcp-recv":
+      await tcpReceive(a[0]);
+      break;
+    case "tcp-send":
+      await tcpSend(a[0], a[1], Number(a[2]));
+      break;
+    case "ours-recv":
+      await oursReceive(a[0], JSON.parse(a[1]));
+      break;
+    case "ours-send":
+      await oursSend(a[0], a[1], Number(a[2]), JSON.parse(a[3]), (a[4] ?? "bbr") as "bbr");
+      break;
+    default:
+      console.error(`path_peer: unknown mode ${JSON.stringify(mode)}`);
+      Deno.exit(2);
+  }
+}

@@ -102,6 +102,8 @@ export class LinkModel {
   readonly overheadBytes: number;
   readonly #rng: () => number;
   #busyUntil = 0;
+  /** The end of the last stall (ms). */
+  #stallUntil = 0;
   #bad = false;
 
   /** @param rng random numbers in [0, 1) (seeded, for repeatable runs). */
@@ -118,12 +120,25 @@ export class LinkModel {
 
   /** Bytes waiting at the bottleneck at `now` (the packet being sent included). */
   backlog(now: number): number {
-    return Number.isFinite(this.rate) ? Math.max(0, this.#busyUntil - now) * this.rate : 0;
+    if (!Number.isFinite(this.rate)) return 0;
+    // Time of a stall ahead holds no bytes: what waits behind it is what was sent.
+    const stalled = Math.max(0, Math.min(this.#stallUntil, this.#busyUntil) - now);
+    return Math.max(0, this.#busyUntil - now - stalled) * this.rate;
   }
 
   /** Queueing delay a packet entering at `now` would see (ms). */
   queueDelay(now: number): number {
     return Math.max(0, this.#busyUntil - now);
+  }
+
+  /**
+   * The bottleneck pauses for `ms` (after what it has queued already): what arrives
+   * meanwhile queues behind the pause and is dropped once the queue is full, as when a
+   * receiving thread is descheduled and its socket buffer fills.
+   */
+  stall(now: number, ms: number): void {
+    this.#busyUntil = Math.max(this.#busyUntil, now) + ms;
+    this.#stallUntil = Math.max(this.#stallUntil, now) + ms;
   }
 
   /**

@@ -21,6 +21,8 @@ export class RttEstimator {
   variance = INITIAL_RTT_MS / 2;
   /** Most recent sample. */
   latest = 0;
+  /** Most recent sample less the peer's ACK delay (when that keeps it above the minimum). */
+  latestAdjusted = 0;
   /** Smallest sample seen. */
   min = Infinity;
   /** Whether a sample was taken. */
@@ -35,6 +37,7 @@ export class RttEstimator {
     this.samples++;
     this.min = Math.min(this.min, sample);
     const adjusted = sample - ackDelay >= this.min ? sample - ackDelay : sample;
+    this.latestAdjusted = adjusted;
     if (!this.hasSample) {
       this.hasSample = true;
       this.smoothed = adjusted;

@@ -20,6 +20,19 @@ Deno.test("a link serialises at its rate, adds its delay and drops what overflow
   assert.equal(link.stats.maxQueueBytes, 5 * 1250);
 });
 
+Deno.test("a stalled link queues what arrives during the stall, up to its queue, and sends it after", () => {
+  // 10 Mbit/s = 1250 bytes per ms; a queue of 4 packets; 2 queued when it stalls for 10 ms.
+  const link = new LinkModel({ mbps: 10, queueBytes: 4 * 1250 }, mulberry32(1));
+  assert.deepEqual([link.transmit(0, 1250), link.transmit(0, 1250)], [1, 2]);
+  link.stall(0, 10);
+  assert.equal(link.backlog(0), 2 * 1250); // the pause itself takes no room
+  const during = Array.from({ length: 4 }, () => link.transmit(5, 1250));
+  // The two that fit wait for the stall and the two before them; the rest are dropped.
+  assert.deepEqual(during, [13, 14, undefined, undefined]);
+  assert.equal(link.stats.queueDrops, 2);
+  assert.equal(link.backlog(12), 2 * 1250);
+});
+
 Deno.test("per-packet overhead takes room on the link as IP and UDP headers do", () => {
   const link = new LinkModel({ mbps: 10, overheadBytes: 28 }, mulberry32(1));
   assert.equal(link.transmit(0, 1222), 1);

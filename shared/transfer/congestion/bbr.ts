@@ -20,8 +20,14 @@
  * base RTT (the queue stood full, so the losses are it overflowing). A congested epoch
  * caps what may be in flight at LOSS_BETA of what was in flight in it (and ends Startup);
  * each epoch without congestion raises the cap by INFLIGHT_HI_GROWTH until it no longer
- * binds. Losses of packets sent before the last cut (or before Startup ended) are not
- * held against the new rate.
+ * binds. A cap set while the epoch's RTT showed a queue overflowing holds for
+ * INFLIGHT_HI_HOLD_MS first: that is the flow filling a buffer, typically a receiver's
+ * socket buffer on a LAN or loopback when its thread is descheduled for longer than the
+ * buffer lasts, where regrowing within a few round trips of a tenth of a ms would
+ * overflow it at the next stall again. Random loss comes without the queue and regrows
+ * at once.
+ * Losses of packets sent before the last cut (or before Startup ended) are not held
+ * against the new rate.
  *
  * Flows sharing a bottleneck each see their probes' gains and would otherwise, as in
  * BBR v1, keep a standing queue of about a BDP (each window-limited at 2 BDP). An epoch
@@ -115,8 +121,16 @@ export const QUEUE_RTT_FACTOR = 1.25;
 export const MIN_QUEUE_MS = 2 * DEFAULT_MAX_ACK_DELAY_MS;
 /** A congested epoch caps what may be in flight at this fraction of what was. */
 export const LOSS_BETA = 0.7;
-/** Each epoch without congestion raises that cap by this factor. */
+/** Each epoch without congestion raises that cap by this factor... */
 export const INFLIGHT_HI_GROWTH = 1.25;
+/**
+ * ...but a cap set while a queue overflowed (an RTT sample of the epoch, less the ACK
+ * delay, exceeded the base RTT by QUEUE_RTT_FACTOR and HOLD_QUEUE_MS) holds this long
+ * (ms) first: the flow itself filled that queue, and regrowing at once fills it again.
+ */
+export const INFLIGHT_HI_HOLD_MS = 500;
+/** The queue (ms) beyond QUEUE_RTT_FACTOR × the base RTT that marks an overflow. */
+export const HOLD_QUEUE_MS = 1;
 /** While a queue stands through whole epochs, ProbeBW paces at this fraction of the rate. */
 export const QUEUE_BACKOFF_GAIN = 0.9;
 /** ...and after this many such epochs in a row, measures the base RTT again. */
@@ -168,6 +182,10 @@ export class Bbr implements CongestionController {
   #epochDeliveredStart = 0;
   #epochLost = 0;
   #epochMinRtt = Infinity;
+  /** The epoch's highest RTT sample, less the ACK delay. */
+  #epochMaxRtt = 0;
+  /** The last cut came from a queue overflowing: the cap holds INFLIGHT_HI_HOLD_MS. */
+  #holdCap = false;
   #epochMaxInFlight = 0;
   #lostInAck = false;
   /** When the in-flight cap was last lowered: losses of packets sent before do not count. */
@@ -262,6 +280,7 @@ export class Bbr implements CongestionController {
     if (sampled) {
       if (rtt.latest < this.#roundMinRtt) this.#roundMinRtt = rtt.latest;
       if (rtt.latest < this.#epochMinRtt) this.#epochMinRtt = rtt.latest;
+      if (rtt.latestAdjusted > this.#epochMaxRtt) this.#epochMaxRtt = rtt.latestAdjusted;
     }
     this.#roundStart = false;
     let acked = 0;
@@ -329,6 +348,7 @@ export class Bbr implements CongestionController {
     this.#epochLost = 0;
     this.#epochDeliveredStart = this.#rate.delivered;
     this.#epochMinRtt = Infinity;
+    this.#epochMaxRtt = 0;
     this.#epochMaxInFlight = bytesInFlight;
   }
 
@@ -350,7 +370,11 @@ export class Bbr implements CongestionController {
       this.#pipeFull(now);
       this.#inflightHi = Math.max(floor, LOSS_BETA * this.#epochMaxInFlight);
       this.#lastCutAt = now;
-    } else if (Number.isFinite(this.#inflightHi)) {
+      this.#holdCap = this.#epochMaxRtt > QUEUE_RTT_FACTOR * this.#minRtt + HOLD_QUEUE_MS;
+    } else if (
+      Number.isFinite(this.#inflightHi) &&
+      (!this.#holdCap || now - this.#lastCutAt >= INFLIGHT_HI_HOLD_MS)
+    ) {
       this.#inflightHi *= INFLIGHT_HI_GROWTH;
       if (this.#inflightHi > this.#targetCwnd()) this.#inflightHi = Infinity;
     }

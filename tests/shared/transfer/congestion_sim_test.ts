@@ -147,3 +147,32 @@ Deno.test("after a 10% burst-loss episode the transfer is back at the link's rat
   assert.ok(during >= 0.5 * rate, `${(during / rate).toFixed(3)} of the rate during the episode`);
   assert.ok(after >= 0.9 * rate, `${(after / rate).toFixed(3)} of the rate after it`);
 });
+
+Deno.test("on a LAN whose receiver stalls now and then, its socket buffer filling, a transfer keeps the rate without overflowing it again at each stall", () => {
+  // 400 Mbit/s, 0.2 ms RTT, 100 kB of buffer (a socket's, in 1200-byte datagrams); the
+  // receiver takes nothing for 5 ms every 25 ms, as a descheduled thread.
+  const mbps = 400;
+  const size = 30e6;
+  let nextStall = 20;
+  const r = simulateFlows({
+    profile: { name: "LAN", mbps, delayMs: 0.1, queueBytes: 100_000 },
+    seed: 5,
+    flows: [flow(size, { payloadSize: 1200 })],
+    script: (sim) => {
+      if (sim.now < nextStall) return;
+      sim.toReceiver.model.stall(sim.now, 5);
+      nextStall = sim.now + 25;
+    },
+  });
+  const f = r.flows[0];
+  assert.ok(lastEvent(f.receiverEvents, "done"), "the file was not verified and saved");
+  const available = rateOf({ mbps }) * 20 / 25; // stalled 5 ms in every 25
+  const goodput = size / f.receiverDoneAt!;
+  assert.ok(goodput >= 0.9 * available, `${(goodput / available).toFixed(3)} of the rate left`);
+  const { retransmissions, dataPacketsSent } = f.sender.stats;
+  // Without holding the cap after an overflow: 8 % of the packets are sent again.
+  assert.ok(
+    retransmissions <= 0.04 * dataPacketsSent,
+    `${retransmissions} of ${dataPacketsSent} packets sent again`,
+  );
+});

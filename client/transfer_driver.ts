@@ -178,9 +178,8 @@ export interface TransferEndpointOptions {
   /**
    * Congestion controller of outgoing transfers. Default "bbr", or "newreno" towards a
    * loopback peer: there nothing is lost at random, every loss is the receiving socket
-   * overflowing while its thread is descheduled, and a loss-driven window keeps it from
-   * overflowing, where rate samples of a bursty thread run ahead (docs/transfer.md
-   * § Congestion control).
+   * overflowing while its thread is descheduled, and NewReno's loss-driven window ran
+   * faster there than BBR's rate model (docs/congestion.md).
    */
   congestionControl?: CongestionControlName;
   /**
@@ -543,7 +542,8 @@ export class TransferEndpoint {
 
   /**
    * Cancels every unfinished transfer (telling the peers), then closes the socket and the
-   * timer, removes unfinished `.part` files and settles every handle.
+   * timer and settles every handle; unfinished `.part` files stay for a later attempt to
+   * resume (see part_files.ts).
    *
    * Transfers that are completing are not cancelled: a receiver whose file is verified or
    * saved, and a sender whose data is all acknowledged and that waits for DONE. They get

@@ -14,8 +14,8 @@
 
 import { TransferEndpoint, type TransferOffer } from "../client/transfer_driver.ts";
 import type { CongestionControlName } from "../shared/transfer/mod.ts";
+import { receiveToFile, sendFile } from "./tcp_copy.ts";
 
-const BUFFER = 1024 * 1024;
 const now = () => performance.timeOrigin + performance.now();
 const say = (o: unknown) => console.log(JSON.stringify(o));
 
@@ -24,31 +24,13 @@ async function tcpReceive(path: string): Promise<void> {
   say({ port: (listener.addr as Deno.NetAddr).port });
   const conn = await listener.accept();
   listener.close();
-  using out = await Deno.open(path, { write: true, create: true, truncate: true });
-  const buffer = new Uint8Array(BUFFER);
-  let bytes = 0;
-  for (;;) {
-    const n = await conn.read(buffer);
-    if (n === null) break;
-    for (let at = 0; at < n;) at += await out.write(buffer.subarray(at, n));
-    bytes += n;
-  }
-  await out.sync(); // durable, as our receiver's file is before it is renamed into place
-  conn.close();
+  const bytes = await receiveToFile(conn, path);
   say({ done: now(), bytes, ok: true });
 }
 
 async function tcpSend(path: string, hostname: string, port: number): Promise<void> {
-  using file = await Deno.open(path, { read: true });
   say({ start: now() });
-  const conn = await Deno.connect({ hostname, port });
-  const buffer = new Uint8Array(BUFFER);
-  for (;;) {
-    const n = await file.read(buffer);
-    if (n === null) break;
-    for (let at = 0; at < n;) at += await conn.write(buffer.subarray(at, n));
-  }
-  conn.close();
+  await sendFile(path, await Deno.connect({ hostname, port }));
 }
 
 async function oursReceive(dir: string, offer: TransferOffer): Promise<void> {

@@ -53,11 +53,11 @@ import { type ServerProcess, spawnServer } from "../dev/server_process.ts";
 import { ServerConnection } from "../client/connection.ts";
 import { benchFlags, runBench } from "./cli.ts";
 import { PATH_METHODS, runPathMatrix } from "./transfer_paths.ts";
+import { receiveToFile, sendFile, TCP_BUFFER } from "./tcp_copy.ts";
 import { closePathLabs } from "../dev/path_lab.ts";
 import type { CongestionControlName } from "../shared/transfer/mod.ts";
 
 const HOST = "127.0.0.1";
-const TCP_BUFFER = 1024 * 1024;
 const RANDOM_BLOCK = 16 * 1024 * 1024;
 /** The blast receiver stops after this long without a datagram (ms). */
 const BLAST_IDLE_MS = 300;
@@ -115,17 +115,7 @@ function serveWorker(): void {
       post({ kind: "ready", port: (listener.addr as Deno.NetAddr).port });
       const conn = await listener.accept();
       listener.close();
-      using out = await Deno.open(req.path, { write: true, create: true, truncate: true });
-      const buffer = new Uint8Array(TCP_BUFFER);
-      let bytes = 0;
-      for (;;) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        for (let at = 0; at < n;) at += await out.write(buffer.subarray(at, n));
-        bytes += n;
-      }
-      await out.sync(); // durable, as our receiver's file is before it is renamed into place
-      conn.close();
+      const bytes = await receiveToFile(conn, req.path);
       post({ kind: "finished", bytes, at: clock(), ok: true });
     } else if (req.kind === "blast") {
       // The prototype's receiver: every datagram that arrives goes to the file, in arrival
@@ -264,15 +254,7 @@ async function runTcp(src: string, dst: string, size: number): Promise<Sample> {
   const port = await peer.ready({ kind: "tcp", path: dst });
   const cpu0 = process.cpuUsage();
   const t0 = clock();
-  const conn = await Deno.connect({ hostname: HOST, port });
-  using file = await Deno.open(src, { read: true });
-  const buffer = new Uint8Array(TCP_BUFFER);
-  for (;;) {
-    const n = await file.read(buffer);
-    if (n === null) break;
-    for (let at = 0; at < n;) at += await conn.write(buffer.subarray(at, n));
-  }
-  conn.close();
+  await sendFile(src, await Deno.connect({ hostname: HOST, port }));
   const r = await peer.finished();
   const cpuSeconds = cpuSince(cpu0);
   await peer.stop();

@@ -419,9 +419,9 @@ export class TransferReceiver extends TransferMachine {
 
   /**
    * In-order DATA packets per ACK: every 2 at first and after any sign of loss, where the
-   * sender's window may be too small to wait for 8 (at 5 % loss NewReno's window averages
-   * ≈ 5 packets, and each ACK held back would stall it for the ACK delay); every `ackEvery`
-   * once a long run arrived in order.
+   * sender's window may be too small to wait for 8 (a loss-driven window on a lossy path
+   * can be a few packets, and each ACK held back would stall it for the ACK delay); every
+   * `ackEvery` once a long run arrived in order.
    */
   #ackSpacing(): number {
     return this.#inOrderRun <= ACK_DECIMATION_AFTER

@@ -61,6 +61,16 @@ async function offerFor(path: string, from: string, to: string, fileName?: strin
 }
 
 /** Two endpoints with their own downloads dirs, closed and removed afterwards. */
+/** Waits until `done()` holds, polling every `stepMs`, at most `tries` times. */
+async function until(done: () => boolean, tries: number, stepMs = 5): Promise<void> {
+  for (let i = 0; i < tries && !done(); i++) await new Promise((r) => setTimeout(r, stepMs));
+}
+
+/** Waits (up to 1 s) until `endpoint` has let go of every transfer (its files closed). */
+function settled(endpoint: TransferEndpoint): Promise<void> {
+  return until(() => endpoint.activeTransfers === 0, 100, 10);
+}
+
 async function withPeers(
   fn: (ctx: { a: Endpoint; b: Endpoint; dir: string; aDir: string; bDir: string }) => Promise<void>,
   // striping: false when the sender goes through the path emulator (see TransferEndpointOptions).
@@ -305,9 +315,7 @@ Deno.test("a sender endpoint closed while it waits for DONE still reports succes
       const sending = a.send(offer, src, { hostname: LOCAL, port: emulator.port });
       await doneDropped;
       // Every byte is acknowledged (the last ACK precedes DONE); the sender waits for DONE.
-      for (let i = 0; i < 200 && sending.progress().bytes < offer.size; i++) {
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await until(() => sending.progress().bytes >= offer.size, 200);
       assert.equal(sending.progress().bytes, offer.size);
       const started = performance.now();
       await a.close();
@@ -466,26 +474,28 @@ Deno.test("a file over the size limit is refused and the sender is told why", as
   }, { maxFileSize: 100_000 });
 });
 
+/** A 20 MB transfer from `a` to `b`, once its first MB arrived. */
+async function startLong(a: TransferEndpoint, b: TransferEndpoint, dir: string) {
+  const src = join(dir, "long.bin");
+  await writeRandomFile(src, 20_000_000);
+  const offer = await offerFor(src, "alice", "bob");
+  const receiving = b.expect(offer, LOCAL);
+  const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
+  await until(() => receiving.progress().bytes >= 1_000_000, 400);
+  return { sending, receiving };
+}
+
 // No open handle of the part is left either (background syncs ran; the resource sanitizer
 // checks).
 Deno.test("a sender cancelling tells the receiver, which keeps its .part and state to resume", async () => {
   await withPeers(async ({ a, b, dir, bDir }) => {
-    const src = join(dir, "long.bin");
-    await writeRandomFile(src, 20_000_000);
-    const offer = await offerFor(src, "alice", "bob");
-    const receiving = b.expect(offer, LOCAL);
-    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
-    for (let i = 0; i < 400 && receiving.progress().bytes < 1_000_000; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const { sending, receiving } = await startLong(a, b, dir);
     sending.cancel("changed my mind");
     const [sent, received] = await Promise.all([sending.done, receiving.done]);
     assert.equal(sent.ok, false);
     assert.equal(received.ok, false);
     assert.match(!received.ok ? received.reason : "", /peer cancelled \(changed my mind\)/);
-    for (let i = 0; i < 100 && b.activeTransfers > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await settled(b);
     const left = [...Deno.readDirSync(bDir)].map((e) => e.name).sort();
     assert.equal(left.length, 2, JSON.stringify(left));
     assert.match(left[0], /^alice_long\.bin\.[0-9a-f]{16}\.part$/);
@@ -496,21 +506,12 @@ Deno.test("a sender cancelling tells the receiver, which keeps its .part and sta
 
 Deno.test("a receiver that cancels a file it does not want leaves no .part file", async () => {
   await withPeers(async ({ a, b, dir, bDir }) => {
-    const src = join(dir, "long.bin");
-    await writeRandomFile(src, 20_000_000);
-    const offer = await offerFor(src, "alice", "bob");
-    const receiving = b.expect(offer, LOCAL);
-    const sending = a.send(offer, src, { hostname: LOCAL, port: b.port });
-    for (let i = 0; i < 400 && receiving.progress().bytes < 1_000_000; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const { sending, receiving } = await startLong(a, b, dir);
     receiving.cancel("not wanted", false);
     const [sent, received] = await Promise.all([sending.done, receiving.done]);
     assert.equal(received.ok, false);
     assert.match(!sent.ok ? sent.reason : "", /peer cancelled \(not wanted\)/);
-    for (let i = 0; i < 100 && b.activeTransfers > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await settled(b);
     assert.deepEqual([...Deno.readDirSync(bDir)], []);
   }, { payloadSize: 1200 });
 });
@@ -584,14 +585,10 @@ Deno.test("sending the same file again after an interruption moves only what the
     const first = await offerFor(src, "alice", "bob");
     const receiving = b.expect(first, LOCAL);
     const sending = a.send(first, src, { hostname: LOCAL, port: b.port });
-    for (let i = 0; i < 1000 && receiving.progress().bytes < size / 2; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await until(() => receiving.progress().bytes >= size / 2, 1000);
     sending.cancel("interrupted");
     await Promise.all([sending.done, receiving.done]);
-    for (let i = 0; i < 100 && b.activeTransfers > 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await settled(b);
     // The same file again: another transfer (id, secret) as the server would broker it.
     const again = await offerFor(src, "alice", "bob");
     const receiving2 = b.expect(again, LOCAL);
@@ -653,9 +650,7 @@ Deno.test("a receiver killed halfway resumes when the file is sent again: at mos
     const first = await offerFor(src, "alice", "bob");
     const r1 = spawnReceiver(downloads, first);
     const sending = sender.send(first, src, { hostname: LOCAL, port: (await r1.next()).port });
-    for (let i = 0; i < 4000 && sending.progress().bytes < size / 2; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    await until(() => sending.progress().bytes >= size / 2, 4000);
     r1.child.kill("SIGKILL");
     await r1.child.status;
     await r1.lines.cancel();

@@ -1,8 +1,9 @@
 /**
  * One end of a bench:transfer path-matrix run, started by bench/transfer.ts in a host
  * namespace of the path lab (dev/path_lab.ts). It prints JSON lines: `{"port"}` once it
- * listens, then `{"start"}` (a sender) and `{"done", "bytes", "ok"}`; times are wall-clock
- * ms, comparable across the two processes.
+ * listens, then `{"start"}` (a sender), `{"progress", "at"}` every PROGRESS_MS (a receiver)
+ * and `{"done", "bytes", "ok"}`; times are wall-clock ms, comparable across the two
+ * processes.
  *
  *   path_peer.ts tcp-recv FILE                      # prints {"port"}, receives, fsyncs
  *   path_peer.ts tcp-send FILE HOST PORT
@@ -18,13 +19,24 @@ import { receiveToFile, sendFile } from "./tcp_copy.ts";
 
 const now = () => performance.timeOrigin + performance.now();
 const say = (o: unknown) => console.log(JSON.stringify(o));
+/** How often a receiver tells what it has (a run cut at its time limit reports that). */
+const PROGRESS_MS = 500;
+
+/** Prints `{"progress": bytes(), "at"}` every PROGRESS_MS until the returned stop(). */
+function reportProgress(bytes: () => number): () => void {
+  const timer = setInterval(() => say({ progress: bytes(), at: now() }), PROGRESS_MS);
+  return () => clearInterval(timer);
+}
 
 async function tcpReceive(path: string): Promise<void> {
   const listener = Deno.listen({ hostname: "0.0.0.0", port: 0 });
   say({ port: (listener.addr as Deno.NetAddr).port });
   const conn = await listener.accept();
   listener.close();
-  const bytes = await receiveToFile(conn, path);
+  const progress = { bytes: 0 };
+  const stop = reportProgress(() => progress.bytes);
+  const bytes = await receiveToFile(conn, path, progress);
+  stop();
   say({ done: now(), bytes, ok: true });
 }
 
@@ -37,8 +49,10 @@ async function oursReceive(dir: string, offer: TransferOffer): Promise<void> {
   const endpoint = await TransferEndpoint.open({ hostname: "0.0.0.0", port: 0, downloadsDir: dir });
   const handle = endpoint.expect(offer, "10.9.1.2");
   say({ port: endpoint.port });
+  const stop = reportProgress(() => handle.progress().bytes);
   const result = await handle.done;
   const at = now();
+  stop();
   await endpoint.close();
   say({ done: at, ...result });
 }

@@ -14,8 +14,15 @@
 /** Bytes per read and write. */
 export const TCP_BUFFER = 1024 * 1024;
 
-/** Writes what arrives on `conn` until it closes to `path`, fsyncs; returns the bytes. */
-export async function receiveToFile(conn: Deno.Conn, path: string): Promise<number> {
+/**
+ * Writes what arrives on `conn` until it closes to `path`, fsyncs; returns the bytes.
+ * `progress.bytes` follows the bytes written so far.
+ */
+export async function receiveToFile(
+  conn: Deno.Conn,
+  path: string,
+  progress = { bytes: 0 },
+): Promise<number> {
   using out = await Deno.open(path, { write: true, create: true, truncate: true });
   const buffer = new Uint8Array(TCP_BUFFER);
   let bytes = 0;
@@ -24,6 +31,7 @@ export async function receiveToFile(conn: Deno.Conn, path: string): Promise<numb
     if (n === null) break;
     for (let at = 0; at < n;) at += await out.write(buffer.subarray(at, n));
     bytes += n;
+    progress.bytes = bytes;
   }
   await out.sync();
   conn.close();

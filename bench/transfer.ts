@@ -523,7 +523,7 @@ const CIPHER_SUITES: readonly CipherSuite[] = ["chacha20-poly1305", "poly1305", 
 const USAGE = `Usage: deno task bench:transfer [--sizes LIST] [--runs N] [--payload BYTES]
        [--suite NAME] [--methods LIST] [--no-striping] [--cc bbr|newreno]
        deno task bench:transfer --paths LIST [--losses LIST] [--path-size SIZE]
-       [--path-methods LIST] [--queue-ms MS] [--runs N]
+       [--path-methods LIST] [--queue-ms MS] [--path-limit S] [--runs N]
        deno task bench:transfer --suites [--payload BYTES]
 
   --sizes LIST     file sizes, comma-separated (default 100M,1G,100M@1200). Sizes count in
@@ -547,6 +547,8 @@ The path matrix (root: network namespaces, a TUN router emulating each path):
   --path-methods LIST  ${PATH_METHODS.join(",")} (default tcp-reno,tcp-cubic,tcp-bbr,ours;
                        a TCP the kernel does not let a namespace choose is skipped)
   --queue-ms MS        the bottleneck's drop-tail queue (default 50)
+  --path-limit S       a run still going after S seconds is stopped and measured by what
+                       had arrived, marked * (default 60)
 
 Environment: BENCH_DEBUG=1 prints both sides' counters; BENCH_TRACE=1 the sender's window
 every 100 ms (BENCH_TRACE_MS=N: every N ms).`;
@@ -577,6 +579,7 @@ function parseSettings(argv: string[]) {
     "path-size": { type: "string", default: "50M" },
     "path-methods": { type: "string", default: "tcp-reno,tcp-cubic,tcp-bbr,ours" },
     "queue-ms": { type: "string", default: "50" },
+    "path-limit": { type: "string", default: "60" },
   }, USAGE);
   if (!v) return undefined;
   const sizes: SizeSpec[] = v.sizes.split(",").map((text) => {
@@ -633,6 +636,7 @@ function parseSettings(argv: string[]) {
     pathSize: parseByteSize(v["path-size"], "--path-size", 1000),
     pathMethods,
     queueMs: parseIntIn(v["queue-ms"], "--queue-ms", 1, 10_000),
+    pathLimitMs: 1000 * parseIntIn(v["path-limit"], "--path-limit", 1, 3600),
   };
 }
 
@@ -727,6 +731,7 @@ async function main(argv: string[]): Promise<void> {
         runs: opts.runs,
         queueMs: opts.queueMs,
         methods: opts.pathMethods,
+        limitMs: opts.pathLimitMs,
         root,
         log: (line) => console.log(line),
       });

@@ -39,6 +39,11 @@ export interface PathMatrixOptions {
   /** The bottleneck's drop-tail queue (ms at its rate). */
   queueMs: number;
   methods: string[];
+  /**
+   * A run still going after this long (ms) is stopped and measured by what had arrived
+   * (TCP Reno at 5 % loss moves a few hundred kB/s). Default 60 000.
+   */
+  limitMs?: number;
   /** Where the files go. */
   root: string;
   /** Printed as each run ends. */
@@ -65,22 +70,80 @@ function jsonLines(child: Deno.ChildProcess): () => Promise<Record<string, unkno
   };
 }
 
+type Peer = ReturnType<typeof peer>;
+
 const peer = (lab: PathLab, host: "a" | "b", args: string[]) => {
   const child = lab.spawn(host, [Deno.execPath(), "run", "-A", "--config", CONFIG, PEER, ...args]);
   return { child, next: jsonLines(child) };
 };
 
-/** One run of a TCP copy from A to B: goodput in MB/s. */
-async function tcpRun(lab: PathLab, src: string, dir: string, cc: string): Promise<number> {
+/** How a run ended: its goodput (MB/s), and whether it was cut at the time limit. */
+interface Ending {
+  mbps: number;
+  cut: boolean;
+  /** The receiver's last line, when it finished. */
+  result?: Record<string, unknown>;
+}
+
+/**
+ * Waits for the receiver's result; past `limitMs` after `start` kills both peers and
+ * takes the goodput from the receiver's last progress line.
+ */
+async function finish(
+  receiver: Peer,
+  sender: Peer,
+  start: number,
+  limitMs: number,
+): Promise<Ending> {
+  let last = { bytes: 0, at: start };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), Math.max(0, start + limitMs - Date.now()));
+  });
+  try {
+    for (;;) {
+      const pending = receiver.next();
+      const line = await Promise.race([pending, limit]);
+      if (line === undefined) {
+        pending.catch(() => {}); // the receiver is killed: its stream ends without a result
+        for (const p of [sender, receiver]) {
+          try {
+            p.child.kill("SIGKILL");
+          } catch {
+            // ended
+          }
+        }
+        await Promise.all([sender.child.status, receiver.child.status]);
+        return { mbps: last.bytes / 1e6 / ((last.at - start) / 1000), cut: true };
+      }
+      if ("progress" in line) last = { bytes: Number(line.progress), at: Number(line.at) };
+      if ("done" in line) {
+        const mbps = Number(line.bytes ?? 0) / 1e6 / ((Number(line.done) - start) / 1000);
+        return { mbps, cut: false, result: line };
+      }
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** One run of a TCP copy from A to B. */
+async function tcpRun(
+  lab: PathLab,
+  src: string,
+  dir: string,
+  cc: string,
+  limitMs: number,
+): Promise<{ mbps: number; detail: string }> {
   await lab.sysctl("a", "net.ipv4.tcp_congestion_control", cc);
   await lab.sysctl("b", "net.ipv4.tcp_congestion_control", cc);
   const receiver = peer(lab, "b", ["tcp-recv", join(dir, "tcp.out")]);
   const { port } = await receiver.next();
   const sender = peer(lab, "a", ["tcp-send", src, lab.b, String(port)]);
   const { start } = await sender.next();
-  const { done, bytes } = await receiver.next();
+  const end = await finish(receiver, sender, Number(start), limitMs);
   await Promise.all([sender.child.status, receiver.child.status]);
-  return Number(bytes) / 1e6 / ((Number(done) - Number(start)) / 1000);
+  return { mbps: end.mbps, detail: end.cut ? `cut at ${limitMs / 1000} s` : "" };
 }
 
 /** One run of our transfer from A to B: goodput in MB/s, and what the sender saw. */
@@ -89,6 +152,7 @@ async function oursRun(
   src: string,
   dir: string,
   cc: "bbr" | "newreno",
+  limitMs: number,
 ): Promise<{ mbps: number; detail: string }> {
   const d = await describeFile(src);
   const hex = (n: number) =>
@@ -108,14 +172,17 @@ async function oursRun(
   const { port } = await receiver.next();
   const sender = peer(lab, "a", ["ours-send", src, lab.b, String(port), JSON.stringify(offer), cc]);
   const { start } = await sender.next();
-  const result = await receiver.next();
-  const sent = await sender.next();
+  const end = await finish(receiver, sender, Number(start), limitMs);
+  const sent = end.cut ? undefined : await sender.next();
   await Promise.all([sender.child.status, receiver.child.status]);
   await Deno.remove(out, { recursive: true });
-  if (!result.ok) return { mbps: 0, detail: `FAILED (${result.reason ?? sent.reason})` };
+  if (end.cut) return { mbps: end.mbps, detail: `cut at ${limitMs / 1000} s` };
+  if (!end.result?.ok) {
+    return { mbps: 0, detail: `FAILED (${end.result?.reason ?? sent?.reason})` };
+  }
   return {
-    mbps: Number(result.bytes) / 1e6 / ((Number(result.done) - Number(start)) / 1000),
-    detail: `retransmitted ${sent.retransmissions}, srtt ${Number(sent.srttMs).toFixed(1)} ms`,
+    mbps: end.mbps,
+    detail: `retransmitted ${sent?.retransmissions}, srtt ${Number(sent?.srttMs).toFixed(1)} ms`,
   };
 }
 
@@ -145,6 +212,7 @@ export async function runPathMatrix(o: PathMatrixOptions): Promise<string[]> {
   const src = join(o.root, "path_src.bin");
   await writeRandom(src, o.size);
   const rows: string[] = [];
+  let anyCut = false;
   for (const path of o.paths) {
     rows.push(
       `\n${path.mbps} Mbit/s × ${path.rttMs} ms RTT, ${o.queueMs} ms drop-tail queue, ` +
@@ -159,6 +227,7 @@ export async function runPathMatrix(o: PathMatrixOptions): Promise<string[]> {
       const medians: string[] = [];
       for (const method of methods) {
         const samples: number[] = [];
+        let cut = false;
         for (let run = 0; run < o.runs; run++) {
           const lab = await startPathLab({
             forward: { mbps: path.mbps, delayMs: path.rttMs / 2, queueMs: o.queueMs, loss },
@@ -168,15 +237,17 @@ export async function runPathMatrix(o: PathMatrixOptions): Promise<string[]> {
             const dir = await Deno.makeTempDir({ dir: o.root });
             let mbps: number;
             let detail = "";
-            if (method.startsWith("tcp-")) mbps = await tcpRun(lab, src, dir, method.slice(4));
-            else {({ mbps, detail } = await oursRun(
-                lab,
-                src,
-                dir,
-                method === "ours" ? "bbr" : "newreno",
-              ));}
+            const limitMs = o.limitMs ?? 60_000;
+            if (method.startsWith("tcp-")) {
+              ({ mbps, detail } = await tcpRun(lab, src, dir, method.slice(4), limitMs));
+            } else {
+              const cc = method === "ours" ? "bbr" : "newreno";
+              ({ mbps, detail } = await oursRun(lab, src, dir, cc, limitMs));
+            }
             await Deno.remove(dir, { recursive: true });
             samples.push(mbps);
+            cut ||= detail.startsWith("cut");
+            anyCut ||= cut;
             log(
               `  ${path.mbps}x${path.rttMs} ${(loss * 100).toFixed(0)}% run ${run + 1} ${
                 method.padEnd(12)
@@ -188,7 +259,7 @@ export async function runPathMatrix(o: PathMatrixOptions): Promise<string[]> {
         }
         samples.sort((a, b) => a - b);
         const m = samples[Math.floor(samples.length / 2)];
-        medians.push(`${m.toFixed(2)} (${(m / limit).toFixed(2)})`.padStart(16));
+        medians.push(`${m.toFixed(2)} (${(m / limit).toFixed(2)})${cut ? "*" : ""}`.padStart(16));
       }
       rows.push(
         `  ${(`${(loss * 100).toFixed(0)}%`).padEnd(5)} ${limit.toFixed(2).padStart(7)} ${
@@ -198,6 +269,8 @@ export async function runPathMatrix(o: PathMatrixOptions): Promise<string[]> {
     }
   }
   await Deno.remove(src);
+  const limitS = (o.limitMs ?? 60_000) / 1000;
+  if (anyCut) rows.push(`\n* a run was cut at ${limitS} s: its rate is what had arrived by then`);
   return rows;
 }
 
